@@ -1,0 +1,277 @@
+// One RISC-V hart: its state buffer, software TLB and the slow paths the interpreter
+// leaves to (TLB misses, MMIO, page-crossing accesses). The instruction loop itself is
+// in interp.ts; CSRs in csr.ts; privilege transitions in priv.ts; page walks in mmu.ts.
+
+import { buildRvcTable } from '../isa/rvc.js';
+import { GuestMemory, NO_BUS, PhysBus } from './memory.js';
+import { translate } from './mmu.js';
+import { Access, Pmp } from './pmp.js';
+import { HartState, Slot, slotIndex } from './state.js';
+import { Cause, Ms, TRAP } from './trap.js';
+
+/** The platform's clock: mtime in ticks of the timebase (10 MHz on the virt board). */
+export interface TimeSource {
+  mtime(): number;
+}
+
+export const TLB_SIZE = 256;
+/** TLB sets, one per access kind (Access.Read / Write / Fetch). */
+const TLB_SETS = 3;
+const INVALID_TAG = 1;
+
+export const PC = slotIndex(Slot.Pc);
+export const PRIV = slotIndex(Slot.Priv);
+export const MSTATUS = slotIndex(Slot.Mstatus);
+
+let sharedRvcTable: Int32Array | undefined;
+
+export interface HartOptions {
+  hartId?: number;
+  bus?: PhysBus;
+  time?: TimeSource;
+}
+
+export class Hart {
+  readonly s: HartState;
+  readonly x: Int32Array;
+  readonly w: Int32Array;
+  readonly mem: GuestMemory;
+  bus: PhysBus;
+  time: TimeSource;
+  readonly pmp = new Pmp();
+  /** RVC parcel -> 32-bit instruction (0 = illegal). */
+  readonly rvc: Int32Array;
+
+  // Software TLB: guest-virtual page -> host byte offset, per access kind. An entry exists
+  // only once every permission check for that kind passed for the whole page, and (for
+  // writes) the page is marked in the dirty log.
+  readonly tlbTagLo = new Int32Array(TLB_SETS * TLB_SIZE).fill(INVALID_TAG);
+  readonly tlbTagHi = new Int32Array(TLB_SETS * TLB_SIZE);
+  readonly tlbHost = new Float64Array(TLB_SETS * TLB_SIZE);
+  /** The page instructions are being fetched from (a one-entry cache in front of the TLB). */
+  fetchTagLo = INVALID_TAG;
+  fetchTagHi = 0;
+  fetchHost = 0;
+
+  /** The pending exception, set just before TRAP is thrown. */
+  trapCause = 0;
+  trapTvalLo = 0;
+  trapTvalHi = 0;
+  /** High word of the last slow-path load. */
+  ldHi = 0;
+  /** Set by WFI with nothing pending; cleared when an interrupt becomes pending. */
+  waiting = false;
+  /** Asks the interpreter to leave its loop at the next instruction boundary. */
+  stopRequested = false;
+  /** Retired instructions not yet added to minstret (the interpreter's running count). */
+  readonly busOut = new Int32Array(2);
+
+  constructor(mem: GuestMemory, opts: HartOptions = {}) {
+    this.s = new HartState();
+    this.x = this.s.x;
+    this.w = this.s.w;
+    this.mem = mem;
+    this.bus = opts.bus ?? NO_BUS;
+    this.time = opts.time ?? { mtime: () => 0 };
+    this.rvc = sharedRvcTable ??= buildRvcTable();
+    mem.onRemap.push(() => this.flushTlb());
+    this.reset(opts.hartId ?? 0);
+  }
+
+  reset(hartId: number): void {
+    this.s.w.fill(0);
+    const w = this.w;
+    w[PRIV] = 3;
+    // MXL = 64 in misa; UXL = SXL = 64 in mstatus.
+    w[slotIndex(Slot.Misa)] = misaExtensions();
+    w[slotIndex(Slot.Misa) + 1] = 0x80000000 | 0;
+    w[MSTATUS + 1] = 0xa;
+    w[slotIndex(Slot.Mhartid)] = hartId;
+    w[slotIndex(Slot.Reservation) + 1] = -1;
+    w[slotIndex(Slot.Stimecmp)] = -1;
+    w[slotIndex(Slot.Stimecmp) + 1] = -1;
+    this.pmp.reset();
+    this.waiting = false;
+    this.flushTlb();
+  }
+
+  get pc(): bigint {
+    return this.s.get64(Slot.Pc);
+  }
+
+  set pc(v: bigint) {
+    this.s.set64(Slot.Pc, v);
+  }
+
+  get priv(): number {
+    return this.w[PRIV];
+  }
+
+  set priv(p: number) {
+    this.w[PRIV] = p;
+    this.flushTlb();
+  }
+
+  flushTlb(): void {
+    this.tlbTagLo.fill(INVALID_TAG);
+    this.fetchTagLo = INVALID_TAG;
+  }
+
+  /** Records an exception and unwinds to the interpreter loop. */
+  raise(cause: number, tvalLo = 0, tvalHi = 0): never {
+    this.trapCause = cause;
+    this.trapTvalLo = tvalLo;
+    this.trapTvalHi = tvalHi;
+    throw TRAP;
+  }
+
+  /** Privilege used for loads and stores (MPRV makes M-mode act as MPP). */
+  dataPriv(): number {
+    const p = this.w[PRIV];
+    const ms = this.w[MSTATUS];
+    if (p === 3 && (ms & Ms.MPRV)) return (ms >>> Ms.MPP_SHIFT) & 3;
+    return p;
+  }
+
+  /** Host offset for an access that does not cross a page, filling the TLB when allowed;
+   *  -1 when the address is not RAM (the physical address is then in `mmioPa`). */
+  mmioPa = 0;
+  private hostFor(vaLo: number, vaHi: number, size: number, access: Access): number {
+    const priv = access === Access.Fetch ? this.w[PRIV] : this.dataPriv();
+    const pa = translate(this, vaLo, vaHi, access, priv);
+    const host = this.mem.hostOffset(pa);
+    if (!this.pmp.check(pa, size, access, priv)) this.raise(accessFault(access), vaLo, vaHi);
+    if (host < 0) {
+      this.mmioPa = pa;
+      return -1;
+    }
+    const pagePa = pa - (vaLo & 0xfff);
+    if (this.pmp.check(pagePa, 4096, access, priv)) {
+      if (access === Access.Write) this.mem.markDirty(pa);
+      if (access === Access.Fetch) {
+        this.fetchTagLo = vaLo & -4096;
+        this.fetchTagHi = vaHi;
+        this.fetchHost = host - (vaLo & 0xfff);
+      } else {
+        const i = access * TLB_SIZE + ((vaLo >>> 12) & (TLB_SIZE - 1));
+        this.tlbTagLo[i] = vaLo & -4096;
+        this.tlbTagHi[i] = vaHi;
+        this.tlbHost[i] = host - (vaLo & 0xfff);
+      }
+    } else if (access === Access.Write) {
+      this.mem.markDirty(pa);
+    }
+    return host;
+  }
+
+  /** Loads `size` bytes (zero-extended; high word in ldHi) on a TLB miss. */
+  loadSlow(vaLo: number, vaHi: number, size: number): number {
+    if ((vaLo & 0xfff) + size > 4096) return this.crossingLoad(vaLo, vaHi, size);
+    const host = this.hostFor(vaLo, vaHi, size, Access.Read);
+    const m = this.mem;
+    this.ldHi = 0;
+    if (host < 0) {
+      if (!this.bus.read(this.mmioPa, size, this.busOut)) this.raise(Cause.LoadAccessFault, vaLo, vaHi);
+      const lo = this.busOut[0];
+      if (size === 8) { this.ldHi = this.busOut[1]; return lo; }
+      return size === 4 ? lo : lo & ((1 << (size * 8)) - 1);
+    }
+    switch (size) {
+      case 1: return m.u8[host];
+      case 2: return m.dv.getUint16(host, true);
+      case 4: return m.dv.getInt32(host, true);
+      default:
+        this.ldHi = m.dv.getInt32(host + 4, true);
+        return m.dv.getInt32(host, true);
+    }
+  }
+
+  private crossingLoad(vaLo: number, vaHi: number, size: number): number {
+    let lo = 0, hi = 0;
+    for (let i = size - 1; i >= 0; i--) {
+      const aLo = (vaLo + i) | 0;
+      const aHi = (aLo >>> 0) < (vaLo >>> 0) ? (vaHi + 1) | 0 : vaHi;
+      const b = this.loadSlow(aLo, aHi, 1);
+      if (i >= 4) hi |= b << ((i - 4) * 8);
+      else lo |= b << (i * 8);
+    }
+    this.ldHi = hi;
+    return lo;
+  }
+
+  /** Stores on a TLB miss. */
+  storeSlow(vaLo: number, vaHi: number, size: number, lo: number, hi: number): void {
+    if ((vaLo & 0xfff) + size > 4096) {
+      // Translate every byte first so that a fault leaves memory untouched.
+      for (let i = 0; i < size; i++) this.probeWrite((vaLo + i) | 0, (((vaLo + i) | 0) >>> 0) < (vaLo >>> 0) ? (vaHi + 1) | 0 : vaHi);
+      for (let i = 0; i < size; i++) {
+        const aLo = (vaLo + i) | 0;
+        const aHi = (aLo >>> 0) < (vaLo >>> 0) ? (vaHi + 1) | 0 : vaHi;
+        const b = i >= 4 ? hi >>> ((i - 4) * 8) : lo >>> (i * 8);
+        this.storeSlow(aLo, aHi, 1, b & 0xff, 0);
+      }
+      return;
+    }
+    const host = this.hostFor(vaLo, vaHi, size, Access.Write);
+    if (host < 0) {
+      if (!this.bus.write(this.mmioPa, size, lo, hi)) this.raise(Cause.StoreAccessFault, vaLo, vaHi);
+      return;
+    }
+    this.writeHost(host, size, lo, hi);
+  }
+
+  private probeWrite(vaLo: number, vaHi: number): void {
+    const priv = this.dataPriv();
+    const pa = translate(this, vaLo, vaHi, Access.Write, priv);
+    if (!this.pmp.check(pa, 1, Access.Write, priv)) this.raise(Cause.StoreAccessFault, vaLo, vaHi);
+  }
+
+  writeHost(host: number, size: number, lo: number, hi: number): void {
+    const dv = this.mem.dv;
+    switch (size) {
+      case 1: this.mem.u8[host] = lo; break;
+      case 2: dv.setUint16(host, lo, true); break;
+      case 4: dv.setInt32(host, lo, true); break;
+      default: dv.setInt32(host, lo, true); dv.setInt32(host + 4, hi, true);
+    }
+  }
+
+  /** Host offset of RAM for an atomic read-modify-write (AMOs and SC need write permission). */
+  amoHost(vaLo: number, vaHi: number, size: number): number {
+    if (vaLo & (size - 1)) this.raise(Cause.StoreMisaligned, vaLo, vaHi);
+    const host = this.hostFor(vaLo, vaHi, size, Access.Write);
+    if (host < 0) this.raise(Cause.StoreAccessFault, vaLo, vaHi);
+    return host;
+  }
+
+  /** Host offset of the instruction parcel at pc (fills the fetch cache when it can). */
+  fetchSlow(pcLo: number, pcHi: number): number {
+    const host = this.hostFor(pcLo, pcHi, 2, Access.Fetch);
+    if (host < 0) this.raise(Cause.InsnAccessFault, pcLo, pcHi);
+    return host;
+  }
+
+  /** The upper half of a 32-bit instruction that starts in the last two bytes of a page. */
+  fetchUpperHalf(pcLo: number, pcHi: number): number {
+    const aLo = (pcLo + 2) | 0;
+    const aHi = (aLo >>> 0) < (pcLo >>> 0) ? (pcHi + 1) | 0 : pcHi;
+    const saveLo = this.fetchTagLo, saveHi = this.fetchTagHi, saveHost = this.fetchHost;
+    const host = this.fetchSlow(aLo, aHi);
+    this.fetchTagLo = saveLo; this.fetchTagHi = saveHi; this.fetchHost = saveHost;
+    return this.mem.u16[host >>> 1];
+  }
+}
+
+export function accessFault(access: Access): number {
+  return access === Access.Fetch ? Cause.InsnAccessFault : access === Access.Write ? Cause.StoreAccessFault : Cause.LoadAccessFault;
+}
+
+export function pageFault(access: Access): number {
+  return access === Access.Fetch ? Cause.InsnPageFault : access === Access.Write ? Cause.StorePageFault : Cause.LoadPageFault;
+}
+
+/** misa extension bits for RV64IMAFDC with S and U modes. */
+function misaExtensions(): number {
+  const bit = (c: string) => 1 << (c.charCodeAt(0) - 65);
+  return bit('I') | bit('M') | bit('A') | bit('F') | bit('D') | bit('C') | bit('S') | bit('U');
+}

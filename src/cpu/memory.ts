@@ -1,0 +1,117 @@
+// Guest-physical RAM: host frames in one WebAssembly.Memory, reached through a P2M table
+// (guest RAM page -> host frame) and tracked by a per-page dirty log. Today P2M is the
+// identity; ballooning, sharing and swap will change P2M entries and flush TLBs, never
+// the CPU.
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+const WASM_PAGE = 65536;
+
+/** P2M value for a guest page with no host frame behind it. */
+export const NO_FRAME = -1;
+
+export class GuestMemory {
+  readonly wasm: WebAssembly.Memory;
+  /** Guest-physical address of the first byte of RAM. */
+  readonly base: number;
+  readonly size: number;
+  readonly pages: number;
+  /** P2M: host frame number of each guest RAM page, or NO_FRAME. */
+  readonly p2m: Int32Array;
+  /** Dirty log: 1 for each guest RAM page written since the log was last cleared. */
+  readonly dirty: Uint8Array;
+  u8!: Uint8Array;
+  i8!: Int8Array;
+  u16!: Uint16Array;
+  i16!: Int16Array;
+  i32!: Int32Array;
+  dv!: DataView;
+  /** Called when mappings or write tracking change so that TLBs drop stale entries. */
+  onRemap: (() => void)[] = [];
+
+  constructor(base: number, size: number) {
+    if (size <= 0 || size % PAGE_SIZE !== 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
+    if (size > 0xffff0000) throw new RangeError('RAM size above 4 GiB is not supported yet');
+    this.base = base;
+    this.size = size;
+    this.pages = size / PAGE_SIZE;
+    const wasmPages = Math.ceil(size / WASM_PAGE);
+    this.wasm = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages });
+    this.p2m = new Int32Array(this.pages);
+    for (let i = 0; i < this.pages; i++) this.p2m[i] = i;
+    this.dirty = new Uint8Array(this.pages);
+    this.refreshViews();
+  }
+
+  private refreshViews(): void {
+    const buf = this.wasm.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.i8 = new Int8Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.i16 = new Int16Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.dv = new DataView(buf);
+  }
+
+  /** Host byte offset of a guest-physical address in RAM, or -1 when it is not RAM. */
+  hostOffset(pa: number): number {
+    const rel = pa - this.base;
+    if (rel < 0 || rel >= this.size) return -1;
+    const frame = this.p2m[Math.floor(rel / PAGE_SIZE)];
+    if (frame === NO_FRAME) return -1;
+    return frame * PAGE_SIZE + (rel % PAGE_SIZE);
+  }
+
+  isRam(pa: number, size: number): boolean {
+    return pa >= this.base && pa + size <= this.base + this.size;
+  }
+
+  markDirty(pa: number): void {
+    this.dirty[Math.floor((pa - this.base) / PAGE_SIZE)] = 1;
+  }
+
+  /** Returns the dirty pages' indices and clears the log; writable TLB entries are dropped. */
+  takeDirty(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.pages; i++) if (this.dirty[i]) { out.push(i); this.dirty[i] = 0; }
+    for (const f of this.onRemap) f();
+    return out;
+  }
+
+  /** Copies bytes into guest-physical RAM (loaders, devices); marks pages dirty. */
+  write(pa: number, data: Uint8Array): void {
+    if (!this.isRam(pa, data.length)) throw new RangeError(`write of ${data.length} bytes at 0x${pa.toString(16)} is outside RAM`);
+    for (let done = 0; done < data.length;) {
+      const off = this.hostOffset(pa + done);
+      const n = Math.min(PAGE_SIZE - ((pa + done) % PAGE_SIZE), data.length - done);
+      this.u8.set(data.subarray(done, done + n), off);
+      this.markDirty(pa + done);
+      done += n;
+    }
+  }
+
+  read(pa: number, len: number): Uint8Array {
+    if (!this.isRam(pa, len)) throw new RangeError(`read of ${len} bytes at 0x${pa.toString(16)} is outside RAM`);
+    const out = new Uint8Array(len);
+    for (let done = 0; done < len;) {
+      const off = this.hostOffset(pa + done);
+      const n = Math.min(PAGE_SIZE - ((pa + done) % PAGE_SIZE), len - done);
+      out.set(this.u8.subarray(off, off + n), done);
+      done += n;
+    }
+    return out;
+  }
+}
+
+/** Physical accesses that miss RAM go here (the machine's MMIO bus). */
+export interface PhysBus {
+  /** Reads `size` bytes (1, 2, 4 or 8) at a non-RAM address into out[0] (low word) and
+   *  out[1] (high word). Returns false when nothing answers there (an access fault). */
+  read(pa: number, size: number, out: Int32Array): boolean;
+  write(pa: number, size: number, lo: number, hi: number): boolean;
+}
+
+export const NO_BUS: PhysBus = {
+  read: () => false,
+  write: () => false,
+};

@@ -1,0 +1,95 @@
+// The bare-metal board of `rvisor run --bios none`: one hart, RAM at 0x80000000, and an
+// HTIF tohost/fromhost pair found by ELF symbol, as Spike and QEMU's `spike` board give
+// the standard ISA test programs.
+
+import { Hart, type TimeSource } from '../cpu/hart.js';
+import { execute } from '../cpu/interp.js';
+import { GuestMemory } from '../cpu/memory.js';
+import { Htif } from './htif.js';
+import { LoadError, loadElf } from './loader.js';
+
+export const RAM_BASE = 0x80000000;
+/** Instructions per slice between HTIF polls. */
+const SLICE = 100_000;
+/** Host time between yields to the event loop, so output and signals get through. */
+const YIELD_MS = 20;
+
+export interface BareMetalOptions {
+  memSize: number;
+  output: (bytes: Uint8Array) => void;
+  /** Stop with an error after this many instructions (default: no limit). */
+  maxInstructions?: number;
+  time?: TimeSource;
+}
+
+export type RunResult =
+  | { kind: 'exit'; code: number; instructions: number }
+  | { kind: 'limit'; instructions: number }
+  | { kind: 'stopped'; instructions: number };
+
+export class BareMetalMachine {
+  readonly mem: GuestMemory;
+  readonly hart: Hart;
+  readonly htif: Htif;
+  private stopRequested = false;
+
+  constructor(elf: Uint8Array, readonly opts: BareMetalOptions) {
+    this.mem = new GuestMemory(RAM_BASE, opts.memSize);
+    const time = opts.time ?? hostClock();
+    this.hart = new Hart(this.mem, { time });
+    const image = loadElf(this.mem, elf);
+    const tohost = image.symbols.get('tohost');
+    if (tohost === undefined) throw new LoadError('the ELF has no `tohost` symbol, so a bare-metal program could never report its result');
+    if (!this.mem.isRam(Number(tohost), 8)) throw new LoadError('`tohost` lies outside RAM');
+    const fromhost = image.symbols.get('fromhost');
+    this.htif = new Htif(this.mem, Number(tohost), fromhost !== undefined && this.mem.isRam(Number(fromhost), 8) ? Number(fromhost) : undefined, opts.output);
+    this.hart.pc = image.entry;
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** Runs synchronously until exit or the instruction limit (for tests and benchmarks). */
+  runSync(): RunResult {
+    let total = 0;
+    const limit = this.opts.maxInstructions ?? Infinity;
+    for (;;) {
+      const r = this.slice(total, limit);
+      total = r.total;
+      if (r.result) return r.result;
+    }
+  }
+
+  async run(): Promise<RunResult> {
+    let total = 0;
+    const limit = this.opts.maxInstructions ?? Infinity;
+    let lastYield = Date.now();
+    for (;;) {
+      const r = this.slice(total, limit);
+      total = r.total;
+      if (r.result) return r.result;
+      if (this.stopRequested) return { kind: 'stopped', instructions: total };
+      const now = Date.now();
+      if (this.hart.waiting || now - lastYield >= YIELD_MS) {
+        await new Promise((resolve) => setTimeout(resolve, this.hart.waiting ? 1 : 0));
+        lastYield = Date.now();
+      }
+    }
+  }
+
+  private slice(total: number, limit: number): { total: number; result?: RunResult } {
+    const n = execute(this.hart, Math.min(SLICE, limit - total));
+    total += n;
+    const ev = this.htif.poll();
+    if (ev) return { total, result: { kind: 'exit', code: ev.code, instructions: total } };
+    if (total >= limit) return { total, result: { kind: 'limit', instructions: total } };
+    return { total };
+  }
+}
+
+/** mtime at 10 MHz from the host's monotonic clock. */
+export function hostClock(): TimeSource {
+  const start = performance.now();
+  return { mtime: () => Math.floor((performance.now() - start) * 10_000) };
+}
