@@ -47,7 +47,7 @@ export class Hart {
   // writes) the page is marked in the dirty log.
   readonly tlbTagLo = new Int32Array(TLB_SETS * TLB_SIZE).fill(INVALID_TAG);
   readonly tlbTagHi = new Int32Array(TLB_SETS * TLB_SIZE);
-  readonly tlbHost = new Float64Array(TLB_SETS * TLB_SIZE);
+  readonly tlbHost = new Int32Array(TLB_SETS * TLB_SIZE);
   /** The page instructions are being fetched from (a one-entry cache in front of the TLB). */
   fetchTagLo = INVALID_TAG;
   fetchTagHi = 0;

@@ -225,8 +225,15 @@ export function execute(h: Hart, budget: number): number {
               case 4: x[rd] = aLo ^ imm; x[rd + 1] = aHi ^ (imm >> 31); break;
               case 6: x[rd] = aLo | imm; x[rd + 1] = aHi | (imm >> 31); break;
               case 7: x[rd] = aLo & imm; x[rd + 1] = aHi & (imm >> 31); break;
-              case 1: opImmShiftLeft(h, insn, rd, aLo, aHi); break;
-              default: opImmShiftRight(h, insn, rd, aLo, aHi); break;
+              case 1:
+                if ((insn >>> 26) === 0) { x[rd] = A.sll64(aLo, aHi, imm); x[rd + 1] = A.hi; }
+                else opImmShiftLeft(h, insn, rd, aLo, aHi);
+                break;
+              default:
+                if ((insn >>> 26) === 0) { x[rd] = A.srl64(aLo, aHi, imm); x[rd + 1] = A.hi; }
+                else if ((insn >>> 26) === 0x10) { x[rd] = A.sra64(aLo, aHi, imm); x[rd + 1] = A.hi; }
+                else opImmShiftRight(h, insn, rd, aLo, aHi);
+                break;
             }
             break;
           }
@@ -250,6 +257,8 @@ export function execute(h: Hart, budget: number): number {
                 case 6: x[rd] = aLo | bLo; x[rd + 1] = aHi | bHi; break;
                 default: x[rd] = aLo & bLo; x[rd + 1] = aHi & bHi; break;
               }
+            } else if (funct7 === 1 && f3 === 0) {
+              x[rd] = A.mul64(aLo, aHi, bLo, bHi); x[rd + 1] = A.hi;
             } else if (funct7 === 0x20 && f3 === 0) {
               const lo = (aLo - bLo) | 0;
               x[rd + 1] = (aHi - bHi - ((aLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;

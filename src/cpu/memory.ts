@@ -31,7 +31,8 @@ export class GuestMemory {
 
   constructor(base: number, size: number) {
     if (size <= 0 || size % PAGE_SIZE !== 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
-    if (size > 0xffff0000) throw new RangeError('RAM size above 4 GiB is not supported yet');
+    // Host offsets are int32 on the hot path.
+    if (size > 0x80000000) throw new RangeError('RAM above 2 GiB is not supported yet');
     this.base = base;
     this.size = size;
     this.pages = size / PAGE_SIZE;

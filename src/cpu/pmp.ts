@@ -71,11 +71,13 @@ export class Pmp {
         s = a * 4;
         e = s + 4;
       } else if (mode === AddrMode.Napot) {
-        // Trailing ones give the size: 2^(ones+3) bytes.
-        let ones = 0;
-        let v = a;
-        while (ones < 54 && v % 2 === 1) { ones++; v = (v - 1) / 2; }
-        s = (a - (Math.pow(2, ones) - 1)) * 4;
+        // Trailing ones give the size, 2^(ones+3) bytes; computed on the words because
+        // pmpaddr has 54 bits, more than a double holds exactly.
+        const lo = this.addrLo[i], hi = this.addrHi[i];
+        const ones = lo === -1 ? 32 + Math.min(22, trailingZeros(~hi)) : trailingZeros(~lo);
+        const clearedLo = ones >= 32 ? 0 : (lo & ~((1 << ones) - 1)) >>> 0;
+        const clearedHi = ones >= 32 ? hi & ~((1 << (ones - 32)) - 1) : hi;
+        s = (clearedHi * 4294967296 + clearedLo) * 4;
         const size = Math.pow(2, ones + 3);
         e = s + size;
       }
@@ -109,4 +111,8 @@ export class Pmp {
     this.addrHi.fill(0);
     this.decode();
   }
+}
+
+function trailingZeros(v: number): number {
+  return v === 0 ? 32 : 31 - Math.clz32(v & -v);
 }
