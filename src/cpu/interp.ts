@@ -318,12 +318,24 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = f3 === 2 ? 4 : 8;
+            const t = (store ? WRITE_SET : READ_SET) + ((vaLo >>> 12) & (TLB_SIZE - 1));
+            const hit = tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size;
+            const o = tlbHost[t] + (vaLo & 0xfff);
             if (store) {
-              h.storeSlow(vaLo, vaHi, size, fi[r2], fi[r2 + 1]);
+              if (!hit) h.storeSlow(vaLo, vaHi, size, fi[r2], fi[r2 + 1]);
+              else if (size === 8 && (o & 7) === 0) { i32[o >>> 2] = fi[r2]; i32[(o >>> 2) + 1] = fi[r2 + 1]; }
+              else h.writeHost(o, size, fi[r2], fi[r2 + 1]);
             } else {
-              const lo = h.loadSlow(vaLo, vaHi, size);
-              fi[rd] = lo;
-              fi[rd + 1] = size === 4 ? -1 : h.ldHi;
+              if (!hit) {
+                fi[rd] = h.loadSlow(vaLo, vaHi, size);
+                fi[rd + 1] = size === 4 ? -1 : h.ldHi;
+              } else if (size === 8 && (o & 7) === 0) {
+                fi[rd] = i32[o >>> 2];
+                fi[rd + 1] = i32[(o >>> 2) + 1];
+              } else {
+                fi[rd] = dv.getInt32(o, true);
+                fi[rd + 1] = size === 4 ? -1 : dv.getInt32(o + 4, true);
+              }
               w[MSTATUS] |= Ms.FS;
             }
             break;
