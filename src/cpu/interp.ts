@@ -69,7 +69,8 @@ export function execute(h: Hart, budget: number): number {
     try {
       for (; n < budget; n++) {
         let off: number;
-        if (((pcLo ^ fTagLo) & -4096) === 0 && pcHi === fTagHi) off = fHost + (pcLo & 0xfff);
+        // Exact compare: the invalid tag (1) has low bits set, so it never matches.
+        if ((pcLo & -4096) === fTagLo && pcHi === fTagHi) off = fHost + (pcLo & 0xfff);
         else {
           off = h.fetchSlow(pcLo, pcHi);
           fTagLo = h.fetchTagLo; fTagHi = h.fetchTagHi; fHost = h.fetchHost;
