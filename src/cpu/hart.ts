@@ -14,6 +14,13 @@ export interface TimeSource {
   mtime(): number;
 }
 
+/** Firmware emulated by the VMM in place of M-mode code (rvisor's own SBI): it sees every
+ *  trap that would enter M-mode and may handle it, leaving the hart where it should resume. */
+export interface MachineModeFirmware {
+  /** Returns true when the trap was handled (pc and registers updated), false to take it in M-mode. */
+  onTrap(h: Hart, cause: number, interrupt: boolean, pcLo: number, pcHi: number, tvalLo: number, tvalHi: number): boolean;
+}
+
 export const TLB_SIZE = 256;
 /** TLB sets, one per access kind (Access.Read / Write / Fetch). */
 const TLB_SETS = 3;
@@ -63,8 +70,9 @@ export class Hart {
   waiting = false;
   /** Asks the interpreter to leave its loop at the next instruction boundary. */
   stopRequested = false;
-  /** Retired instructions not yet added to minstret (the interpreter's running count). */
   readonly busOut = new Int32Array(2);
+  /** Virtual M-mode firmware, when the machine runs without real firmware. */
+  firmware: MachineModeFirmware | undefined;
 
   constructor(mem: GuestMemory, opts: HartOptions = {}) {
     this.s = new HartState();
@@ -110,6 +118,12 @@ export class Hart {
   set priv(p: number) {
     this.w[PRIV] = p;
     this.flushTlb();
+  }
+
+  /** Drives an interrupt input (a mip bit such as MTIP or SEIP) from a platform device. */
+  setInterrupt(mipBit: number, level: boolean): void {
+    const i = slotIndex(Slot.Mip);
+    this.w[i] = level ? this.w[i] | mipBit : this.w[i] & ~mipBit;
   }
 
   flushTlb(): void {

@@ -22,6 +22,7 @@ export function enterTrap(h: Hart, cause: number, interrupt: boolean, pcLo: numb
   const priv = w[PRIV];
   const deleg = interrupt ? w[MIDELEG] : w[MEDELEG];
   const toS = priv <= 1 && cause < 32 && ((deleg >>> cause) & 1) === 1;
+  if (!toS && h.firmware && h.firmware.onTrap(h, cause, interrupt, pcLo, pcHi, tvalLo, tvalHi)) return;
   const causeHi = interrupt ? 0x80000000 | 0 : 0;
   let ms = w[MSTATUS];
   let tvec: number;

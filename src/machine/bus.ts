@@ -2,12 +2,9 @@
 // own range, never absolute addresses, and only the access widths they declare.
 
 import type { PhysBus } from '../cpu/memory.js';
+import type { MmioDevice } from '../devices/mmio.js';
 
-export interface MmioDevice {
-  /** Reads 1, 2 or 4 bytes at `offset`; the value is zero-extended. */
-  read(offset: number, size: number): number;
-  write(offset: number, size: number, value: number): void;
-}
+export type { MmioDevice };
 
 export interface BusRegion {
   readonly name: string;
