@@ -156,7 +156,8 @@ export function readMip(h: Hart): number {
   const w = h.w;
   if (w[MENVCFG + 1] & STCE) {
     const t = h.time.mtime();
-    const cmp = w[STIMECMP + 1] * 4294967296 + (w[STIMECMP] >>> 0);
+    // Unsigned: 2^64 - 1 (the reset value, and what Linux writes for "no timer") never fires.
+    const cmp = (w[STIMECMP + 1] >>> 0) * 4294967296 + (w[STIMECMP] >>> 0);
     w[MIP] = t >= cmp ? w[MIP] | Mip.STIP : w[MIP] & ~Mip.STIP;
   }
   return w[MIP];

@@ -5,7 +5,7 @@
 // when the loop starts a new slice.
 
 import * as A from './alu.js';
-import { csrRead, csrWrite, csrHi } from './csr.js';
+import { Csr, csrRead, csrWrite, csrHi } from './csr.js';
 import { executeFp } from './fpu/index.js';
 import { Hart, MSTATUS, PC, PRIV, TLB_SIZE } from './hart.js';
 import { Access } from './pmp.js';
@@ -352,7 +352,7 @@ export function execute(h: Hart, budget: number): number {
 
           case Op.System: {
             if (f3 === 0) {
-              const r = system(h, insn, pcLo, pcHi);
+              const r = system(h, insn);
               if (r === SystemResult.Jump) { npcLo = w[PC]; npcHi = w[PC + 1]; budget = n + 1; }
               else if (r === SystemResult.Wait) { budget = n + 1; }
               else if (r === SystemResult.Flush) { budget = n + 1; }
@@ -362,7 +362,11 @@ export function execute(h: Hart, budget: number): number {
             // Counters must include the instructions retired so far in this slice.
             addInstret(h, n - total);
             total = n;
-            csrInstruction(h, insn, f3, rd, r1);
+            // A counter written by this instruction reads back exactly what was written.
+            if (csrInstruction(h, insn, f3, rd, r1)) {
+              const csr = insn >>> 20;
+              if (csr === Csr.Minstret || csr === Csr.Mcycle) total = n + 1;
+            }
             // A CSR write may unmask an interrupt or change translation: end the slice.
             budget = n + 1;
             break;
@@ -397,7 +401,7 @@ export function execute(h: Hart, budget: number): number {
 
 const enum SystemResult { Next, Jump, Wait, Flush }
 
-function system(h: Hart, insn: number, pcLo: number, pcHi: number): SystemResult {
+function system(h: Hart, insn: number): SystemResult {
   const w = h.w;
   const priv = w[PRIV];
   if (((insn >>> 25) === 0x09) && ((insn >> 7) & 31) === 0) { // sfence.vma
@@ -408,7 +412,7 @@ function system(h: Hart, insn: number, pcLo: number, pcHi: number): SystemResult
   if ((insn & 0x000fff80) !== 0) h.raise(Cause.IllegalInsn);
   switch (insn >>> 20) {
     case 0x000: return h.raise(priv === 0 ? Cause.EcallU : priv === 1 ? Cause.EcallS : Cause.EcallM);
-    case 0x001: return h.raise(Cause.Breakpoint, pcLo, pcHi);
+    case 0x001: return h.raise(Cause.Breakpoint); // mtval 0, as QEMU 7.2 reports it
     case 0x302: mret(h); return SystemResult.Jump;
     case 0x102: sret(h); return SystemResult.Jump;
     case 0x105: // wfi
@@ -419,7 +423,8 @@ function system(h: Hart, insn: number, pcLo: number, pcHi: number): SystemResult
   return h.raise(Cause.IllegalInsn);
 }
 
-function csrInstruction(h: Hart, insn: number, f3: number, rd: number, r1: number): void {
+/** Executes a Zicsr instruction; returns whether it wrote the CSR. */
+function csrInstruction(h: Hart, insn: number, f3: number, rd: number, r1: number): boolean {
   const x = h.x;
   const csr = insn >>> 20;
   const imm = f3 >= 5;
@@ -438,6 +443,7 @@ function csrInstruction(h: Hart, insn: number, f3: number, rd: number, r1: numbe
   }
   x[rd] = oldLo;
   x[rd + 1] = oldHi;
+  return writes;
 }
 
 function opImmShiftLeft(h: Hart, insn: number, rd: number, aLo: number, aHi: number): void {

@@ -60,9 +60,9 @@ export function pendingInterrupt(h: Hart): number {
   const mideleg = w[MIDELEG];
   const mEnabled = priv < 3 || (ms & Ms.MIE) !== 0;
   const sEnabled = priv < 1 || (priv === 1 && (ms & Ms.SIE) !== 0);
-  let enabled = 0;
-  if (mEnabled) enabled |= pending & ~mideleg;
-  if (sEnabled) enabled |= pending & mideleg;
+  // Interrupts for M-mode come before any for S-mode; within a mode, the fixed order.
+  const forM = mEnabled ? pending & ~mideleg : 0;
+  const enabled = forM !== 0 ? forM : sEnabled ? pending & mideleg : 0;
   if (enabled === 0) return -1;
   for (const irq of PRIORITY) if (enabled & (1 << irq)) return irq;
   return -1;

@@ -1,0 +1,130 @@
+// Hardware A/D updates (a load sets A, a store sets A and D, in the PTE in memory),
+// MPRV = 1 with MPP = S making M-mode loads and stores translate as S, and SFENCE.VMA
+// making a changed PTE visible. Sv39.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DATA_PA, PTE_A, PTE_D, PTE_R, PTE_W, SATP_SV39, mtrap, paged, peek64, poke64, reg, run,
+} from '../support/run-asm.js';
+
+const VA = 0x40001000n;
+const MPRV = 1n << 17n, MPP_S = 1n << 11n;
+
+function adAfter(insn: string): bigint {
+  let pteAddr = 0n;
+  const m = paged(SATP_SV39, `
+    li t1, ${VA}
+    ${insn}`, (pt) => { pteAddr = pt.map(VA, DATA_PA, PTE_R | PTE_W); });
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'done', insn);
+  return peek64(m.mem, pteAddr) & (PTE_A | PTE_D);
+}
+
+test('a load sets A (not D) in the leaf PTE in memory', () => {
+  assert.equal(adAfter('ld a0, 0(t1)'), PTE_A);
+});
+
+test('a store sets A and D', () => {
+  assert.equal(adAfter('sd a0, 0(t1)'), PTE_A | PTE_D);
+});
+
+test('an AMO sets A and D', () => {
+  assert.equal(adAfter('amoor.d a0, zero, (t1)'), PTE_A | PTE_D);
+});
+
+test('a store after a load (page already accessed) still sets D', () => {
+  assert.equal(adAfter('ld a0, 0(t1)\n    sd a0, 8(t1)'), PTE_A | PTE_D);
+});
+
+test('a fetch sets A', () => {
+  let pteAddr = 0n;
+  const m = paged(SATP_SV39, `
+    j over
+    .align 12
+  page:
+    ret
+  over:
+    li t1, 0x10000000
+    jalr t1`, (pt, mm) => { pteAddr = pt.map(0x10000000n, mm.sym('page'), 8n /* X */); });
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'done');
+  assert.equal(peek64(m.mem, pteAddr) & (PTE_A | PTE_D), PTE_A);
+});
+
+test('MPRV = 1 with MPP = S: M-mode loads and stores are translated', () => {
+  const m = paged(SATP_SV39, `
+    li t1, ${VA}
+    ld a0, 8(t1)
+    li t2, 99
+    sd t2, 16(t1)`, (pt) => pt.map(VA, DATA_PA, PTE_R | PTE_W | PTE_A | PTE_D), { mode: 'M', mstatusBits: MPRV | MPP_S });
+  poke64(m.mem, DATA_PA + 8n, 0xabcdefn);
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'done');
+  assert.equal(m.h.priv, 3);
+  assert.equal(reg(m.h, 'a0'), 0xabcdefn);
+  assert.equal(peek64(m.mem, DATA_PA + 16n), 99n);
+});
+
+test('MPRV does not translate M-mode instruction fetch', () => {
+  // The code runs at its physical address, which the page tables do not map below 2 GiB.
+  const m = paged(SATP_SV39, `
+    li t1, ${VA}
+    ld a0, 0(t1)`, (pt) => pt.map(VA, DATA_PA, PTE_R | PTE_A), { mode: 'M', mstatusBits: MPRV | MPP_S });
+  poke64(m.mem, DATA_PA, 7n);
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'done');
+  assert.equal(reg(m.h, 'a0'), 7n);
+});
+
+test('MPRV with MPP = S faults like S: a fault in M with MPRV reports the VA', () => {
+  const m = paged(SATP_SV39, `
+    li t1, ${VA}
+  site: ld a0, 0(t1)`, () => undefined, { mode: 'M', mstatusBits: MPRV | MPP_S });
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'mtrap');
+  assert.deepEqual(mtrap(m.h), { cause: 13n, epc: m.sym('site'), tval: VA });
+});
+
+test('after changing a PTE, sfence.vma makes the new mapping visible', () => {
+  let pteAddr = 0n;
+  const m = paged(SATP_SV39, `
+    li t1, ${VA}
+    ld a0, 0(t1)                 # fills the TLB with the old mapping
+    la t2, pte_addr
+    ld t2, 0(t2)
+    la t3, new_pte
+    ld t3, 0(t3)
+    sd t3, 0(t2)                 # repoint the PTE
+    sfence.vma
+    ld a1, 0(t1)
+    j done
+  .data
+  pte_addr: .dword 0
+  new_pte: .dword 0
+  .text`, (pt, mm) => {
+    pteAddr = pt.map(VA, DATA_PA, PTE_R | PTE_A);
+    poke64(mm.mem, mm.sym('pte_addr'), pteAddr);
+    poke64(mm.mem, mm.sym('new_pte'), (((DATA_PA + 0x1000n) >> 12n) << 10n) | 1n | PTE_R | PTE_A);
+  });
+  poke64(m.mem, DATA_PA, 0x1111n);
+  poke64(m.mem, DATA_PA + 0x1000n, 0x2222n);
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'done');
+  assert.equal(reg(m.h, 'a0'), 0x1111n);
+  assert.equal(reg(m.h, 'a1'), 0x2222n);
+});
+
+test('after invalidating a PTE, sfence.vma makes the access fault', () => {
+  const m = paged(SATP_SV39, `
+    li t1, ${VA}
+    ld a0, 0(t1)
+    la t2, pte_addr
+    ld t2, 0(t2)
+    sd zero, 0(t2)
+    sfence.vma t1, zero
+  site:
+    ld a1, 0(t1)
+    j done
+  .data
+  pte_addr: .dword 0
+  .text`, (pt, mm) => {
+    poke64(mm.mem, mm.sym('pte_addr'), pt.map(VA, DATA_PA, PTE_R | PTE_A));
+  });
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'mtrap');
+  assert.deepEqual(mtrap(m.h), { cause: 13n, epc: m.sym('site'), tval: VA });
+});
