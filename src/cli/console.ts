@@ -1,0 +1,77 @@
+// The terminal side of a guest's serial console: raw mode, and QEMU's Ctrl-A escapes
+// (Ctrl-A X quits, Ctrl-A H lists keys, Ctrl-A Ctrl-A sends a literal Ctrl-A).
+
+const CTRL_A = 0x01;
+
+const HELP = `\r
+C-a h    print this help\r
+C-a x    exit rvisor\r
+C-a C-a  send C-a to the guest\r
+`;
+
+export interface ConsoleHandlers {
+  /** Bytes typed for the guest. */
+  input(bytes: Uint8Array): void;
+  quit(): void;
+}
+
+export class TerminalConsole {
+  private escape = false;
+  private readonly onData = (chunk: Buffer) => this.feed(chunk);
+  private raw = false;
+
+  constructor(private readonly handlers: ConsoleHandlers) {}
+
+  /** Starts reading stdin; raw mode only when it is a terminal. */
+  start(): void {
+    const stdin = process.stdin;
+    if (stdin.isTTY) {
+      stdin.setRawMode(true);
+      this.raw = true;
+    }
+    stdin.on('data', this.onData);
+    stdin.resume();
+  }
+
+  /** Restores the terminal; safe to call more than once. */
+  stop(): void {
+    const stdin = process.stdin;
+    stdin.off('data', this.onData);
+    if (this.raw) {
+      stdin.setRawMode(false);
+      this.raw = false;
+    }
+    stdin.pause();
+  }
+
+  /** Interprets escapes when attached to a terminal; a pipe passes through unchanged. */
+  feed(chunk: Uint8Array): void {
+    if (!this.raw) {
+      this.handlers.input(chunk);
+      return;
+    }
+    const out: number[] = [];
+    for (const b of chunk) {
+      if (this.escape) {
+        this.escape = false;
+        const key = String.fromCharCode(b).toLowerCase();
+        if (key === 'x') {
+          this.flush(out);
+          process.stderr.write('\r\nrvisor: terminated by C-a x\r\n');
+          this.handlers.quit();
+          return;
+        }
+        if (key === 'h') process.stderr.write(HELP);
+        else if (b === CTRL_A) out.push(CTRL_A);
+        continue;
+      }
+      if (b === CTRL_A) this.escape = true;
+      else out.push(b);
+    }
+    this.flush(out);
+  }
+
+  private flush(out: number[]): void {
+    if (out.length) this.handlers.input(Uint8Array.from(out));
+  }
+}
