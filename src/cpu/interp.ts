@@ -83,7 +83,8 @@ export function execute(h: Hart, budget: number): number {
           if (insn === 0) h.raise(Cause.IllegalInsn);
           len = 2;
         } else {
-          if ((pcLo & 0xfff) === 0xffe) insn |= h.fetchUpperHalf(pcLo, pcHi) << 16;
+          if ((off & 2) === 0) insn = i32[off >>> 2];
+          else if ((pcLo & 0xfff) === 0xffe) insn |= h.fetchUpperHalf(pcLo, pcHi) << 16;
           else insn |= u16[(off >>> 1) + 1] << 16;
           raw = insn;
         }
