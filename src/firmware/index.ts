@@ -1,1 +1,2 @@
-export {};
+// rvisor's own SBI firmware: see sbi.ts.
+export * from './sbi.js';
