@@ -5,7 +5,7 @@ export const VIRT = {
   test: { base: 0x0010_0000, size: 0x1000 },
   rtc: { base: 0x0010_1000, size: 0x1000, irq: 11 },
   clint: { base: 0x0200_0000, size: 0x1_0000 },
-  plic: { base: 0x0c00_0000, size: 0x60_0000, sources: 95 },
+  plic: { base: 0x0c00_0000, size: 0x60_0000, sources: 96 },
   uart0: { base: 0x1000_0000, size: 0x100, irq: 10, clockHz: 3_686_400 },
   virtio: { base: 0x1000_1000, stride: 0x1000, size: 0x1000, count: 8, firstIrq: 1 },
   dram: { base: 0x8000_0000 },
