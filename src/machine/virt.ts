@@ -1,0 +1,201 @@
+// The `virt` board: harts, RAM at 0x80000000, and QEMU virt's devices at QEMU virt's
+// addresses (virt-map.ts). Linux boots either on rvisor's own SBI (the kernel starts in
+// S-mode) or on real M-mode firmware such as Debian's OpenSBI (--bios).
+
+import { Hart } from '../cpu/hart.js';
+import { execute } from '../cpu/interp.js';
+import { GuestMemory } from '../cpu/memory.js';
+import { Slot, slotIndex } from '../cpu/state.js';
+import { Clint, CLINT_WIDTHS } from '../devices/clint.js';
+import { GoldfishRtc, RTC_WIDTHS } from '../devices/goldfish-rtc.js';
+import type { ByteSink } from '../devices/mmio.js';
+import { Plic, PLIC_WIDTHS } from '../devices/plic.js';
+import { SifiveTest, TEST_WIDTHS, type TestEvent } from '../devices/sifive-test.js';
+import { Uart16550, UART_WIDTHS } from '../devices/uart16550.js';
+import { VirtioMmioEmpty, VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js';
+import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
+import { loadKernel, placeDtb, placeInitrd } from './boot.js';
+import { Bus } from './bus.js';
+import { FirmwareBoot } from './firmware-boot.js';
+import { virtDeviceTree } from './virt-dt.js';
+import { VIRT, virtioSlotBase } from './virt-map.js';
+
+/** Exactly what the hart implements, for the device tree's riscv,isa. */
+export const VIRT_ISA = 'rv64imafdc_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc';
+/** QEMU 7.2 advertises Sv48; the hart also does Sv57, but guests see what QEMU shows. */
+export const VIRT_MMU = 'riscv,sv48';
+
+/** Instructions a hart runs before the others get their turn and devices are polled. */
+const SLICE = 20_000;
+/** Longest stretch of emulation between returns to the event loop. */
+const YIELD_MS = 15;
+const STIMECMP = slotIndex(Slot.Stimecmp);
+const MENVCFG = slotIndex(Slot.Menvcfg);
+
+export interface VirtConfig {
+  memSize: number;
+  harts: number;
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  append: string;
+  /** M-mode firmware to run first (OpenSBI fw_dynamic/fw_jump); absent: rvisor's SBI. */
+  bios?: Uint8Array;
+  console: ByteSink;
+  /** 32 bytes for the device tree's rng-seed. */
+  rngSeed: Uint8Array;
+  /** Wall clock for the RTC, in milliseconds since the Unix epoch. */
+  wallClockMs?: () => number;
+}
+
+export type VirtExit =
+  | { kind: 'poweroff'; code: number }
+  | { kind: 'reset' }
+  | { kind: 'stopped' };
+
+export class VirtMachine {
+  readonly mem: GuestMemory;
+  readonly bus = new Bus();
+  readonly harts: Hart[] = [];
+  readonly uart: Uart16550;
+  readonly plic: Plic;
+  readonly clint: Clint;
+  readonly rtc: GoldfishRtc;
+  readonly sbi: Sbi | undefined;
+  private exit: VirtExit | undefined;
+  private wake: (() => void) | undefined;
+  private readonly clockStart = performance.now();
+  readonly time = { mtime: () => Math.floor((performance.now() - this.clockStart) * (VIRT.timebaseHz / 1000)) };
+
+  constructor(readonly cfg: VirtConfig) {
+    if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
+    this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
+    for (let i = 0; i < cfg.harts; i++) this.harts.push(new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time }));
+
+    this.plic = new Plic(this.harts, VIRT.plic.sources);
+    this.clint = new Clint(this.harts, this.time);
+    this.uart = new Uart16550(this.plic.line(VIRT.uart0.irq), cfg.console);
+    const wall = cfg.wallClockMs ?? (() => Date.now());
+    this.rtc = new GoldfishRtc(this.plic.line(VIRT.rtc.irq), () => BigInt(Math.floor(wall() * 1e6)));
+    const test = new SifiveTest((e: TestEvent) => this.finish(e.kind === 'poweroff' ? { kind: 'poweroff', code: e.code } : { kind: 'reset' }));
+
+    const map = (name: string, base: number, size: number, device: { read(o: number, s: number): number; write(o: number, s: number, v: number): void }, widths: number) =>
+      this.bus.add({ name, base, size, device, widths });
+    map('sifive_test', VIRT.test.base, VIRT.test.size, test, TEST_WIDTHS);
+    map('goldfish_rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc, RTC_WIDTHS);
+    map('clint', VIRT.clint.base, VIRT.clint.size, this.clint, CLINT_WIDTHS);
+    map('plic', VIRT.plic.base, VIRT.plic.size, this.plic, PLIC_WIDTHS);
+    map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart, UART_WIDTHS);
+    for (let i = 0; i < VIRT.virtio.count; i++) map(`virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, new VirtioMmioEmpty(), VIRTIO_WIDTHS);
+
+    const kernel = loadKernel(this.mem, cfg.kernel);
+    const initrd = cfg.initrd ? placeInitrd(this.mem, kernel, cfg.initrd) : undefined;
+    const dtb = virtDeviceTree({
+      harts: cfg.harts,
+      memBase: VIRT.dram.base,
+      memSize: cfg.memSize,
+      isa: VIRT_ISA,
+      mmuType: VIRT_MMU,
+      bootargs: cfg.append,
+      initrd,
+      rngSeed: cfg.rngSeed,
+      virtioSlots: VIRT.virtio.count,
+    });
+    const dtbAddr = placeDtb(this.mem, dtb, initrd?.end ?? kernel.end);
+
+    if (cfg.bios) {
+      new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
+    } else {
+      this.sbi = new Sbi(this.harts, {
+        consoleWrite: (b) => cfg.console(b),
+        consoleRead: () => -1,
+        systemReset: (type) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' }),
+        mtime: () => this.time.mtime(),
+      });
+      bootHartInSMode(this.harts[0], BigInt(kernel.entry), 0, BigInt(dtbAddr));
+    }
+  }
+
+  /** Bytes typed on the console; what the UART's FIFO cannot take yet waits here. */
+  private input: number[] = [];
+
+  consoleInput(bytes: Uint8Array): void {
+    for (const b of bytes) this.input.push(b);
+    this.feedUart();
+    this.wake?.();
+  }
+
+  private feedUart(): void {
+    if (this.input.length === 0) return;
+    const taken = this.uart.receive(Uint8Array.from(this.input));
+    this.input.splice(0, taken);
+  }
+
+  stop(): void {
+    this.finish({ kind: 'stopped' });
+  }
+
+  private finish(e: VirtExit): void {
+    this.exit ??= e;
+    for (const h of this.harts) h.stopRequested = true;
+    this.wake?.();
+  }
+
+  private runnable(i: number): boolean {
+    return this.sbi ? this.sbi.isRunning(i) : true;
+  }
+
+  /** Runs until the guest powers off or resets, or stop() is called. */
+  async run(): Promise<VirtExit> {
+    let lastYield = performance.now();
+    while (!this.exit) {
+      let busy = false;
+      for (let i = 0; i < this.harts.length && !this.exit; i++) {
+        if (!this.runnable(i)) continue;
+        const h = this.harts[i];
+        execute(h, SLICE);
+        if (!h.waiting) busy = true;
+      }
+      const deadline = this.pollDevices();
+      if (this.exit) break;
+      const now = performance.now();
+      if (!busy) {
+        await this.idle(deadline);
+        lastYield = performance.now();
+      } else if (now - lastYield >= YIELD_MS) {
+        await new Promise((r) => setTimeout(r, 0));
+        lastYield = performance.now();
+      }
+    }
+    return this.exit;
+  }
+
+  /** Updates time-driven device state; returns the next mtime at which something fires. */
+  private pollDevices(): number {
+    let next = this.clint.update();
+    this.rtc.update();
+    this.feedUart();
+    for (const h of this.harts) {
+      if (h.w[MENVCFG + 1] & 0x80000000) {
+        const cmp = (h.w[STIMECMP + 1] >>> 0) * 4294967296 + (h.w[STIMECMP] >>> 0);
+        if (cmp < next) next = cmp;
+      }
+    }
+    return next;
+  }
+
+  /** Every hart waits for an interrupt: sleep until the next timer or console input. */
+  private idle(deadline: number): Promise<void> {
+    const ms = Math.max(0, Math.min(100, (deadline - this.time.mtime()) / (VIRT.timebaseHz / 1000)));
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+}
