@@ -1,48 +1,50 @@
 #!/usr/bin/env node
 // The `rvisor` command.
 
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AsmError, assemble } from '../isa/asm.js';
-import { ElfError, writeElf } from '../isa/elf.js';
-import { BareMetalMachine } from '../machine/baremetal.js';
+import { ImageError, listImages, pullImage, removeImage } from '../host/index.js';
+import { AsmError } from '../isa/asm.js';
+import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
+import { runBareMetal } from './baremetal.js';
+import { EXIT_USAGE, UsageError } from './errors.js';
 import { parseSize } from './size.js';
-
-/** Exit status for errors the user can fix (bad arguments, bad files). */
-const EXIT_USAGE = 2;
-/** Exit status when the guest ran past --max-insns. */
-const EXIT_LIMIT = 3;
+import { runVirt } from './virt.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url));
 
-const USAGE = `usage: rvisor run [--bios none] [--kernel PROG] [--mem SIZE] [--max-insns N]
+const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
+       rvisor image pull|ls|rm [NAME]
 
-  rvisor run                 run the bundled bare-metal demo
-  --bios none                no firmware: run PROG directly in M-mode (the only mode yet)
-  --kernel PROG              an ELF executable, or RISC-V assembly (.S/.s) to assemble first
-  --mem SIZE                 guest RAM, e.g. 128M or 2G (default 128M)
-  --max-insns N              stop with status ${EXIT_LIMIT} after N instructions
+rvisor run                     boot the default image (debian) to a shell on this terminal
+rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
+  --kernel PATH    a Linux Image/ELF/raw kernel instead of the image's
+  --initrd PATH    an initramfs instead of the image's
+  --append TEXT    the kernel command line
+  --bios PATH      M-mode firmware to boot through (e.g. OpenSBI fw_dynamic.bin);
+                   default: rvisor's own SBI
+  --bios none      bare metal: run --kernel (ELF or .S) in M-mode on the HTIF board;
+                   without --kernel, the bundled demo
+  --mem SIZE       guest RAM, e.g. 512M or 2G (default 512M; bare metal 128M)
+  --smp N          harts (default 1)
+  --max-insns N    bare metal: stop with status 3 after N instructions
 
-A bare-metal program reports through HTIF (the 'tohost' symbol): writing
-(code << 1) | 1 ends the run and rvisor exits with 'code'.`;
-
-class UsageError extends Error {}
-
-function loadProgram(path: string): Uint8Array {
-  const bytes = readFileSync(path);
-  if (/\.s$/i.test(path)) return writeElf(assemble(bytes.toString('utf8')));
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+On the console: Ctrl-A X quits, Ctrl-A H lists the keys.`;
 
 async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
+  const dash = args.indexOf('--');
+  const command = dash >= 0 ? args.slice(dash + 1) : [];
+  const { values, positionals } = parseArgs({
+    args: dash >= 0 ? args.slice(0, dash) : args,
+    allowPositionals: true,
     options: {
-      bios: { type: 'string', default: 'none' },
+      bios: { type: 'string' },
       kernel: { type: 'string' },
-      mem: { type: 'string', default: '128M' },
+      initrd: { type: 'string' },
+      append: { type: 'string' },
+      mem: { type: 'string' },
+      smp: { type: 'string', default: '1' },
       'max-insns': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -52,36 +54,58 @@ async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  if (values.bios !== 'none') throw new UsageError(`--bios ${values.bios}: only --bios none is supported so far`);
-  let maxInstructions: number | undefined;
-  if (values['max-insns'] !== undefined) {
-    maxInstructions = Number(values['max-insns']);
-    if (!Number.isSafeInteger(maxInstructions) || maxInstructions <= 0) throw new UsageError(`--max-insns ${values['max-insns']}: not a positive integer`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const sizeOf = (text: string) => {
+    try {
+      return parseSize(text);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  };
+  if (values.bios === 'none') {
+    let maxInstructions: number | undefined;
+    if (values['max-insns'] !== undefined) {
+      maxInstructions = Number(values['max-insns']);
+      if (!Number.isSafeInteger(maxInstructions) || maxInstructions <= 0) throw new UsageError(`--max-insns ${values['max-insns']}: not a positive integer`);
+    }
+    return runBareMetal(values.kernel ?? DEMO, sizeOf(values.mem ?? '128M'), maxInstructions);
   }
-  let memSize: number;
-  try {
-    memSize = parseSize(values.mem);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const program = loadProgram(values.kernel ?? DEMO);
-  const machine = new BareMetalMachine(program, {
-    memSize,
-    maxInstructions,
-    output: (bytes) => process.stdout.write(bytes),
+  const harts = Number(values.smp);
+  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${values.smp}: between 1 and 8`);
+  return runVirt({
+    image: positionals[0] ?? 'debian',
+    kernel: values.kernel,
+    initrd: values.initrd,
+    append: values.append,
+    bios: values.bios,
+    memSize: sizeOf(values.mem ?? '512M'),
+    harts,
+    command,
   });
-  process.once('SIGINT', () => machine.stop());
-  const result = await machine.run();
-  if (result.kind === 'exit') {
-    // Keep failures failures: a code that is a multiple of 256 must not read as success.
-    return result.code === 0 ? 0 : (result.code & 0xff) || 1;
+}
+
+async function image(args: string[]): Promise<number> {
+  const [sub, name, ...rest] = args;
+  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  switch (sub) {
+    case 'pull': {
+      const info = await pullImage(name ?? 'debian', { progress: (line) => process.stderr.write(`${line}\n`) });
+      process.stdout.write(`${info.name}: kernel ${info.manifest.kernelVersion}, ${(info.size / 2 ** 20).toFixed(1)} MiB\n`);
+      return 0;
+    }
+    case 'ls': {
+      for (const i of await listImages()) {
+        process.stdout.write(`${i.name.padEnd(12)} ${i.manifest.kernelVersion.padEnd(24)} ${(i.size / 2 ** 20).toFixed(1).padStart(7)} MiB  ${i.manifest.created}\n`);
+      }
+      return 0;
+    }
+    case 'rm':
+      if (!name) throw new UsageError('image rm needs a NAME');
+      await removeImage(name);
+      return 0;
+    default:
+      throw new UsageError(`image ${sub ?? ''}: use pull, ls or rm`);
   }
-  if (result.kind === 'limit') {
-    process.stderr.write(`rvisor: stopped after ${result.instructions} instructions (--max-insns)\n`);
-    return EXIT_LIMIT;
-  }
-  process.stderr.write('rvisor: interrupted\n');
-  return 130;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -89,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': return await run(rest);
+      case 'image': return await image(rest);
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT_USAGE : 0;
@@ -96,13 +121,14 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ElfError || e instanceof LoadError || e instanceof AsmError) {
+    if (e instanceof UsageError || e instanceof ElfError || e instanceof LoadError || e instanceof AsmError || e instanceof ImageError || e instanceof RangeError) {
       process.stderr.write(`rvisor: ${e.message}\n`);
       return EXIT_USAGE;
     }
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') {
-      process.stderr.write(`rvisor: ${err.path ?? ''}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : 'permission denied'}\n`);
+      const what = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : 'permission denied';
+      process.stderr.write(`rvisor: ${err.path ?? ''}: ${what}\n`);
       return EXIT_USAGE;
     }
     if ((err.code ?? '').startsWith('ERR_PARSE_ARGS')) {

@@ -36,8 +36,8 @@ _start:
 tohost: .dword 0
 `;
 
-test('with no program, run executes the bundled demo and passes', () => {
-  const r = rvisor('run');
+test('bare metal with no program runs the bundled demo and passes', () => {
+  const r = rvisor('run', '--bios', 'none');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /Hello from rvisor/);
   assert.match(r.stdout, /fib\(20\) = 6765: pass/);
@@ -49,7 +49,7 @@ test('a bare-metal ELF exits with the code it writes to tohost', () => {
 });
 
 test('a failure code that is a multiple of 256 still fails', () => {
-  assert.equal(rvisor('run', '--kernel', elfFile('256.elf', EXIT_WITH(256))).status, 1);
+  assert.equal(rvisor('run', '--bios', 'none', '--kernel', elfFile('256.elf', EXIT_WITH(256))).status, 1);
 });
 
 test('an ISA-test-style program (M to S via mret, 32-bit tohost stores) passes', () => {
@@ -58,17 +58,17 @@ test('an ISA-test-style program (M to S via mret, 32-bit tohost stores) passes',
   assert.equal(r.status, 0, r.stderr);
   // The same program with a wrong expectation reports its test number.
   const broken = src.replace('li      a3, -3', 'li      a3, -4');
-  assert.equal(rvisor('run', '--kernel', elfFile('isa-bad.elf', broken)).status, 3);
+  assert.equal(rvisor('run', '--bios', 'none', '--kernel', elfFile('isa-bad.elf', broken)).status, 3);
 });
 
 test('assembly sources are assembled on the fly', () => {
   const path = join(dir, 'five.S');
   writeFileSync(path, EXIT_WITH(5));
-  assert.equal(rvisor('run', '--kernel', path).status, 5);
+  assert.equal(rvisor('run', '--bios', 'none', '--kernel', path).status, 5);
 });
 
 test('the HTIF write proxy reaches stdout', () => {
-  const r = rvisor('run', '--kernel', elfFile('write.elf', `
+  const r = rvisor('run', '--bios', 'none', '--kernel', elfFile('write.elf', `
     .text
 _start:
     la   t0, magic
@@ -94,7 +94,7 @@ fromhost: .dword 0
 });
 
 test('an illegal instruction traps into the guest, not the host', () => {
-  const r = rvisor('run', '--kernel', elfFile('illegal.elf', `
+  const r = rvisor('run', '--bios', 'none', '--kernel', elfFile('illegal.elf', `
     .text
 _start:
     la   t0, handler
@@ -124,7 +124,7 @@ tohost: .dword 0
 });
 
 test('--max-insns stops a program that never reports', () => {
-  const r = rvisor('run', '--max-insns', '100000', '--kernel', elfFile('spin.elf', `
+  const r = rvisor('run', '--bios', 'none', '--max-insns', '100000', '--kernel', elfFile('spin.elf', `
     .text
 _start: j _start
     .data
@@ -143,19 +143,19 @@ function assertOneLineError(r: ReturnType<typeof rvisor>, pattern: RegExp) {
 
 test('bad inputs get one clear error line and status 2', () => {
   // An ELF for another machine: this very Node binary is x86-64 or arm64.
-  assertOneLineError(rvisor('run', '--kernel', process.execPath), /RISC-V|64-bit|machine/i);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--kernel', process.execPath), /RISC-V|64-bit|machine/i);
   const good = readFileSync(elfFile('good.elf', EXIT_WITH(0)));
   const truncated = join(dir, 'truncated.elf');
   writeFileSync(truncated, good.subarray(0, 100));
-  assertOneLineError(rvisor('run', '--kernel', truncated), /truncat|past the end|short/i);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--kernel', truncated), /truncat|past the end|short/i);
   const notElf = join(dir, 'text.elf');
   writeFileSync(notElf, 'hello, world\n');
-  assertOneLineError(rvisor('run', '--kernel', notElf), /ELF/);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--kernel', notElf), /ELF/);
   const low = join(dir, 'low.elf');
   writeFileSync(low, writeElf(assemble('.text\n_start: j _start\n.data\ntohost: .dword 0\n', { base: 0x1000n })));
-  assertOneLineError(rvisor('run', '--kernel', low), /outside RAM/);
-  assertOneLineError(rvisor('run', '--kernel', join(dir, 'missing.elf')), /no such file/);
-  assertOneLineError(rvisor('run', '--kernel', elfFile('notohost.elf', '.text\n_start: j _start\n')), /tohost/);
-  assertOneLineError(rvisor('run', '--mem', 'lots'), /bad size/);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--kernel', low), /outside RAM/);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--kernel', join(dir, 'missing.elf')), /no such file/);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--kernel', elfFile('notohost.elf', '.text\n_start: j _start\n')), /tohost/);
+  assertOneLineError(rvisor('run', '--bios', 'none', '--mem', 'lots'), /bad size/);
   assertOneLineError(rvisor('run', '--frobnicate'), /frobnicate/);
 });

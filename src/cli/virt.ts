@@ -1,0 +1,98 @@
+// `rvisor run [IMAGE] [-- CMD ARGS...]`: the virt board with Debian's kernel, like
+// `qemu-system-riscv64 -M virt`, or like `docker run` when a command is given.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { EXIT_MARKER, ImageError, openImage, pullImage } from '../host/index.js';
+import { VirtMachine } from '../machine/virt.js';
+import { TerminalConsole } from './console.js';
+import { EXIT_PANIC } from './errors.js';
+import { OutputWatch } from './output-watch.js';
+
+export interface VirtRunOptions {
+  image: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** Firmware path; undefined = rvisor's own SBI. */
+  bios?: string;
+  memSize: number;
+  harts: number;
+  command: string[];
+}
+
+/** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
+const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
+
+async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: Uint8Array }> {
+  try {
+    return await openImage(name);
+  } catch (e) {
+    if (!(e instanceof ImageError) || !/not (been )?pulled|no image|not found/i.test(e.message)) throw e;
+    process.stderr.write(`rvisor: image ${name} not found locally: pulling it\n`);
+    await pullImage(name, { progress: (line) => process.stderr.write(`  ${line}\n`) });
+    return await openImage(name);
+  }
+}
+
+export async function runVirt(o: VirtRunOptions): Promise<number> {
+  let kernel: Uint8Array, initrd: Uint8Array | undefined;
+  if (o.kernel) {
+    kernel = readFileSync(o.kernel);
+    initrd = o.initrd ? readFileSync(o.initrd) : undefined;
+  } else {
+    const files = await imageFiles(o.image);
+    kernel = files.kernel;
+    initrd = o.initrd ? readFileSync(o.initrd) : files.initrd;
+  }
+  let append = o.append ?? DEFAULT_APPEND;
+  if (o.command.length) append += ' -- ' + o.command.map(kernelWord).join(' ');
+  const bios = o.bios ? readFileSync(o.bios) : undefined;
+
+  const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
+  const machine = new VirtMachine({
+    memSize: o.memSize,
+    harts: o.harts,
+    kernel,
+    initrd,
+    append,
+    bios,
+    console: (bytes) => watch.write(bytes),
+    rngSeed: randomBytes(32),
+  });
+  const terminal = new TerminalConsole({ input: (b) => machine.consoleInput(b), quit: () => machine.stop() });
+  const restore = () => terminal.stop();
+  process.once('exit', restore);
+  const onSigint = () => machine.stop();
+  if (!process.stdin.isTTY) process.once('SIGINT', onSigint);
+  terminal.start();
+  let result;
+  try {
+    result = await machine.run();
+  } finally {
+    terminal.stop();
+    process.off('exit', restore);
+    process.off('SIGINT', onSigint);
+    watch.flush();
+  }
+  if (watch.panicked) {
+    process.stderr.write('rvisor: the guest kernel panicked\n');
+    return EXIT_PANIC;
+  }
+  switch (result.kind) {
+    case 'poweroff': return result.code;
+    case 'reset':
+      process.stderr.write('rvisor: the guest reset itself (reboot is not supported yet): stopping\n');
+      return 1;
+    case 'stopped': return 130;
+  }
+}
+
+/** Kernel command-line words cannot carry spaces or quotes: the guest sees argv split on spaces. */
+function kernelWord(arg: string): string {
+  if (arg === '' || /[\s"]/.test(arg)) {
+    if (!/"/.test(arg)) return `"${arg}"`;
+    throw new ImageError(`cannot pass ${JSON.stringify(arg)} on the kernel command line: use -- sh -c '...'`);
+  }
+  return arg;
+}
