@@ -252,7 +252,8 @@ function writeMstatus(h: Hart, v: number): void {
   // MPP = 2 is reserved: keep the previous mode.
   if (((nv >>> Ms.MPP_SHIFT) & 3) === 2) nv = (nv & ~Ms.MPP) | (old & Ms.MPP);
   w[MSTATUS] = nv;
-  h.flushTlb();
+  // SUM and the privilege MPRV selects pick a TLB context; MXR changes what a context allows.
+  if ((old ^ nv) & Ms.MXR) h.flushTlb();
 }
 
 function dirtyFp(h: Hart): void {

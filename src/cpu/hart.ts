@@ -22,8 +22,19 @@ export interface MachineModeFirmware {
 }
 
 export const TLB_SIZE = 256;
-/** TLB sets, one per access kind (Access.Read / Write / Fetch). */
-const TLB_SETS = 3;
+/**
+ * Translation contexts, so that privilege changes (every trap and xRET) and Linux's
+ * toggling of sstatus.SUM around user accesses need no flush: each context has its own
+ * sets, and only satp, SFENCE.VMA, MXR, PMP and remapping flush them all.
+ */
+export const enum TlbContext {
+  User = 0,
+  Supervisor = 1,
+  SupervisorSum = 2,
+  Machine = 3,
+}
+/** TLB sets: one per (context, access kind); set index = context * 3 + Access. */
+const TLB_SETS = 4 * 3;
 const INVALID_TAG = 1;
 
 export const PC = slotIndex(Slot.Pc);
@@ -117,7 +128,7 @@ export class Hart {
 
   set priv(p: number) {
     this.w[PRIV] = p;
-    this.flushTlb();
+    this.invalidateFetch();
   }
 
   /** Drives an interrupt input (a mip bit such as MTIP or SEIP) from a platform device. */
@@ -129,6 +140,24 @@ export class Hart {
   flushTlb(): void {
     this.tlbTagLo.fill(INVALID_TAG);
     this.fetchTagLo = INVALID_TAG;
+  }
+
+  /** Drops the fetch page (the privilege changed, so fetches use another context). */
+  invalidateFetch(): void {
+    this.fetchTagLo = INVALID_TAG;
+  }
+
+  /** The TLB context of loads and stores now. */
+  dataContext(): TlbContext {
+    const p = this.dataPriv();
+    if (p === 3) return TlbContext.Machine;
+    if (p === 0) return TlbContext.User;
+    return this.w[MSTATUS] & Ms.SUM ? TlbContext.SupervisorSum : TlbContext.Supervisor;
+  }
+
+  /** First TLB index of the set for (context, access). */
+  static tlbSet(context: TlbContext, access: Access): number {
+    return (context * 3 + access) * TLB_SIZE;
   }
 
   /** Records an exception and unwinds to the interpreter loop. */
@@ -152,6 +181,15 @@ export class Hart {
   mmioPa = 0;
   private hostFor(vaLo: number, vaHi: number, size: number, access: Access): number {
     const priv = access === Access.Fetch ? this.w[PRIV] : this.dataPriv();
+    const context = access === Access.Fetch ? fetchContext(priv) : this.dataContext();
+    const t = Hart.tlbSet(context, access) + ((vaLo >>> 12) & (TLB_SIZE - 1));
+    if (access === Access.Fetch && this.tlbTagLo[t] === (vaLo & -4096) && this.tlbTagHi[t] === vaHi) {
+      // A fetch-TLB hit: the page was checked when the entry was made.
+      this.fetchTagLo = vaLo & -4096;
+      this.fetchTagHi = vaHi;
+      this.fetchHost = this.tlbHost[t];
+      return this.fetchHost + (vaLo & 0xfff);
+    }
     const pa = translate(this, vaLo, vaHi, access, priv);
     const host = this.mem.hostOffset(pa);
     if (!this.pmp.check(pa, size, access, priv)) this.raise(accessFault(access), vaLo, vaHi);
@@ -162,15 +200,13 @@ export class Hart {
     const pagePa = pa - (vaLo & 0xfff);
     if (this.pmp.check(pagePa, 4096, access, priv)) {
       if (access === Access.Write) this.mem.markDirty(pa);
+      this.tlbTagLo[t] = vaLo & -4096;
+      this.tlbTagHi[t] = vaHi;
+      this.tlbHost[t] = host - (vaLo & 0xfff);
       if (access === Access.Fetch) {
         this.fetchTagLo = vaLo & -4096;
         this.fetchTagHi = vaHi;
         this.fetchHost = host - (vaLo & 0xfff);
-      } else {
-        const i = access * TLB_SIZE + ((vaLo >>> 12) & (TLB_SIZE - 1));
-        this.tlbTagLo[i] = vaLo & -4096;
-        this.tlbTagHi[i] = vaHi;
-        this.tlbHost[i] = host - (vaLo & 0xfff);
       }
     } else if (access === Access.Write) {
       this.mem.markDirty(pa);
@@ -274,6 +310,10 @@ export class Hart {
     this.fetchTagLo = saveLo; this.fetchTagHi = saveHi; this.fetchHost = saveHost;
     return this.mem.u16[host >>> 1];
   }
+}
+
+function fetchContext(priv: number): TlbContext {
+  return priv === 3 ? TlbContext.Machine : priv === 0 ? TlbContext.User : TlbContext.Supervisor;
 }
 
 export function accessFault(access: Access): number {

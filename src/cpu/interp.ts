@@ -17,8 +17,6 @@ const INSTRET = slotIndex(Slot.Instret);
 const CYCLE = slotIndex(Slot.Cycle);
 const MCOUNTINHIBIT = slotIndex(Slot.Mcountinhibit);
 const RESERVATION = slotIndex(Slot.Reservation);
-const READ_SET = Access.Read * TLB_SIZE;
-const WRITE_SET = Access.Write * TLB_SIZE;
 
 /** Major opcodes by bits 6:2 (bits 1:0 are 11 for every 32-bit instruction), so the
  *  dispatch switch is dense and compiles to a jump table. */
@@ -42,8 +40,8 @@ function bump(w: Int32Array, i: number, n: number): void {
   if (lo > 0xffffffff) w[i + 1] = (w[i + 1] + 1) | 0;
 }
 
-/** Runs up to `budget` instructions (fewer if the hart waits, stops, or a CSR write
- *  may have unmasked an interrupt). Returns the number retired. */
+/** Runs up to `budget` instructions (fewer if the hart starts waiting in WFI or is asked
+ *  to stop). Returns the number retired. */
 export function execute(h: Hart, budget: number): number {
   const x = h.x, w = h.w, mem = h.mem, rvc = h.rvc;
   const u8 = mem.u8, i8 = mem.i8, u16 = mem.u16, i16 = mem.i16, i32 = mem.i32, dv = mem.dv;
@@ -55,14 +53,23 @@ export function execute(h: Hart, budget: number): number {
     if (!wakeupPending(h)) return 0;
     h.waiting = false;
   }
-  const irq = pendingInterrupt(h);
-  if (irq >= 0) enterTrap(h, irq, true, w[PC], w[PC + 1], 0, 0);
 
   let pcLo = w[PC], pcHi = w[PC + 1];
   let n = 0;
-  while (n < budget) {
-    // The fetch page lives in locals; only fetchSlow and trap entry change it mid-slice.
+  while (n < budget && !h.waiting && !h.stopRequested) {
+    // Between runs of straight-line execution (after a trap, xRET, CSR write or fence),
+    // pick up what those may have changed: pending interrupts, the translation context,
+    // the fetch page. The fetch page lives in locals; only fetchSlow changes it mid-run.
+    const irq = pendingInterrupt(h);
+    if (irq >= 0) {
+      enterTrap(h, irq, true, pcLo, pcHi, 0, 0);
+      pcLo = w[PC];
+      pcHi = w[PC + 1];
+    }
+    const context = h.dataContext();
+    const readSet = Hart.tlbSet(context, Access.Read), writeSet = Hart.tlbSet(context, Access.Write);
     let fTagLo = h.fetchTagLo, fTagHi = h.fetchTagHi, fHost = h.fetchHost;
+    let resync = false;
     let insn = 0;
     /** The instruction as fetched (the 16-bit parcel for RVC), reported in tval. */
     let raw = 0;
@@ -159,7 +166,7 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = 1 << (f3 & 3);
-            const t = READ_SET + ((vaLo >>> 12) & (TLB_SIZE - 1));
+            const t = readSet + ((vaLo >>> 12) & (TLB_SIZE - 1));
             let lo: number, hi: number;
             if (tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size) {
               const o = tlbHost[t] + (vaLo & 0xfff);
@@ -197,7 +204,7 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = 1 << f3;
-            const t = WRITE_SET + ((vaLo >>> 12) & (TLB_SIZE - 1));
+            const t = writeSet + ((vaLo >>> 12) & (TLB_SIZE - 1));
             const lo = x[r2], hi = x[r2 + 1];
             if (tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size) {
               const o = tlbHost[t] + (vaLo & 0xfff);
@@ -323,7 +330,7 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = f3 === 2 ? 4 : 8;
-            const t = (store ? WRITE_SET : READ_SET) + ((vaLo >>> 12) & (TLB_SIZE - 1));
+            const t = (store ? writeSet : readSet) + ((vaLo >>> 12) & (TLB_SIZE - 1));
             const hit = tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size;
             const o = tlbHost[t] + (vaLo & 0xfff);
             if (store) {
@@ -354,9 +361,8 @@ export function execute(h: Hart, budget: number): number {
           case Op.System: {
             if (f3 === 0) {
               const r = system(h, insn);
-              if (r === SystemResult.Jump) { npcLo = w[PC]; npcHi = w[PC + 1]; budget = n + 1; }
-              else if (r === SystemResult.Wait) { budget = n + 1; }
-              else if (r === SystemResult.Flush) { budget = n + 1; }
+              if (r === SystemResult.Jump) { npcLo = w[PC]; npcHi = w[PC + 1]; }
+              resync = r !== SystemResult.Next;
               break;
             }
             if (f3 === 4) h.raise(Cause.IllegalInsn);
@@ -368,8 +374,8 @@ export function execute(h: Hart, budget: number): number {
               const csr = insn >>> 20;
               if (csr === Csr.Minstret || csr === Csr.Mcycle) total = n + 1;
             }
-            // A CSR write may unmask an interrupt or change translation: end the slice.
-            budget = n + 1;
+            // A CSR access may unmask an interrupt or change translation.
+            resync = true;
             break;
           }
 
@@ -380,6 +386,10 @@ export function execute(h: Hart, budget: number): number {
         pcHi = npcHi;
         x[0] = 0;
         x[1] = 0;
+        if (resync) {
+          n++;
+          break;
+        }
       }
     } catch (e) {
       if (e !== TRAP) throw e;
@@ -390,8 +400,9 @@ export function execute(h: Hart, budget: number): number {
       enterTrap(h, h.trapCause, false, pcLo, pcHi, tvalLo, tvalHi);
       pcLo = w[PC];
       pcHi = w[PC + 1];
-      // Deliver exceptions one at a time so a fault storm cannot starve the caller.
-      budget = n;
+      // A trap retires nothing but uses up budget, so a fault storm (say, a trap vector
+      // that itself faults) still returns to the caller.
+      budget--;
     }
   }
   w[PC] = pcLo;

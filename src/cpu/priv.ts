@@ -47,7 +47,7 @@ export function enterTrap(h: Hart, cause: number, interrupt: boolean, pcLo: numb
   w[PC] = (base + (vectored ? 4 * cause : 0)) | 0;
   w[PC + 1] = w[tvec + 1];
   w[RESERVATION + 1] = -1;
-  h.flushTlb();
+  h.invalidateFetch();
 }
 
 /** The interrupt to take now, or -1. */
@@ -84,7 +84,7 @@ export function mret(h: Hart): void {
   w[PRIV] = mpp;
   w[PC] = w[MEPC];
   w[PC + 1] = w[MEPC + 1];
-  h.flushTlb();
+  h.invalidateFetch();
 }
 
 export function sret(h: Hart): void {
@@ -98,5 +98,5 @@ export function sret(h: Hart): void {
   w[PRIV] = spp;
   w[PC] = w[SEPC];
   w[PC + 1] = w[SEPC + 1];
-  h.flushTlb();
+  h.invalidateFetch();
 }

@@ -1,10 +1,11 @@
 // A tiny Linux-user emulation on top of one Hart, for tests that want to run the same
 // static ELF under rvisor and under qemu-riscv64 (user mode) and compare what they print.
 //
-// The program runs in U-mode with one PMP entry opening all of memory. Every trap lands
-// in M-mode; the loop below looks at mcause: an ECALL from U is a Linux system call that
-// we emulate in TypeScript (write to stdout, exit; everything else is ENOSYS), anything
-// else ends the run with a report, since user programs under test are not expected to trap.
+// The program runs in U-mode with one PMP entry opening all of memory. Every trap would
+// land in M-mode; a MachineModeFirmware hook stops the hart there instead and the loop
+// below looks at the cause: an ECALL from U is a Linux system call that we emulate in
+// TypeScript (write to stdout, exit; everything else is ENOSYS), anything else ends the
+// run with a report, since user programs under test are not expected to trap.
 
 import { readElf } from '../../src/isa/elf.js';
 import { Hart } from '../../src/cpu/hart.js';
@@ -83,14 +84,23 @@ export function runUser(h: Hart, opts: UserRunOptions = {}): UserRunResult {
   const limit = opts.maxInstructions ?? 100_000_000;
   const out = new OutputBuffer();
   let instructions = 0;
+  // Traps that would enter M-mode stop the hart here instead, as a kernel's entry would.
+  const seen: { trap?: { cause: bigint; epc: bigint; tval: bigint } } = {};
+  h.firmware = {
+    onTrap(hart, cause, _interrupt, pcLo, pcHi, tvalLo, tvalHi) {
+      const pair = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+      seen.trap = { cause: BigInt(cause), epc: pair(pcLo, pcHi), tval: pair(tvalLo, tvalHi) };
+      hart.stopRequested = true;
+      return true;
+    },
+  };
   while (instructions < limit) {
     instructions += execute(h, Math.min(SLICE, limit - instructions));
-    if (h.priv === 0) continue;
-    // The hart took a trap into M-mode.
-    const cause = h.s.get64(Slot.Mcause);
-    const epc = h.s.get64(Slot.Mepc);
+    if (!seen.trap) continue;
+    const { cause, epc, tval } = seen.trap;
+    seen.trap = undefined;
+    h.stopRequested = false;
     if (cause !== CAUSE_ECALL_U) {
-      const tval = h.s.get64(Slot.Mtval);
       const name = CAUSE_NAMES[Number(cause)] ?? `cause ${cause}`;
       const message = `${name} at pc 0x${hex(epc)} (tval 0x${hex(tval)})`;
       return { stdout: out.bytes(), instructions, fault: { cause, pc: epc, tval, message }, limitReached: false };
@@ -114,7 +124,6 @@ export function runUser(h: Hart, opts: UserRunOptions = {}): UserRunResult {
     }
     h.s.setX(10, ret);
     h.pc = epc + 4n;
-    h.priv = 0;
   }
   return { stdout: out.bytes(), instructions, limitReached: true };
 }

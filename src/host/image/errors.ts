@@ -1,0 +1,6 @@
+// One error type for everything `rvisor image` can get wrong, with a message written for
+// the user: the CLI prints it as one line, without a stack trace.
+
+export class ImageError extends Error {
+  override name = 'ImageError';
+}

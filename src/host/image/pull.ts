@@ -1,0 +1,13 @@
+// `rvisor image pull NAME`: one builder per image name.
+
+import { type PullOptions, pullDebian } from './debian.js';
+import { ImageError } from './errors.js';
+import type { ImageInfo } from './store.js';
+
+export const IMAGE_NAMES = ['debian'] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+
+export async function pullImage(name: string, opts: PullOptions = {}): Promise<ImageInfo> {
+  if (name === 'debian') return pullDebian(opts);
+  throw new ImageError(`unknown image ${JSON.stringify(name)}: rvisor can pull ${IMAGE_NAMES.join(', ')}`);
+}

@@ -1,0 +1,172 @@
+// The image cache: <cache>/images/<name>/{kernel,initrd,manifest.json}. The manifest
+// records where every byte came from and each file's SHA-256; every open re-checks them,
+// so a truncated download or a stray edit is caught before a guest boots from it.
+
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ImageError } from './errors.js';
+import { sha256 } from './host-tools.js';
+
+export interface FileRecord {
+  size: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: 1;
+  name: string;
+  /** ISO 8601. */
+  created: string;
+  source: { distribution: 'debian'; suite: string; architecture: string; mirror: string };
+  kernelVersion: string;
+  /** What the kernel file is, e.g. "EFI-stub PE/COFF RISC-V Image (uncompressed, ...)". */
+  kernelFormat: string;
+  /** Every package the image was built from, with the .deb's SHA-256. */
+  packages: { name: string; version: string; sha256: string }[];
+  /** Kernel modules in the initramfs, in load order. */
+  modules: string[];
+  /** The image's files (kernel, initrd), by name in the image directory. */
+  files: Record<string, FileRecord>;
+}
+
+export interface ImageInfo {
+  name: string;
+  dir: string;
+  kernelPath: string;
+  initrdPath: string;
+  /** Total bytes of the image's files. */
+  size: number;
+  manifest: Manifest;
+}
+
+/** $RVISOR_CACHE, else $XDG_CACHE_HOME/rvisor, else ~/.cache/rvisor. */
+export function cacheRoot(cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (cacheDir) return cacheDir;
+  if (env.RVISOR_CACHE) return env.RVISOR_CACHE;
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'rvisor');
+}
+
+function imagesDir(cacheDir?: string): string {
+  return join(cacheRoot(cacheDir), 'images');
+}
+
+function checkName(name: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) throw new ImageError(`bad image name ${JSON.stringify(name)}`);
+  return name;
+}
+
+function info(dir: string, manifest: Manifest): ImageInfo {
+  return {
+    name: manifest.name,
+    dir,
+    kernelPath: join(dir, 'kernel'),
+    initrdPath: join(dir, 'initrd'),
+    size: Object.values(manifest.files).reduce((n, f) => n + f.size, 0),
+    manifest,
+  };
+}
+
+/** Install an image, replacing any previous one of that name only once the new one is complete. */
+export async function saveImage(
+  manifest: Omit<Manifest, 'files'>,
+  files: { kernel: Uint8Array; initrd: Uint8Array },
+  cacheDir?: string,
+): Promise<ImageInfo> {
+  const name = checkName(manifest.name);
+  const root = imagesDir(cacheDir);
+  const dir = join(root, name);
+  const tmp = join(root, `.${name}.new-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const records: Record<string, FileRecord> = {};
+  for (const [file, data] of Object.entries(files)) {
+    await writeFile(join(tmp, file), data);
+    records[file] = { size: data.length, sha256: sha256(data) };
+  }
+  const full: Manifest = { ...manifest, files: records };
+  await writeFile(join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
+  const old = join(root, `.${name}.old-${process.pid}`);
+  await rename(dir, old).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+  await rename(tmp, dir);
+  await rm(old, { recursive: true, force: true });
+  return info(dir, full);
+}
+
+async function readManifest(name: string, cacheDir?: string): Promise<ImageInfo> {
+  const dir = join(imagesDir(cacheDir), checkName(name));
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'manifest.json'), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError(`no image ${name}: run rvisor image pull ${name}`);
+    throw e;
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch {
+    throw corrupt(name, 'manifest.json is not JSON');
+  }
+  if (manifest.format !== 1 || manifest.name !== name || typeof manifest.files !== 'object') {
+    throw corrupt(name, 'manifest.json is not an rvisor image manifest');
+  }
+  return info(dir, manifest);
+}
+
+function corrupt(name: string, why: string): ImageError {
+  return new ImageError(`image ${name} is corrupt (${why}): re-run rvisor image pull ${name}`);
+}
+
+/** Read an image's kernel and initrd, checking every file against the manifest. */
+export async function openImage(name: string, cacheDir?: string): Promise<{ kernel: Uint8Array; initrd: Uint8Array; info: ImageInfo }> {
+  const image = await readManifest(name, cacheDir);
+  const data: Record<string, Uint8Array> = {};
+  for (const file of ['kernel', 'initrd']) {
+    const record = image.manifest.files[file];
+    if (!record) throw corrupt(name, `manifest.json lists no ${file}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(image.dir, file));
+    } catch {
+      throw corrupt(name, `${file} is missing`);
+    }
+    if (bytes.length !== record.size || sha256(bytes) !== record.sha256) throw corrupt(name, `${file} does not match its checksum`);
+    data[file] = bytes;
+  }
+  return { kernel: data.kernel, initrd: data.initrd, info: image };
+}
+
+/** The images in the cache (manifests only: no checksums are computed). */
+export async function listImages(cacheDir?: string): Promise<ImageInfo[]> {
+  let names: string[];
+  try {
+    names = await readdir(imagesDir(cacheDir));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const out: ImageInfo[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('.')) continue;
+    try {
+      out.push(await readManifest(name, cacheDir));
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+    }
+  }
+  return out;
+}
+
+export async function removeImage(name: string, cacheDir?: string): Promise<void> {
+  const dir = join(imagesDir(cacheDir), checkName(name));
+  try {
+    await readdir(dir);
+  } catch {
+    throw new ImageError(`no image ${name}`);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
