@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { EXIT_MARKER, ImageError, openImage, pullImage } from '../host/index.js';
+import { EXIT_MARKER, ImageError, guestCommandLine, openImage, pullImage } from '../host/index.js';
 import { VirtMachine } from '../machine/virt.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
@@ -46,7 +46,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     initrd = o.initrd ? readFileSync(o.initrd) : files.initrd;
   }
   let append = o.append ?? DEFAULT_APPEND;
-  if (o.command.length) append += ' -- ' + o.command.map(kernelWord).join(' ');
+  if (o.command.length) append += ' ' + guestCommandLine(o.command);
   const bios = o.bios ? readFileSync(o.bios) : undefined;
 
   const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
@@ -86,13 +86,4 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       return 1;
     case 'stopped': return 130;
   }
-}
-
-/** Kernel command-line words cannot carry spaces or quotes: the guest sees argv split on spaces. */
-function kernelWord(arg: string): string {
-  if (arg === '' || /[\s"]/.test(arg)) {
-    if (!/"/.test(arg)) return `"${arg}"`;
-    throw new ImageError(`cannot pass ${JSON.stringify(arg)} on the kernel command line: use -- sh -c '...'`);
-  }
-  return arg;
 }

@@ -21,30 +21,35 @@ export function mul64(aLo: number, aHi: number, bLo: number, bHi: number): numbe
   return Math.imul(aLo, bLo);
 }
 
-const limbA = new Float64Array(4);
-const limbB = new Float64Array(4);
-const col = new Float64Array(8);
+let hi32 = 0;
+
+/** Unsigned 32x32 product: returns the low word (as a double in [0, 2^32)) and leaves
+ *  the high word in hi32. Splitting one factor in 16-bit halves keeps every step exact. */
+function mul32(a: number, b: number): number {
+  a >>>= 0;
+  const t0 = a * (b & 0xffff);
+  const t1 = a * (b >>> 16);
+  const t1lo = t1 % 65536;
+  const s = t0 + t1lo * 65536;
+  const slo = s % 4294967296;
+  hi32 = (t1 - t1lo) / 65536 + (s - slo) / 4294967296;
+  return slo;
+}
 
 /** High 64 bits of the unsigned 128-bit product. */
 export function mulhu64(aLo: number, aHi: number, bLo: number, bHi: number): number {
-  limbA[0] = aLo & 0xffff; limbA[1] = aLo >>> 16; limbA[2] = aHi & 0xffff; limbA[3] = aHi >>> 16;
-  limbB[0] = bLo & 0xffff; limbB[1] = bLo >>> 16; limbB[2] = bHi & 0xffff; limbB[3] = bHi >>> 16;
-  col.fill(0);
-  for (let i = 0; i < 4; i++) {
-    const ai = limbA[i];
-    if (ai === 0) continue;
-    for (let j = 0; j < 4; j++) col[i + j] += ai * limbB[j];
-  }
-  // Each column is below 2^35, so carries stay exact in doubles.
-  let carry = 0;
-  for (let k = 0; k < 8; k++) {
-    const v = col[k] + carry;
-    const d = v % 65536;
-    col[k] = d;
-    carry = (v - d) / 65536;
-  }
-  hi = (col[7] * 65536 + col[6]) | 0;
-  return (col[5] * 65536 + col[4]) | 0;
+  const p0lo = mul32(aLo, bLo), p0hi = hi32;
+  const p1lo = mul32(aLo, bHi), p1hi = hi32;
+  const p2lo = mul32(aHi, bLo), p2hi = hi32;
+  const p3lo = mul32(aHi, bHi), p3hi = hi32;
+  void p0lo;
+  // Column 1 (bits 32..63) only matters for its carry into column 2.
+  const mid = p0hi + p1lo + p2lo;
+  const carry1 = Math.floor(mid / 4294967296);
+  const col2 = p3lo + p1hi + p2hi + carry1;
+  const col2lo = col2 % 4294967296;
+  hi = (p3hi + (col2 - col2lo) / 4294967296) | 0;
+  return col2lo | 0;
 }
 
 /** High 64 bits of the signed x signed product. */
@@ -190,11 +195,10 @@ export function sra64(lo: number, h: number, s: number): number {
 
 export function rol64(lo: number, h: number, s: number): number {
   s &= 63;
-  const l1 = sll64(lo, h, s), h1 = hi;
-  const l2 = srl64(lo, h, (64 - s) & 63), h2 = hi;
   if (s === 0) { hi = h; return lo; }
-  hi = h1 | h2;
-  return l1 | l2;
+  if (s >= 32) { const t = lo; lo = h; h = t; s -= 32; if (s === 0) { hi = h; return lo; } }
+  hi = (h << s) | (lo >>> (32 - s));
+  return (lo << s) | (h >>> (32 - s));
 }
 
 export function ror64(lo: number, h: number, s: number): number {
