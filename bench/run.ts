@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { assemble } from '../src/isa/asm.js';
 import { writeElf } from '../src/isa/elf.js';
 import { BareMetalMachine } from '../src/machine/baremetal.js';
+import { bootBench } from './boot.js';
 import { PROGRAMS, source } from './programs.js';
 
 const QEMU = '/usr/bin/qemu-riscv64';
@@ -41,7 +42,7 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const haveQemu = existsSync(QEMU);
   const dir = mkdtempSync(join(tmpdir(), 'rvisor-bench-'));
   const rows: Row[] = [];
@@ -78,6 +79,7 @@ function main(): void {
   const geo = (xs: number[]) => Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length);
   console.log(`\ninterpreter geometric mean: ${geo(rows.map((r) => r.rvisorMips)).toFixed(1)} M instr/s`);
   if (!haveQemu) console.log(`(${QEMU} not found: install Debian's qemu-user for the comparison)`);
+  if (!process.argv.includes('--cpu-only')) await bootBench();
 }
 
 function printRow(r: Row): void {
@@ -85,4 +87,4 @@ function printRow(r: Row): void {
   console.log(`${r.name.padEnd(8)} ${(r.instructions / 1e6).toFixed(1).padStart(6)} M instr   rvisor ${r.rvisorMips.toFixed(1).padStart(6)} M/s${q}`);
 }
 
-main();
+await main();

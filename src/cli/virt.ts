@@ -60,7 +60,14 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     console: (bytes) => watch.write(bytes),
     rngSeed: randomBytes(32),
   });
-  const terminal = new TerminalConsole({ input: (b) => machine.consoleInput(b), quit: () => machine.stop() });
+  let userQuit = false;
+  const terminal = new TerminalConsole({
+    input: (b) => machine.consoleInput(b),
+    quit: () => {
+      userQuit = true;
+      machine.stop();
+    },
+  });
   const restore = () => terminal.stop();
   process.once('exit', restore);
   const onSigint = () => machine.stop();
@@ -84,6 +91,6 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     case 'reset':
       process.stderr.write('rvisor: the guest reset itself (reboot is not supported yet): stopping\n');
       return 1;
-    case 'stopped': return 130;
+    case 'stopped': return userQuit ? 0 : 130;
   }
 }

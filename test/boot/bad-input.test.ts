@@ -1,0 +1,53 @@
+// Bad input gets one clear error line and a non-zero status; a guest kernel panic ends
+// the run with its own status and the panic text visible.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { ensureImage, rvisor } from './support.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rvisor-bad-'));
+const IMAGE = join(process.env.RVISOR_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'rvisor'), 'images', 'debian');
+
+before(() => ensureImage());
+
+function oneLineError(r: { status: number | null; stderr: string }, pattern: RegExp) {
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, pattern);
+}
+
+test('a missing kernel, or one for another architecture', async () => {
+  oneLineError(await rvisor(['run', '--kernel', join(dir, 'nothing')]), /no such file/);
+  oneLineError(await rvisor(['run', '--kernel', process.execPath]), /RISC-V|machine/i);
+  const pe = Buffer.alloc(4096);
+  pe.write('MZ', 0);
+  writeFileSync(join(dir, 'pe.efi'), pe);
+  oneLineError(await rvisor(['run', '--kernel', join(dir, 'pe.efi')]), /not a RISC-V kernel/);
+});
+
+test('--mem too small for the kernel', async () => {
+  oneLineError(await rvisor(['run', 'debian', '--mem', '16M', '--', 'true']), /needs \d+ MiB of RAM/);
+});
+
+test('an image that fails its checksum is refused', async () => {
+  const cache = join(dir, 'cache');
+  const copy = join(cache, 'images', 'debian');
+  mkdirSync(copy, { recursive: true });
+  for (const f of ['kernel', 'initrd', 'manifest.json']) copyFileSync(join(IMAGE, f), join(copy, f));
+  const initrd = readFileSync(join(copy, 'initrd'));
+  initrd[initrd.length >> 1] ^= 0xff;
+  writeFileSync(join(copy, 'initrd'), initrd);
+  oneLineError(await rvisor(['run', 'debian', '--', 'true'], { env: { ...process.env, RVISOR_CACHE: cache } }), /corrupt/);
+});
+
+test('a corrupt initrd makes the kernel panic: distinct status, panic text shown', async () => {
+  writeFileSync(join(dir, 'garbage.cpio.gz'), randomBytes(64 * 1024));
+  const r = await rvisor(['run', 'debian', '--initrd', join(dir, 'garbage.cpio.gz'), '--', 'true']);
+  assert.equal(r.status, 4, r.stderr + r.stdout.slice(-2000));
+  assert.match(r.stdout, /Kernel panic - not syncing/);
+  assert.match(r.stderr, /panicked/);
+});

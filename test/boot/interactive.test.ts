@@ -1,0 +1,45 @@
+// `rvisor run` on a real terminal: a pseudo-terminal from util-linux's `script`, a
+// command typed at the BusyBox prompt, and Ctrl-A X to quit, as a person would.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { before, test } from 'node:test';
+import { BOOT_TIMEOUT_MS, CLI, ensureImage } from './support.js';
+
+before(() => ensureImage());
+
+test('an interactive shell on the console; Ctrl-A X quits and the terminal comes back', { timeout: BOOT_TIMEOUT_MS }, async () => {
+  // `script` gives rvisor a pty as stdin/stdout; what we write to script's stdin is typed.
+  const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} run; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const waitFor = (re: RegExp, from: number) =>
+    new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; output:\n${out.slice(-3000)}`)), BOOT_TIMEOUT_MS);
+      const check = () => {
+        const m = re.exec(out.slice(from));
+        if (m) {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          resolve(from + m.index + m[0].length);
+        }
+      };
+      child.stdout.on('data', check);
+      check();
+    });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+
+  let at = await waitFor(/# $/m, 0);
+  child.stdin.write('echo $((191*7))\r');
+  at = await waitFor(/^1337\r?$/m, at);
+  await waitFor(/# $/m, at);
+  child.stdin.write('\x01x');
+  const status = await exited;
+  assert.equal(status, 0, out.slice(-2000));
+  assert.match(out, /terminated by C-a x/);
+  // After rvisor exits, the same terminal is back in canonical (cooked) mode.
+  assert.match(out, /^icanon\r?$/m);
+});

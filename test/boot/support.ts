@@ -1,0 +1,49 @@
+// Shared by the boot tests: the CLI, and the Debian image pulled once into the user's
+// cache (the same place `rvisor run` uses), so every test boots the real kernel.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+/** A Debian boot takes a couple of minutes on the interpreter. */
+export const BOOT_TIMEOUT_MS = 10 * 60_000;
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let pulled = false;
+
+/** Pulls the Debian image if the cache lacks it (the first boot would do it too, but
+ *  then its time would count against that boot's timeout). */
+export function ensureImage(): void {
+  if (pulled) return;
+  const ls = spawnSync(process.execPath, [CLI, 'image', 'ls'], { encoding: 'utf8' });
+  if (!/^debian\s/m.test(ls.stdout)) {
+    const r = spawnSync(process.execPath, [CLI, 'image', 'pull', 'debian'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) throw new Error(`rvisor image pull debian failed: ${r.stderr}`);
+  }
+  pulled = true;
+}
+
+/** Runs the CLI to completion without blocking the event loop. */
+export function rvisor(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`rvisor ${args.join(' ')} timed out\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? BOOT_TIMEOUT_MS);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
