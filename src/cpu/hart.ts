@@ -66,6 +66,12 @@ export class Hart {
   readonly tlbTagLo = new Int32Array(TLB_SETS * TLB_SIZE).fill(INVALID_TAG);
   readonly tlbTagHi = new Int32Array(TLB_SETS * TLB_SIZE);
   readonly tlbHost = new Int32Array(TLB_SETS * TLB_SIZE);
+  /** Per-set views of the TLB arrays, so the interpreter indexes a set without an offset. */
+  readonly tlbSets = Array.from({ length: TLB_SETS }, (_, i) => ({
+    tagLo: this.tlbTagLo.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
+    tagHi: this.tlbTagHi.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
+    host: this.tlbHost.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
+  }));
   /** The page instructions are being fetched from (a one-entry cache in front of the TLB). */
   fetchTagLo = INVALID_TAG;
   fetchTagHi = 0;

@@ -45,7 +45,6 @@ function bump(w: Int32Array, i: number, n: number): void {
 export function execute(h: Hart, budget: number): number {
   const x = h.x, w = h.w, mem = h.mem, rvc = h.rvc;
   const u8 = mem.u8, i8 = mem.i8, u16 = mem.u16, i16 = mem.i16, i32 = mem.i32, dv = mem.dv;
-  const tagLo = h.tlbTagLo, tagHi = h.tlbTagHi, tlbHost = h.tlbHost;
   const fi = h.s.fi;
   let total = 0;
 
@@ -67,7 +66,9 @@ export function execute(h: Hart, budget: number): number {
       pcHi = w[PC + 1];
     }
     const context = h.dataContext();
-    const readSet = Hart.tlbSet(context, Access.Read), writeSet = Hart.tlbSet(context, Access.Write);
+    const rs = h.tlbSets[context * 3 + Access.Read], ws = h.tlbSets[context * 3 + Access.Write];
+    const rTagLo = rs.tagLo, rTagHi = rs.tagHi, rHost = rs.host;
+    const wTagLo = ws.tagLo, wTagHi = ws.tagHi, wHost = ws.host;
     let fTagLo = h.fetchTagLo, fTagHi = h.fetchTagHi, fHost = h.fetchHost;
     let resync = false;
     let insn = 0;
@@ -166,10 +167,10 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = 1 << (f3 & 3);
-            const t = readSet + ((vaLo >>> 12) & (TLB_SIZE - 1));
+            const t = (vaLo >>> 12) & (TLB_SIZE - 1);
             let lo: number, hi: number;
-            if (tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size) {
-              const o = tlbHost[t] + (vaLo & 0xfff);
+            if (rTagLo[t] === (vaLo & -4096) && rTagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size) {
+              const o = rHost[t] + (vaLo & 0xfff);
               switch (f3) {
                 case 0: lo = i8[o]; hi = lo >> 31; break;
                 case 1: lo = (o & 1) ? dv.getInt16(o, true) : i16[o >>> 1]; hi = lo >> 31; break;
@@ -204,10 +205,10 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = 1 << f3;
-            const t = writeSet + ((vaLo >>> 12) & (TLB_SIZE - 1));
+            const t = (vaLo >>> 12) & (TLB_SIZE - 1);
             const lo = x[r2], hi = x[r2 + 1];
-            if (tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size) {
-              const o = tlbHost[t] + (vaLo & 0xfff);
+            if (wTagLo[t] === (vaLo & -4096) && wTagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size) {
+              const o = wHost[t] + (vaLo & 0xfff);
               switch (f3) {
                 case 0: u8[o] = lo; break;
                 case 1: if (o & 1) dv.setInt16(o, lo, true); else i16[o >>> 1] = lo; break;
@@ -330,9 +331,10 @@ export function execute(h: Hart, budget: number): number {
             const vaLo = (bLo + imm) | 0;
             const vaHi = (x[r1 + 1] + (imm >> 31) + ((vaLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
             const size = f3 === 2 ? 4 : 8;
-            const t = (store ? writeSet : readSet) + ((vaLo >>> 12) & (TLB_SIZE - 1));
-            const hit = tagLo[t] === (vaLo & -4096) && tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size;
-            const o = tlbHost[t] + (vaLo & 0xfff);
+            const t = (vaLo >>> 12) & (TLB_SIZE - 1);
+            const set = store ? ws : rs;
+            const hit = set.tagLo[t] === (vaLo & -4096) && set.tagHi[t] === vaHi && (vaLo & 0xfff) <= 4096 - size;
+            const o = set.host[t] + (vaLo & 0xfff);
             if (store) {
               if (!hit) h.storeSlow(vaLo, vaHi, size, fi[r2], fi[r2 + 1]);
               else if (size === 8 && (o & 7) === 0) { i32[o >>> 2] = fi[r2]; i32[(o >>> 2) + 1] = fi[r2 + 1]; }
