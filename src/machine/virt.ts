@@ -32,6 +32,13 @@ const YIELD_MS = 15;
 const STIMECMP = slotIndex(Slot.Stimecmp);
 const MENVCFG = slotIndex(Slot.Menvcfg);
 
+/** Lets the host's event loop run (console input, signals). setImmediate where the host
+ *  has it: a browser's setTimeout(0) is clamped, and Node's costs a millisecond. */
+const yieldToHost: () => Promise<void> = (() => {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate;
+  return immediate ? () => new Promise<void>((r) => immediate(r)) : () => new Promise<void>((r) => setTimeout(r, 0));
+})();
+
 export interface VirtConfig {
   memSize: number;
   harts: number;
@@ -162,7 +169,7 @@ export class VirtMachine {
         await this.idle(deadline);
         lastYield = performance.now();
       } else if (now - lastYield >= YIELD_MS) {
-        await new Promise((r) => setTimeout(r, 0));
+        await yieldToHost();
         lastYield = performance.now();
       }
     }
