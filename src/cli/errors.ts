@@ -8,3 +8,5 @@ export const EXIT_PANIC = 4;
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+/** rvisor itself failed (a bug): never the guest's doing. */
+export const EXIT_INTERNAL = 70;

@@ -8,7 +8,7 @@ import { AsmError } from '../isa/asm.js';
 import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
-import { EXIT_USAGE, UsageError } from './errors.js';
+import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { parseSize } from './size.js';
 import { runVirt } from './virt.js';
 
@@ -135,7 +135,9 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`rvisor: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    throw e;
+    // A bug in rvisor, not the user's input: say so, with the stack for the report.
+    process.stderr.write(`rvisor: internal error (please report): ${err.stack ?? String(e)}\n`);
+    return EXIT_INTERNAL;
   }
 }
 
