@@ -371,13 +371,13 @@ export function execute(h: Hart, budget: number): number {
             // Counters must include the instructions retired so far in this slice.
             addInstret(h, n - total);
             total = n;
-            // A counter written by this instruction reads back exactly what was written.
             if (csrInstruction(h, insn, f3, rd, r1)) {
+              // A counter written by this instruction reads back exactly what was written.
               const csr = insn >>> 20;
               if (csr === Csr.Minstret || csr === Csr.Mcycle) total = n + 1;
+              // A CSR write may unmask an interrupt or change translation.
+              resync = true;
             }
-            // A CSR access may unmask an interrupt or change translation.
-            resync = true;
             break;
           }
 
