@@ -2,8 +2,10 @@
 // cache (the same place `rvisor run` uses), so every test boots the real kernel.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheRoot } from '../../src/host/index.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -22,10 +24,26 @@ let pulled = false;
  *  then its time would count against that boot's timeout). */
 export function ensureImage(): void {
   if (pulled) return;
-  const ls = spawnSync(process.execPath, [CLI, 'image', 'ls'], { encoding: 'utf8' });
-  if (!/^debian\s/m.test(ls.stdout)) {
-    const r = spawnSync(process.execPath, [CLI, 'image', 'pull', 'debian'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (r.status !== 0) throw new Error(`rvisor image pull debian failed: ${r.stderr}`);
+  const have = () => /^debian\s/m.test(spawnSync(process.execPath, [CLI, 'image', 'ls'], { encoding: 'utf8' }).stdout);
+  // Test files may run in parallel: one pulls while the others wait for its lock.
+  const lock = join(cacheRoot(), 'test-pull.lock');
+  mkdirSync(cacheRoot(), { recursive: true });
+  for (const deadline = Date.now() + BOOT_TIMEOUT_MS; !have(); ) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline) throw new Error(`waited too long for another test's pull (${lock})`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+      continue;
+    }
+    try {
+      if (!have()) {
+        const r = spawnSync(process.execPath, [CLI, 'image', 'pull', 'debian'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        if (r.status !== 0) throw new Error(`rvisor image pull debian failed: ${r.stderr}`);
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
   }
   pulled = true;
 }
