@@ -23,6 +23,14 @@ export function enterTrap(h: Hart, cause: number, interrupt: boolean, pcLo: numb
   const deleg = interrupt ? w[MIDELEG] : w[MEDELEG];
   const toS = priv <= 1 && cause < 32 && ((deleg >>> cause) & 1) === 1;
   if (!toS && h.firmware && h.firmware.onTrap(h, cause, interrupt, pcLo, pcHi, tvalLo, tvalHi)) return;
+  trapInto(h, toS, cause, interrupt, pcLo, pcHi, tvalLo, tvalHi);
+}
+
+/** Takes the trap in S-mode (`toS`) or M-mode, whatever the delegation registers say:
+ *  firmware redirecting an undelegated trap to S-mode calls this directly. */
+export function trapInto(h: Hart, toS: boolean, cause: number, interrupt: boolean, pcLo: number, pcHi: number, tvalLo: number, tvalHi: number): void {
+  const w = h.w;
+  const priv = w[PRIV];
   const causeHi = interrupt ? 0x80000000 | 0 : 0;
   let ms = w[MSTATUS];
   let tvec: number;

@@ -11,27 +11,16 @@
 // level, and would fire again at once otherwise) and the hart resumes where it was.
 
 import type { Hart } from '../cpu/hart.js';
-import { enterTrap } from '../cpu/priv.js';
+import { trapInto } from '../cpu/priv.js';
 import { Slot, slotIndex } from '../cpu/state.js';
 import { setPc } from './abi.js';
 
-const MEDELEG = slotIndex(Slot.Medeleg), MIE = slotIndex(Slot.Mie);
+const MIE = slotIndex(Slot.Mie);
 
-/**
- * Delivers exception `cause` (< 32) to S-mode, taken at pc with tval, from S or U mode.
- * The CPU's own trap entry does the work: with the cause's medeleg bit set for the call,
- * enterTrap delegates it (scause, sepc, stval, SPP, SPIE/SIE, pc = stvec, reservation and
- * TLB) without consulting the firmware again.
- */
+/** Delivers exception `cause` to S-mode, taken at pc with tval, from S or U mode, through
+ *  the CPU's own trap entry (scause, sepc, stval, SPP, SPIE/SIE, pc = stvec, reservation). */
 export function redirectToS(h: Hart, cause: number, pcLo: number, pcHi: number, tvalLo: number, tvalHi: number): void {
-  const w = h.w;
-  const saved = w[MEDELEG];
-  w[MEDELEG] = saved | (1 << cause);
-  try {
-    enterTrap(h, cause, false, pcLo, pcHi, tvalLo, tvalHi);
-  } finally {
-    w[MEDELEG] = saved;
-  }
+  trapInto(h, true, cause, false, pcLo, pcHi, tvalLo, tvalHi);
 }
 
 /** Masks interrupt `cause` in mie and resumes the interrupted code at pc. */
