@@ -5,6 +5,7 @@
 import { Hart, type TimeSource } from '../cpu/hart.js';
 import { execute } from '../cpu/interp.js';
 import { GuestMemory } from '../cpu/memory.js';
+import { hostClock } from './clock.js';
 import { Htif } from './htif.js';
 import { LoadError, loadElf } from './loader.js';
 
@@ -86,10 +87,4 @@ export class BareMetalMachine {
     if (total >= limit) return { total, result: { kind: 'limit', instructions: total } };
     return { total };
   }
-}
-
-/** mtime at 10 MHz from the host's monotonic clock. */
-export function hostClock(): TimeSource {
-  const start = performance.now();
-  return { mtime: () => Math.floor((performance.now() - start) * 10_000) };
 }

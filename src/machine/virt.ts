@@ -8,7 +8,7 @@ import { GuestMemory } from '../cpu/memory.js';
 import { Slot, slotIndex } from '../cpu/state.js';
 import { Clint, CLINT_WIDTHS } from '../devices/clint.js';
 import { GoldfishRtc, RTC_WIDTHS } from '../devices/goldfish-rtc.js';
-import type { ByteSink } from '../devices/mmio.js';
+import type { ByteSink, MmioDevice } from '../devices/mmio.js';
 import { Plic, PLIC_WIDTHS } from '../devices/plic.js';
 import { SifiveTest, TEST_WIDTHS, type TestEvent } from '../devices/sifive-test.js';
 import { Uart16550, UART_WIDTHS } from '../devices/uart16550.js';
@@ -16,6 +16,7 @@ import { VirtioMmioEmpty, VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js'
 import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
 import { loadKernel, placeDtb, placeInitrd } from './boot.js';
 import { Bus } from './bus.js';
+import { hostClock } from './clock.js';
 import { FirmwareBoot } from './firmware-boot.js';
 import { virtDeviceTree } from './virt-dt.js';
 import { VIRT, virtioSlotBase } from './virt-map.js';
@@ -70,8 +71,7 @@ export class VirtMachine {
   readonly sbi: Sbi | undefined;
   private exit: VirtExit | undefined;
   private wake: (() => void) | undefined;
-  private readonly clockStart = performance.now();
-  readonly time = { mtime: () => Math.floor((performance.now() - this.clockStart) * (VIRT.timebaseHz / 1000)) };
+  readonly time = hostClock(VIRT.timebaseHz);
 
   constructor(readonly cfg: VirtConfig) {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
@@ -85,7 +85,7 @@ export class VirtMachine {
     this.rtc = new GoldfishRtc(this.plic.line(VIRT.rtc.irq), () => BigInt(Math.floor(wall() * 1e6)));
     const test = new SifiveTest((e: TestEvent) => this.finish(e.kind === 'poweroff' ? { kind: 'poweroff', code: e.code } : { kind: 'reset' }));
 
-    const map = (name: string, base: number, size: number, device: { read(o: number, s: number): number; write(o: number, s: number, v: number): void }, widths: number) =>
+    const map = (name: string, base: number, size: number, device: MmioDevice, widths: number) =>
       this.bus.add({ name, base, size, device, widths });
     map('sifive_test', VIRT.test.base, VIRT.test.size, test, TEST_WIDTHS);
     map('goldfish_rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc, RTC_WIDTHS);
