@@ -5,52 +5,48 @@ import { unescapeChar } from './expr.js';
 /** A problem in one statement; the assembler adds the line number. */
 export class SyntaxProblem extends Error {}
 
-/** Removes a trailing '#' comment, respecting string and character literals. */
-export function stripComment(line: string): string {
-  let quote: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
+/**
+ * Calls `visit` for every character outside string and character literals, in order,
+ * until it returns true; returns that index, or the text's length.
+ */
+function scanCode(text: string, visit: (c: string, i: number) => boolean | void): number {
+  let quote = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (quote) {
       if (c === '\\') i++;
-      else if (c === quote) quote = null;
+      else if (c === '"') quote = false;
     } else if (c === '"') {
-      quote = c;
+      quote = true;
     } else if (c === "'") {
       // A character literal: skip the (possibly escaped) character and an optional closing quote.
-      i += line[i + 1] === '\\' ? 2 : 1;
-      if (line[i + 1] === "'") i++;
-    } else if (c === '#') {
-      return line.slice(0, i);
+      i += text[i + 1] === '\\' ? 2 : 1;
+      if (text[i + 1] === "'") i++;
+    } else if (visit(c, i)) {
+      return i;
     }
   }
-  return line;
+  return text.length;
+}
+
+/** Removes a trailing '#' comment, respecting string and character literals. */
+export function stripComment(line: string): string {
+  return line.slice(0, scanCode(line, (c) => c === '#'));
 }
 
 /** Splits on a separator character outside quotes and parentheses. */
 export function splitTopLevel(text: string, sep: string): string[] {
   const out: string[] = [];
   let depth = 0;
-  let quote: string | null = null;
   let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = null;
-    } else if (c === '"') {
-      quote = c;
-    } else if (c === "'") {
-      i += text[i + 1] === '\\' ? 2 : 1;
-      if (text[i + 1] === "'") i++;
-    } else if (c === '(') {
-      depth++;
-    } else if (c === ')') {
-      depth--;
-    } else if (c === sep && depth === 0) {
+  scanCode(text, (c, i) => {
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === sep && depth === 0) {
       out.push(text.slice(start, i));
       start = i + 1;
     }
-  }
+  });
   out.push(text.slice(start));
   return out;
 }
