@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { EXIT_MARKER, ImageError, guestCommandLine, openImage, pullImage } from '../host/index.js';
+import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
 import { VirtMachine } from '../machine/virt.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
@@ -28,7 +28,7 @@ async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: U
   try {
     return await openImage(name);
   } catch (e) {
-    if (!(e instanceof ImageError) || !/not (been )?pulled|no image|not found/i.test(e.message)) throw e;
+    if (!(e instanceof ImageMissing)) throw e;
     process.stderr.write(`rvisor: image ${name} not found locally: pulling it\n`);
     await pullImage(name, { progress: (line) => process.stderr.write(`  ${line}\n`) });
     return await openImage(name);

@@ -3,6 +3,6 @@
 
 export { pullImage, IMAGE_NAMES, type ImageName } from './image/pull.js';
 export { openImage, listImages, removeImage, cacheRoot, type ImageInfo, type Manifest } from './image/store.js';
-export { ImageError } from './image/errors.js';
+export { ImageError, ImageMissing } from './image/errors.js';
 export type { PullOptions } from './image/debian.js';
 export { EXIT_MARKER, guestCommandLine } from './image/init-script.js';

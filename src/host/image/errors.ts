@@ -4,3 +4,8 @@
 export class ImageError extends Error {
   override name = 'ImageError';
 }
+
+/** The image has not been pulled (as opposed to being there but damaged). */
+export class ImageMissing extends ImageError {
+  override name = 'ImageMissing';
+}

@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ImageError } from './errors.js';
+import { ImageError, ImageMissing } from './errors.js';
 import { sha256 } from './host-tools.js';
 
 export interface FileRecord {
@@ -102,7 +102,7 @@ async function readManifest(name: string, cacheDir?: string): Promise<ImageInfo>
   try {
     text = await readFile(join(dir, 'manifest.json'), 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError(`no image ${name}: run rvisor image pull ${name}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageMissing(`no image ${name}: run rvisor image pull ${name}`);
     throw e;
   }
   let manifest: Manifest;
