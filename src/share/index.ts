@@ -1,1 +1,4 @@
-export {};
+// The host-directory 9P server behind virtio-9p (see share.ts).
+
+export { DirectoryShare, type DirectoryShareOptions } from './share.js';
+export { ShareError } from './errors.js';
