@@ -1,0 +1,62 @@
+// What the monitors (QMP, HMP) need from a running machine. Kept small and free of
+// VirtMachine types so that the protocol servers are testable with fakes and the machine
+// can change underneath them.
+
+/** QEMU's run states that rvisor has; 'debug' is a pause by the GDB stub. */
+export type RunState = 'running' | 'paused' | 'debug' | 'shutdown';
+
+/** QMP's event names for the life cycle of the VM (QEMU's spelling). */
+export type VmEventName = 'STOP' | 'RESUME' | 'SHUTDOWN' | 'RESET' | 'POWERDOWN';
+
+export interface VmEvent {
+  event: VmEventName | 'JOB_STATUS_CHANGE';
+  /** QEMU's payload, e.g. SHUTDOWN {guest: false, reason: 'host-qmp-quit'}. */
+  data?: Record<string, unknown>;
+}
+
+export interface CpuInfo {
+  /** Position in the machine's hart array (QEMU's cpu-index). */
+  index: number;
+  hartId: number;
+  pc: bigint;
+  /** 0 = U, 1 = S, 3 = M. */
+  priv: number;
+  /** Waiting in WFI or stopped by SBI HSM. */
+  halted: boolean;
+}
+
+export interface BlockInfo {
+  /** Device name as QEMU shows it (e.g. virtio0). */
+  device: string;
+  file: string;
+  format: string;
+  readOnly: boolean;
+}
+
+export interface NamedValue {
+  name: string;
+  value: bigint;
+}
+
+export interface VmControl {
+  status(): RunState;
+  /** Stops every hart at the next instruction boundary; emits STOP when it was running. */
+  pause(): void;
+  /** Emits RESUME when it was paused. */
+  resume(): void;
+  /** The ACPI-button equivalent: asks the guest to power off (emits POWERDOWN). */
+  powerdown(): void;
+  /** Resets the machine (emits RESET). */
+  reset(): void;
+  /** Ends the VMM (emits SHUTDOWN {guest: false, reason: 'host-qmp-quit'}). */
+  quit(): void;
+  cpus(): CpuInfo[];
+  blocks(): BlockInfo[];
+  /** Register dump for `info registers` (pc, x1..x31, key CSRs) of one hart. */
+  registers(cpu: number): NamedValue[];
+  /** Whole-VM snapshot under a tag (RAM, harts, devices); rejects with a message. */
+  saveSnapshot(tag: string): Promise<void>;
+  loadSnapshot(tag: string): Promise<void>;
+  /** Subscribes to life-cycle events; returns the unsubscribe function. */
+  onEvent(listener: (e: VmEvent) => void): () => void;
+}

@@ -1,0 +1,62 @@
+// `--gdb tcp::1234`: a TCP listener for one GDB at a time (a second debugger would
+// fight the first over the same harts, so it is turned away, as gdbserver does).
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { listen, type ListenAddress } from '../address.js';
+import { GdbSession } from './session.js';
+import type { DebugTarget } from './target.js';
+
+export interface GdbServerOptions {
+  target: DebugTarget;
+  monitor?: (line: string) => Promise<string>;
+  /** Told when a debugger attaches or leaves (the CLI prints it on stderr). */
+  onConnection?: (event: 'attached' | 'detached', peer: string) => void;
+}
+
+export class GdbServer {
+  readonly server: Server;
+  private active: { socket: Socket; session: GdbSession } | undefined;
+
+  constructor(private readonly opts: GdbServerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  private accept(socket: Socket): void {
+    if (this.active) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const peer = `${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? ''}`;
+    const session = new GdbSession({
+      target: this.opts.target,
+      monitor: this.opts.monitor,
+      write: (b) => { if (socket.writable) socket.write(b); },
+      close: () => socket.end(),
+    });
+    this.active = { socket, session };
+    this.opts.onConnection?.('attached', peer);
+    socket.on('data', (d: Buffer) => session.receive(d));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      session.dispose();
+      if (this.active?.socket === socket) this.active = undefined;
+      this.opts.onConnection?.('detached', peer);
+    });
+  }
+
+  listen(addr: ListenAddress): Promise<void> {
+    return listen(this.server, addr);
+  }
+
+  /** The port actually bound (for tcp::0 in tests). */
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  close(): Promise<void> {
+    this.active?.socket.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,114 @@
+// QMP commands: argument checking in QEMU's words and each command's reply. Pure over
+// VmControl (no sockets), so the table is the one place to read what rvisor answers.
+
+import type { VmControl } from '../control.js';
+import { Hmp, QEMU_VERSION } from '../hmp.js';
+import type { JobTable } from './jobs.js';
+
+export type ErrorClass = 'GenericError' | 'CommandNotFound';
+
+export class QmpError extends Error {
+  constructor(readonly cls: ErrorClass, desc: string) {
+    super(desc);
+  }
+}
+
+type ArgType = 'str' | 'bool' | 'int' | 'str-list';
+interface Command {
+  args?: Record<string, ArgType>;
+  optional?: string[];
+  run(args: Record<string, unknown>, ctx: CommandContext): unknown;
+}
+
+export interface CommandContext {
+  control: VmControl;
+  hmp: Hmp;
+  jobs: JobTable;
+}
+
+const COMMANDS: Record<string, Command> = {
+  'query-status': {
+    run: (_a, { control }) => {
+      const status = control.status();
+      return { running: status === 'running', singlestep: false, status };
+    },
+  },
+  stop: { run: (_a, { control }) => { control.pause(); return {}; } },
+  cont: { run: (_a, { control }) => { control.resume(); return {}; } },
+  system_powerdown: { run: (_a, { control }) => { control.powerdown(); return {}; } },
+  system_reset: { run: (_a, { control }) => { control.reset(); return {}; } },
+  // quit replies before the VMM goes away: the session sends {} and then calls quit.
+  quit: { run: () => ({}) },
+  'query-cpus-fast': {
+    run: (_a, { control }) => control.cpus().map((c) => ({
+      'cpu-index': c.index,
+      'qom-path': `/machine/soc0/harts[${c.index}]`,
+      // Every hart runs on the VMM's one JavaScript thread.
+      'thread-id': process.pid,
+      props: { 'core-id': c.hartId, 'socket-id': 0, 'node-id': 0 },
+      target: 'riscv',
+    })),
+  },
+  'query-block': {
+    run: (_a, { control }) => control.blocks().map((b) => ({
+      device: b.device,
+      locked: false,
+      removable: false,
+      type: 'unknown',
+      inserted: { file: b.file, ro: b.readOnly, drv: b.format, encrypted: false, 'backing_file_depth': 0, image: { filename: b.file, format: b.format } },
+    })),
+  },
+  'query-version': { run: () => ({ qemu: { ...QEMU_VERSION }, package: 'rvisor' }) },
+  'query-commands': { run: () => [...Object.keys(COMMANDS), 'qmp_capabilities'].map((name) => ({ name })) },
+  'query-jobs': { run: (_a, { jobs }) => jobs.list() },
+  'job-dismiss': { args: { id: 'str' }, run: (a, { jobs }) => { jobs.dismiss(a.id as string); return {}; } },
+  'human-monitor-command': {
+    args: { 'command-line': 'str', 'cpu-index': 'int' },
+    optional: ['cpu-index'],
+    run: (a, { hmp }) => hmp.execute(a['command-line'] as string, a['cpu-index'] as number | undefined),
+  },
+  'snapshot-save': {
+    args: { 'job-id': 'str', tag: 'str', vmstate: 'str', devices: 'str-list' },
+    run: (a, { jobs, control }) => { jobs.start(a['job-id'] as string, 'snapshot-save', () => control.saveSnapshot(a.tag as string)); return {}; },
+  },
+  'snapshot-load': {
+    args: { 'job-id': 'str', tag: 'str', vmstate: 'str', devices: 'str-list' },
+    run: (a, { jobs, control }) => { jobs.start(a['job-id'] as string, 'snapshot-load', () => control.loadSnapshot(a.tag as string)); return {}; },
+  },
+};
+
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+function typeOk(v: unknown, t: ArgType): boolean {
+  switch (t) {
+    case 'str': return typeof v === 'string';
+    case 'bool': return typeof v === 'boolean';
+    case 'int': return typeof v === 'number' && Number.isInteger(v);
+    case 'str-list': return Array.isArray(v) && v.every((e) => typeof e === 'string');
+  }
+}
+
+const TYPE_NAMES: Record<ArgType, string> = { str: 'string', bool: 'boolean', int: 'integer', 'str-list': 'array' };
+
+/** Runs a command after checking its arguments as QEMU's generated visitors do. */
+export async function runCommand(name: string, args: Record<string, unknown>, ctx: CommandContext): Promise<unknown> {
+  const cmd = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd) throw new QmpError('CommandNotFound', `The command ${name} has not been found`);
+  const spec = cmd.args ?? {};
+  for (const key of Object.keys(args)) {
+    if (!(key in spec)) throw new QmpError('GenericError', `Parameter '${key}' is unexpected`);
+  }
+  for (const [key, type] of Object.entries(spec)) {
+    if (!(key in args)) {
+      if (cmd.optional?.includes(key)) continue;
+      throw new QmpError('GenericError', `Parameter '${key}' is missing`);
+    }
+    if (!typeOk(args[key], type)) throw new QmpError('GenericError', `Invalid parameter type for '${key}', expected: ${TYPE_NAMES[type]}`);
+  }
+  try {
+    return await cmd.run(args, ctx);
+  } catch (e) {
+    if (e instanceof QmpError) throw e;
+    throw new QmpError('GenericError', e instanceof Error ? e.message : String(e));
+  }
+}

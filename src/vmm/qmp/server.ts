@@ -1,0 +1,124 @@
+// The QMP server: QEMU's greeting, capabilities negotiation, commands with ids, and
+// life-cycle events with timestamps to every negotiated client. One JSON value per
+// request, split from the stream by JsonSplitter; replies go out in request order.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { listen, type ListenAddress } from '../address.js';
+import type { VmControl, VmEvent } from '../control.js';
+import { Hmp, QEMU_VERSION } from '../hmp.js';
+import { QmpError, runCommand, type CommandContext } from './commands.js';
+import { JobTable } from './jobs.js';
+import { JsonSplitter, MAX_JSON_BYTES } from './json-stream.js';
+
+export interface QmpServerOptions {
+  control: VmControl;
+  /** Shares the console's monitor (its selected cpu) when given. */
+  hmp?: Hmp;
+  maxRequestBytes?: number;
+}
+
+/** QMP timestamps: wall-clock seconds and microseconds, as QEMU stamps events. */
+export function timestamp(nowMs = performance.timeOrigin + performance.now()): { seconds: number; microseconds: number } {
+  const us = Math.floor(nowMs * 1000);
+  return { seconds: Math.floor(us / 1e6), microseconds: us % 1e6 };
+}
+
+class Session {
+  negotiated = false;
+  private readonly splitter: JsonSplitter;
+  /** Requests run one after another so replies keep their order across async commands. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(readonly socket: Socket, private readonly ctx: CommandContext, maxBytes: number) {
+    this.splitter = new JsonSplitter(maxBytes);
+    this.send({ QMP: { version: { qemu: { ...QEMU_VERSION }, package: 'rvisor' }, capabilities: [] } });
+    socket.on('data', (data: Buffer) => {
+      for (const chunk of this.splitter.push(data)) {
+        this.queue = this.queue.then(() => (chunk.ok ? this.request(chunk.text) : this.error('GenericError', chunk.error)));
+      }
+    });
+  }
+
+  send(msg: unknown): void {
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(JSON.stringify(msg) + '\r\n');
+  }
+
+  private error(cls: string, desc: string, id?: unknown): void {
+    this.send(id === undefined ? { error: { class: cls, desc } } : { error: { class: cls, desc }, id });
+  }
+
+  private async request(text: string): Promise<void> {
+    let req: unknown;
+    try {
+      req = JSON.parse(text);
+    } catch (e) {
+      return this.error('GenericError', `JSON parse error, ${(e as Error).message}`);
+    }
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) return this.error('GenericError', 'QMP input must be a JSON object');
+    const r = req as Record<string, unknown>;
+    const id = r.id;
+    for (const key of Object.keys(r)) {
+      if (key !== 'execute' && key !== 'arguments' && key !== 'id') return this.error('GenericError', `QMP input member '${key}' is unexpected`, id);
+    }
+    if (!('execute' in r)) return this.error('GenericError', "QMP input lacks member 'execute'", id);
+    if (typeof r.execute !== 'string') return this.error('GenericError', "QMP input member 'execute' must be a string", id);
+    const args = r.arguments ?? {};
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) return this.error('GenericError', "QMP input member 'arguments' must be an object", id);
+    const reply = (ret: unknown) => this.send(id === undefined ? { return: ret } : { return: ret, id });
+    const name = r.execute;
+    if (name === 'qmp_capabilities') {
+      if (this.negotiated) return this.error('CommandNotFound', 'Capabilities negotiation is already complete, command ignored', id);
+      const enable = (args as Record<string, unknown>).enable;
+      if (Array.isArray(enable) && enable.length > 0) return this.error('GenericError', `Capability '${String(enable[0])}' not available`, id);
+      this.negotiated = true;
+      return reply({});
+    }
+    if (!this.negotiated) return this.error('CommandNotFound', "Expecting capabilities negotiation with 'qmp_capabilities'", id);
+    try {
+      reply(await runCommand(name, args as Record<string, unknown>, this.ctx));
+      if (name === 'quit') this.ctx.control.quit();
+    } catch (e) {
+      if (e instanceof QmpError) return this.error(e.cls, e.message, id);
+      throw e;
+    }
+  }
+}
+
+export class QmpServer {
+  readonly server: Server;
+  private readonly sessions = new Set<Session>();
+  private readonly unsubscribe: () => void;
+
+  constructor(opts: QmpServerOptions) {
+    const broadcast = (e: VmEvent) => this.broadcast(e);
+    const ctx: CommandContext = { control: opts.control, hmp: opts.hmp ?? new Hmp(opts.control), jobs: new JobTable(broadcast) };
+    this.unsubscribe = opts.control.onEvent(broadcast);
+    this.server = createServer((socket) => {
+      const s = new Session(socket, ctx, opts.maxRequestBytes ?? MAX_JSON_BYTES);
+      this.sessions.add(s);
+      socket.on('close', () => this.sessions.delete(s));
+      // A client that vanishes mid-write must not take the VMM down.
+      socket.on('error', () => socket.destroy());
+    });
+  }
+
+  listen(addr: ListenAddress): Promise<void> {
+    return listen(this.server, addr);
+  }
+
+  /** Sends an event to every client past capabilities negotiation. */
+  broadcast(e: VmEvent): void {
+    const msg = { event: e.event, data: e.data ?? {}, timestamp: timestamp() };
+    for (const s of this.sessions) if (s.negotiated) s.send(msg);
+  }
+
+  get clients(): number {
+    return this.sessions.size;
+  }
+
+  close(): Promise<void> {
+    this.unsubscribe();
+    for (const s of this.sessions) s.socket.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
