@@ -83,7 +83,7 @@ test('/init is valid sh and ends with the exit protocol', () => {
   assert.match(script, /devmem 0x100000 32 \$code/);
   const check = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
   assert.equal(check.status, 0, check.stderr);
-  assert.equal(initScript({ modules: [] }).includes('for m in \\\n  ; do'), true);
+  assert.equal(initScript({ modules: [] }).includes('for m in \\\n    ; do'), true);
   assert.equal(spawnSync('sh', ['-n'], { input: initScript({ modules: [] }) }).status, 0);
 });
 

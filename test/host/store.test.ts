@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cacheRoot, listImages, openImage, removeImage, saveImage } from '../../src/host/image/store.js';
+import { ImageMissing } from '../../src/host/image/errors.js';
+import { cacheRoot, IMAGE_LAYOUT, listImages, openImage, removeImage, saveImage } from '../../src/host/image/store.js';
 
 const MANIFEST = {
   format: 1 as const,
@@ -17,6 +18,7 @@ const MANIFEST = {
   kernelFormat: 'test',
   packages: [{ name: 'busybox-static', version: '1:1.0-1', sha256: '00'.repeat(32) }],
   modules: ['virtio_mmio'],
+  layout: IMAGE_LAYOUT,
 };
 
 const scratch = mkdtempSync(join(tmpdir(), 'rvisor-store-'));
@@ -97,4 +99,11 @@ test('re-saving replaces the image atomically', async () => {
   const opened = await openImage('debian', cache);
   assert.equal(opened.info.manifest.kernelVersion, 'newer');
   assert.equal(opened.kernel.length, 5);
+});
+
+test('an image made for an older /init counts as missing, so it is pulled again', async () => {
+  const cache = mkdtempSync(join(scratch, 'cache-'));
+  await saveImage({ ...MANIFEST, layout: IMAGE_LAYOUT - 1 }, { kernel: new Uint8Array(8), initrd: new Uint8Array(8) }, cache);
+  await assert.rejects(openImage('debian', cache), (e: Error) => e instanceof ImageMissing && /older rvisor/.test(e.message));
+  assert.deepEqual(await listImages(cache), []);
 });

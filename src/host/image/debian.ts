@@ -15,14 +15,14 @@ import { initramfsEntries } from './initramfs.js';
 import { describeKernel, parseRiscvImage, sniffCompression } from './kernel.js';
 import { findDebianMirror } from './mirror.js';
 import { dependencyClosure, formatModulesDep, modinfoDepends, moduleName, parseModulesDep } from './modules.js';
-import { cacheRoot, type ImageInfo, saveImage } from './store.js';
+import { cacheRoot, IMAGE_LAYOUT, type ImageInfo, saveImage } from './store.js';
 
 /** sid first; forky (testing) if sid lacks a package or the mirror lacks sid. */
 export const SUITES = ['sid', 'forky'] as const;
 export const KERNEL_PACKAGE = 'linux-image-riscv64';
 export const BUSYBOX_PACKAGE = 'busybox-static';
 /** What a guest needs to boot on virtio-mmio with a disk, network, console, RNG and 9p shares. */
-export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng', '9pnet_virtio', '9p', 'ext4'];
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng', '9pnet_virtio', '9p', 'ext4', 'af_packet'];
 export const DEFAULT_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
 export interface PullOptions {
@@ -89,6 +89,7 @@ export async function pullDebian(opts: PullOptions = {}): Promise<ImageInfo> {
         kernelFormat: kernel.format,
         packages,
         modules: modules.order,
+        layout: IMAGE_LAYOUT,
       },
       { kernel: kernel.image, initrd },
       root,

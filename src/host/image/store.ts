@@ -26,9 +26,14 @@ export interface Manifest {
   packages: { name: string; version: string; sha256: string }[];
   /** Kernel modules in the initramfs, in load order. */
   modules: string[];
+  /** Which /init contract the initramfs follows (absent: 1, before networking and disks). */
+  layout?: number;
   /** The image's files (kernel, initrd), by name in the image directory. */
   files: Record<string, FileRecord>;
 }
+
+/** The /init contract this rvisor expects; an image made for an older one is pulled again. */
+export const IMAGE_LAYOUT = 2;
 
 export interface ImageInfo {
   name: string;
@@ -113,6 +118,9 @@ async function readManifest(name: string, cacheDir?: string): Promise<ImageInfo>
   }
   if (manifest.format !== 1 || manifest.name !== name || typeof manifest.files !== 'object') {
     throw corrupt(name, 'manifest.json is not an rvisor image manifest');
+  }
+  if ((manifest.layout ?? 1) < IMAGE_LAYOUT) {
+    throw new ImageMissing(`image ${name} was made by an older rvisor (its /init lacks networking, shares and root disks): run rvisor image pull ${name}`);
   }
   return info(dir, manifest);
 }
