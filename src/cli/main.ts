@@ -8,6 +8,8 @@ import { AsmError } from '../isa/asm.js';
 import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
+import { DISK_USAGE, diskCommand } from './disk.js';
+import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { parseSize } from './size.js';
 import { runVirt } from './virt.js';
@@ -16,6 +18,7 @@ const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url)
 
 const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
        rvisor image pull|ls|rm [NAME]
+       rvisor disk create|info|convert|check ...
 
 rvisor run                     boot the default image (debian) to a shell on this terminal
 rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
@@ -29,8 +32,19 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
   --mem SIZE       guest RAM, e.g. 512M or 2G (default 512M; bare metal 128M)
   --smp N          harts (default 1)
   --max-insns N    bare metal: stop with status 3 after N instructions
+  --disk file=PATH[,format=raw|qcow2][,ro][,serial=ID]
+                   a virtio disk (repeat for more: the first is /dev/vda); the
+                   image's /init mounts it as / with --append '... root=/dev/vda'
+  --net user|none  user-mode NAT (default; the guest gets 10.0.2.15 by DHCP and
+                   reaches the host as 10.0.2.2) or no network card
+  --publish [ADDR:]HOSTPORT:GUESTPORT[/udp]
+                   forward a host port (on 127.0.0.1 unless ADDR) to the guest
+  --share HOSTDIR:TAG[,ro]
+                   share a host directory over virtio-9p; /init mounts it at /mnt/TAG
 
-On the console: Ctrl-A X quits, Ctrl-A H lists the keys.`;
+On the console: Ctrl-A X quits, Ctrl-A H lists the keys.
+
+${DISK_USAGE}`;
 
 async function run(args: string[]): Promise<number> {
   const dash = args.indexOf('--');
@@ -46,6 +60,10 @@ async function run(args: string[]): Promise<number> {
       mem: { type: 'string' },
       smp: { type: 'string', default: '1' },
       'max-insns': { type: 'string' },
+      disk: { type: 'string', multiple: true, default: [] },
+      net: { type: 'string', default: 'user' },
+      publish: { type: 'string', multiple: true, default: [] },
+      share: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -70,6 +88,11 @@ async function run(args: string[]): Promise<number> {
     }
     return runBareMetal(values.kernel ?? DEMO, sizeOf(values.mem ?? '128M'), maxInstructions);
   }
+  if (values.net !== 'user' && values.net !== 'none') throw new UsageError(`--net ${values.net}: use user or none`);
+  if (values.net === 'none' && values.publish.length) throw new UsageError('--publish needs --net user');
+  const shares = values.share.map(parseShare);
+  const publish = values.publish.map(parsePublish);
+  checkUnique(shares, publish);
   const harts = Number(values.smp);
   if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${values.smp}: between 1 and 8`);
   return runVirt({
@@ -81,6 +104,7 @@ async function run(args: string[]): Promise<number> {
     memSize: sizeOf(values.mem ?? '512M'),
     harts,
     command,
+    devices: { disks: values.disk.map(parseDisk), net: values.net, publish, shares },
   });
 }
 
@@ -114,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'run': return await run(rest);
       case 'image': return await image(rest);
+      case 'disk': return await diskCommand(rest);
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT_USAGE : 0;

@@ -5,9 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
 import { VirtMachine } from '../machine/virt.js';
+import type { VirtioConfig } from '../machine/virtio-slots.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
 import { OutputWatch } from './output-watch.js';
+import { type DeviceOptions, openDevices } from './vm-devices.js';
 
 export interface VirtRunOptions {
   image: string;
@@ -19,6 +21,7 @@ export interface VirtRunOptions {
   memSize: number;
   harts: number;
   command: string[];
+  devices: Omit<DeviceOptions, 'console'>;
 }
 
 /** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
@@ -50,6 +53,27 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   const bios = o.bios ? readFileSync(o.bios) : undefined;
 
   const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
+  // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,
+  // and typed input goes to whichever the kernel command line makes the console.
+  const devices = await openDevices({ ...o.devices, console: (bytes) => watch.write(bytes) });
+  const hvcConsole = /(^|\s)console=hvc0(\s|$)/.test(append);
+  try {
+    return await boot(o, append, kernel, initrd, bios, watch, devices.virtio, hvcConsole);
+  } finally {
+    devices.close();
+  }
+}
+
+async function boot(
+  o: VirtRunOptions,
+  append: string,
+  kernel: Uint8Array,
+  initrd: Uint8Array | undefined,
+  bios: Uint8Array | undefined,
+  watch: OutputWatch,
+  virtio: VirtioConfig,
+  hvcConsole: boolean,
+): Promise<number> {
   const machine = new VirtMachine({
     memSize: o.memSize,
     harts: o.harts,
@@ -59,10 +83,11 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     bios,
     console: (bytes) => watch.write(bytes),
     rngSeed: randomBytes(32),
+    virtio,
   });
   let userQuit = false;
   const terminal = new TerminalConsole({
-    input: (b) => machine.consoleInput(b),
+    input: (b) => (hvcConsole ? machine.virtioConsoleInput(b) : machine.consoleInput(b)),
     quit: () => {
       userQuit = true;
       machine.stop();

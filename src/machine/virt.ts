@@ -12,14 +12,17 @@ import type { ByteSink, MmioDevice } from '../devices/mmio.js';
 import { Plic, PLIC_WIDTHS } from '../devices/plic.js';
 import { SifiveTest, TEST_WIDTHS, type TestEvent } from '../devices/sifive-test.js';
 import { Uart16550, UART_WIDTHS } from '../devices/uart16550.js';
-import { VirtioMmioEmpty, VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js';
+import { VIRTIO_MMIO_WIDTHS } from '../devices/virtio/mmio.js';
+import { VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js';
 import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
 import { loadKernel, placeDtb, placeInitrd } from './boot.js';
 import { Bus } from './bus.js';
 import { hostClock } from './clock.js';
 import { FirmwareBoot } from './firmware-boot.js';
+import { GuestDma } from './guest-dma.js';
 import { virtDeviceTree } from './virt-dt.js';
 import { VIRT, virtioSlotBase } from './virt-map.js';
+import { plugVirtio, type PluggedVirtio, type VirtioConfig } from './virtio-slots.js';
 
 /** Exactly what the hart implements, for the device tree's riscv,isa. */
 export const VIRT_ISA = 'rv64imafdc_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc';
@@ -53,6 +56,8 @@ export interface VirtConfig {
   rngSeed: Uint8Array;
   /** Wall clock for the RTC, in milliseconds since the Unix epoch. */
   wallClockMs?: () => number;
+  /** Paravirtual devices in the virtio-mmio slots. */
+  virtio?: VirtioConfig;
 }
 
 export type VirtExit =
@@ -69,6 +74,7 @@ export class VirtMachine {
   readonly clint: Clint;
   readonly rtc: GoldfishRtc;
   readonly sbi: Sbi | undefined;
+  readonly virtio: PluggedVirtio;
   private exit: VirtExit | undefined;
   private wake: (() => void) | undefined;
   readonly time = hostClock(VIRT.timebaseHz);
@@ -76,6 +82,7 @@ export class VirtMachine {
   constructor(readonly cfg: VirtConfig) {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
     this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
+    // run() yields to the event loop, so translations can compile in the background.
     for (let i = 0; i < cfg.harts; i++) this.harts.push(new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time }));
 
     this.plic = new Plic(this.harts, VIRT.plic.sources);
@@ -92,7 +99,17 @@ export class VirtMachine {
     map('clint', VIRT.clint.base, VIRT.clint.size, this.clint, CLINT_WIDTHS);
     map('plic', VIRT.plic.base, VIRT.plic.size, this.plic, PLIC_WIDTHS);
     map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart, UART_WIDTHS);
-    for (let i = 0; i < VIRT.virtio.count; i++) map(`virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, new VirtioMmioEmpty(), VIRTIO_WIDTHS);
+    // A device interrupt may come from the host's event loop (a frame from the network)
+    // while every hart sleeps in WFI: raising it must also end the machine's idle wait.
+    const wakingLine = (slot: number) => {
+      const line = this.plic.line(VIRT.virtio.firstIrq + slot);
+      return { set: (level: boolean) => { line.set(level); if (level) this.wake?.(); } };
+    };
+    this.virtio = plugVirtio(cfg.virtio ?? {}, VIRT.virtio.count, new GuestDma(this.mem), wakingLine);
+    this.virtio.slots.forEach((device, i) => {
+      const plugged = this.virtio.transports.find((t) => t.transport === device);
+      map(plugged?.name ?? `virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, device, plugged ? VIRTIO_MMIO_WIDTHS : VIRTIO_WIDTHS);
+    });
 
     const kernel = loadKernel(this.mem, cfg.kernel);
     const initrd = cfg.initrd ? placeInitrd(this.mem, kernel, cfg.initrd) : undefined;
@@ -135,6 +152,11 @@ export class VirtMachine {
     if (this.input.length === 0) return;
     const taken = this.uart.receive(Uint8Array.from(this.input));
     this.input.splice(0, taken);
+  }
+
+  /** Bytes typed for the virtio console (when the guest's console is hvc0). */
+  virtioConsoleInput(bytes: Uint8Array): void {
+    this.virtio.console?.input(bytes);
   }
 
   stop(): void {

@@ -1,0 +1,96 @@
+// The device options of `rvisor run`, in QEMU's spirit: --disk file=PATH[,format=F][,ro],
+// --publish [ADDR:]HOSTPORT:GUESTPORT[/udp] and --share HOSTDIR:TAG[,ro]. Parsing only:
+// opening files and sockets happens when the VM is built.
+
+import { UsageError } from './errors.js';
+
+export interface DiskSpec {
+  file: string;
+  format?: 'raw' | 'qcow2';
+  readOnly: boolean;
+  /** VIRTIO_BLK_T_GET_ID answer; default: the file's name. */
+  serial?: string;
+}
+
+export interface PublishSpec {
+  proto: 'tcp' | 'udp';
+  /** Where the host listens: loopback unless the user names an address, so a guest
+   *  service is never exposed to the network by accident. */
+  hostAddress: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+export interface ShareSpec {
+  dir: string;
+  tag: string;
+  readOnly: boolean;
+}
+
+/** Splits on commas; ",," is a literal comma, as in QEMU's option syntax. */
+function splitOptions(text: string): string[] {
+  return text.split(/(?<!,),(?!,)/).map((p) => p.replace(/,,/g, ','));
+}
+
+export function parseDisk(text: string): DiskSpec {
+  const parts = splitOptions(text);
+  const spec: Partial<DiskSpec> & { readOnly: boolean } = { readOnly: false };
+  for (const [i, part] of parts.entries()) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? undefined : part.slice(eq + 1);
+    if (i === 0 && eq < 0 && part !== 'ro') spec.file = part;
+    else if (key === 'file' && value) spec.file = value;
+    else if (key === 'format' && (value === 'raw' || value === 'qcow2')) spec.format = value;
+    else if (key === 'ro' || key === 'readonly') spec.readOnly = value === undefined || value === 'on' || value === 'true';
+    else if (key === 'serial' && value !== undefined && value.length <= 20) spec.serial = value;
+    else throw new UsageError(`--disk ${text}: unknown or bad option '${part}' (file=PATH[,format=raw|qcow2][,ro][,serial=ID])`);
+  }
+  if (!spec.file) throw new UsageError(`--disk ${text}: needs file=PATH`);
+  return spec as DiskSpec;
+}
+
+function port(text: string, what: string, all: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new UsageError(`--publish ${all}: ${what} port '${text}' is not 1-65535`);
+  return n;
+}
+
+export function parsePublish(text: string): PublishSpec {
+  const m = /^(?:(.+):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(text);
+  if (!m) throw new UsageError(`--publish ${text}: expected [ADDRESS:]HOSTPORT:GUESTPORT[/tcp|/udp]`);
+  const hostAddress = m[1]?.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1';
+  return { proto: (m[4] as 'tcp' | 'udp' | undefined) ?? 'tcp', hostAddress, hostPort: port(m[2], 'host', text), guestPort: port(m[3], 'guest', text) };
+}
+
+export function parseShare(text: string): ShareSpec {
+  const [main, ...opts] = splitOptions(text);
+  const colon = main.lastIndexOf(':');
+  if (colon <= 0 || colon === main.length - 1) throw new UsageError(`--share ${text}: expected HOSTDIR:TAG[,ro]`);
+  const tag = main.slice(colon + 1);
+  // The guest sees the tag in the device's config space (at most 65535 bytes) and as a
+  // directory name under /mnt.
+  if (!/^[\w.-]{1,32}$/.test(tag)) throw new UsageError(`--share ${text}: the tag must be 1-32 letters, digits, '.', '_' or '-'`);
+  let readOnly = false;
+  for (const o of opts) {
+    if (o === 'ro' || o === 'readonly') readOnly = true;
+    else throw new UsageError(`--share ${text}: unknown option '${o}'`);
+  }
+  return { dir: main.slice(0, colon), tag, readOnly };
+}
+
+/** Distinct tags and host ports: two shares with one tag or two forwards on one port
+ *  would silently shadow each other. */
+export function checkUnique(shares: readonly ShareSpec[], publish: readonly PublishSpec[]): void {
+  const tags = new Set<string>();
+  for (const s of shares) {
+    if (tags.has(s.tag)) throw new UsageError(`--share: tag '${s.tag}' is used twice`);
+    tags.add(s.tag);
+  }
+  const ports = new Set<string>();
+  for (const p of publish) {
+    const key = `${p.proto}:${p.hostAddress}:${p.hostPort}`;
+    if (ports.has(key)) throw new UsageError(`--publish: ${p.hostPort}/${p.proto} is published twice`);
+    ports.add(key);
+  }
+}

@@ -1,0 +1,284 @@
+// A qcow2 image as a BlockBackend: read and write paths over Tables and Refcounts.
+//
+// Write ordering (see refcount.ts): refcounts raised, then data, then L2, then L1, then old
+// clusters' refcounts lowered. A process killed at any point leaves an image that
+// `qemu-img check` finds at worst leaking clusters.
+
+import { closeSync, fdatasyncSync, openSync } from 'node:fs';
+import type { BlockBackend } from '../../devices/block.js';
+import { DiskError } from '../errors.js';
+import { fileSize, preadFull, pwriteFull, pwritevFull, viewOf } from '../fileio.js';
+import { compressedClusters, compressedSpan, inflateCluster } from './compressed.js';
+import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, parseHeader, type Qcow2Header } from './header.js';
+import { Refcounts } from './refcount.js';
+import { COMPRESSED, type Mapping, NORMAL, Tables, UNALLOCATED, ZERO } from './tables.js';
+
+export interface Qcow2Options {
+  readOnly?: boolean;
+  serial?: string;
+  /** Opens the backing file (read-only) named by the header, resolved by the caller. */
+  openBacking?: (image: string, backing: string, format: string | undefined) => BlockBackend;
+  /** For `check --repair`: open a dirty or corrupt image writable. */
+  repair?: boolean;
+  /** For `info` and `check`, which look at one image's metadata only. */
+  skipBacking?: boolean;
+}
+
+const blank = (): Mapping => ({ kind: UNALLOCATED, host: 0, copied: false, hi: 0, lo: 0 });
+
+export class Qcow2Image implements BlockBackend {
+  readonly size: number;
+  readonly readOnly: boolean;
+  readonly serial: string;
+  readonly header: Qcow2Header;
+  readonly cs: number;
+  readonly fd: number;
+  readonly refs: Refcounts;
+  readonly tables: Tables;
+  readonly backing: BlockBackend | null = null;
+  private closed = false;
+  private m = blank();
+  /** The last cluster inflated: sequential reads hit it 512 bytes at a time. */
+  private inflated: { hi: number; lo: number; data: Uint8Array } | null = null;
+
+  constructor(readonly file: string, opts: Qcow2Options = {}) {
+    this.readOnly = opts.readOnly ?? false;
+    this.serial = opts.serial ?? '';
+    this.fd = openSync(file, this.readOnly ? 'r' : 'r+');
+    try {
+      const length = fileSize(this.fd);
+      const first = new Uint8Array(Math.min(length, 2 ** 21));
+      preadFull(this.fd, first, 0);
+      const h = (this.header = parseHeader(file, first, length));
+      this.cs = 2 ** h.clusterBits;
+      this.size = Math.floor(h.size / 512) * 512;
+      if (!this.readOnly) this.checkWritable(h, opts.repair ?? false);
+      this.refs = new Refcounts(this.fd, file, this.cs, h.refcountOrder, h.refcountTableOffset, h.refcountTableClusters, length,
+        (offset, clusters) => this.commitRefcountTable(offset, clusters));
+      this.tables = new Tables(this.fd, file, this.cs, h.version >= 3, h.l1TableOffset, h.l1Size, this.refs);
+      if (h.backingFile !== undefined && !opts.skipBacking) {
+        if (!opts.openBacking) throw new DiskError(`${file}: has a backing file but no way to open it`);
+        this.backing = opts.openBacking(file, h.backingFile, h.backingFormat);
+      }
+      // Unknown auto-clear features (and bitmaps, which rvisor does not update) must be
+      // cleared before the first write, declaring their data stale.
+      if (!this.readOnly && h.version >= 3 && h.autoclear !== 0) this.writeHeaderWord(88, 0, 0);
+    } catch (e) {
+      closeSync(this.fd);
+      throw e;
+    }
+  }
+
+  private checkWritable(h: Qcow2Header, repair: boolean): void {
+    const f = this.file;
+    if (repair) return;
+    if (h.incompatible & INCOMPAT_CORRUPT) throw new DiskError(`${f}: image is marked corrupt; it can only be opened read-only (or repaired: 'rvisor disk check --repair')`);
+    if (h.incompatible & INCOMPAT_DIRTY) throw new DiskError(`${f}: image is marked dirty (refcounts may be stale); run 'rvisor disk check --repair ${f}' or open it read-only`);
+    if (h.nbSnapshots > 0) throw new DiskError(`${f}: image has internal snapshots, which rvisor can only open read-only`);
+  }
+
+  private writeHeaderWord(at: number, hi: number, lo: number): void {
+    const b = new Uint8Array(8);
+    viewOf(b).setUint32(0, hi);
+    viewOf(b).setUint32(4, lo);
+    pwriteFull(this.fd, b, at);
+  }
+
+  /** Sets or clears incompatible feature bits (dirty, corrupt) in the header. */
+  setIncompatible(bits: number, on: boolean): void {
+    const h = this.header;
+    h.incompatible = on ? h.incompatible | bits : h.incompatible & ~bits;
+    if (h.version >= 3) this.writeHeaderWord(72, 0, h.incompatible);
+  }
+
+  private commitRefcountTable(offset: number, clusters: number): void {
+    const b = new Uint8Array(12);
+    const v = viewOf(b);
+    v.setUint32(0, Math.floor(offset / 2 ** 32));
+    v.setUint32(4, offset >>> 0);
+    v.setUint32(8, clusters);
+    pwriteFull(this.fd, b, 48);
+    this.header.refcountTableOffset = offset;
+    this.header.refcountTableClusters = clusters;
+  }
+
+  private bounds(offset: number, length: number, write: boolean): void {
+    if (this.closed) throw new DiskError(`${this.file}: image is closed`);
+    if (write && this.readOnly) throw new DiskError(`${this.file}: image is read-only`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new DiskError(`${this.file}: access at ${offset}+${length} beyond the disk (${this.size} bytes)`);
+    }
+  }
+
+  read(offset: number, dest: Uint8Array): void {
+    this.bounds(offset, dest.length, false);
+    this.readGuest(offset, dest);
+  }
+
+  /** Guest bytes, no bounds check (copy-on-write reads the whole last cluster). */
+  private readGuest(offset: number, dest: Uint8Array): void {
+    const cs = this.cs;
+    const end = offset + dest.length;
+    const m = this.m;
+    for (let pos = offset; pos < end;) {
+      const gc = Math.floor(pos / cs);
+      const { kind, host, hi, lo } = this.tables.lookup(gc, m);
+      let k = 1;
+      if (kind !== COMPRESSED) {
+        while ((gc + k) * cs < end) {
+          this.tables.lookup(gc + k, m);
+          if (m.kind !== kind || (kind === NORMAL && m.host !== host + k * cs)) break;
+          k++;
+        }
+      }
+      const n = Math.min(end, (gc + k) * cs) - pos;
+      const out = dest.subarray(pos - offset, pos - offset + n);
+      if (kind === NORMAL) preadFull(this.fd, out, host + (pos % cs));
+      else if (kind === ZERO) out.fill(0);
+      else if (kind === UNALLOCATED) this.readBacking(pos, out);
+      else out.set(this.inflate(hi, lo, gc).subarray(pos % cs, (pos % cs) + n));
+      pos += n;
+    }
+  }
+
+  private readBacking(pos: number, out: Uint8Array): void {
+    const b = this.backing;
+    const have = b ? Math.max(0, Math.min(out.length, b.size - pos)) : 0;
+    if (b && have > 0) b.read(pos, out.subarray(0, have));
+    out.fill(0, have);
+  }
+
+  private inflate(hi: number, lo: number, gc: number): Uint8Array {
+    const c = this.inflated;
+    if (c && c.hi === hi && c.lo === lo) return c.data;
+    const data = inflateCluster(this.fd, this.file, compressedSpan(hi, lo, this.header.clusterBits), this.cs, gc * this.cs);
+    this.inflated = { hi, lo, data };
+    return data;
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    this.bounds(offset, src.length, true);
+    const cs = this.cs;
+    const end = offset + src.length;
+    const m = this.m;
+    const inPlace = (g: number) => this.tables.lookup(g, m).kind === NORMAL && m.copied;
+    for (let pos = offset; pos < end;) {
+      const gc = Math.floor(pos / cs);
+      let k = 1;
+      if (inPlace(gc)) {
+        const host = m.host;
+        while ((gc + k) * cs < end && inPlace(gc + k) && m.host === host + k * cs) k++;
+        const n = Math.min(end, (gc + k) * cs) - pos;
+        pwriteFull(this.fd, src.subarray(pos - offset, pos - offset + n), host + (pos % cs));
+        pos += n;
+        continue;
+      }
+      // Clusters that need a new host cluster: unallocated, zero, compressed or shared.
+      const olds: Mapping[] = [{ ...m }];
+      while ((gc + k) * cs < end && !inPlace(gc + k)) { olds.push({ ...m }); k++; }
+      const runStart = gc * cs;
+      const runEnd = (gc + k) * cs;
+      const wEnd = Math.min(end, runEnd);
+      // Copy-on-write of the partial clusters at either end, from what the guest sees now.
+      const head = new Uint8Array(pos - runStart);
+      const tail = new Uint8Array(runEnd - wEnd);
+      if (head.length) this.readGuest(runStart, head);
+      if (tail.length) this.readGuest(wEnd, tail);
+      const host = this.refs.allocate(k) * cs;
+      pwritevFull(this.fd, [head, src.subarray(pos - offset, wEnd - offset), tail], host);
+      this.tables.setRun(gc, k, host, false);
+      for (const old of olds) this.release(old);
+      pos = wEnd;
+    }
+  }
+
+  /** Drops the reference an old mapping held (after nothing points at it any more). */
+  private release(old: Mapping): void {
+    if (old.kind === COMPRESSED) {
+      const [first, count] = compressedClusters(compressedSpan(old.hi, old.lo, this.header.clusterBits), this.cs);
+      this.refs.free(first, count);
+      this.inflated = null;
+    } else if (old.host !== 0) {
+      this.refs.free(old.host / this.cs, 1);
+    }
+  }
+
+  /**
+   * Makes whole clusters [gc, gc+n) zero clusters or unallocated, freeing their storage;
+   * one L2 table at a time, since a guest's mkfs discards the whole disk at once.
+   */
+  private unmap(gc: number, n: number, zero: boolean): void {
+    const E = this.tables.l2Entries;
+    for (let g = gc; g < gc + n;) {
+      const count = Math.min(E - (g % E), gc + n - g);
+      if (this.tables.l2Offset(Math.floor(g / E)) === 0) {
+        // No L2 table: all unallocated, nothing to free.
+        if (zero) this.tables.setRun(g, count, 0, true);
+        g += count;
+        continue;
+      }
+      const olds: Mapping[] = [];
+      let change = false;
+      for (let i = 0; i < count; i++) {
+        const m = this.tables.lookup(g + i, this.m);
+        if (zero ? m.kind === ZERO && m.host === 0 : m.kind === UNALLOCATED) continue;
+        change = true;
+        if (m.host !== 0 || m.kind === COMPRESSED) olds.push({ ...m });
+      }
+      if (change) {
+        this.tables.setRun(g, count, 0, zero);
+        for (const old of olds) this.release(old);
+      }
+      g += count;
+    }
+  }
+
+  /** Whole clusters inside [offset, offset+length) (the disk's last cluster may be short). */
+  private wholeClusters(offset: number, length: number): [first: number, end: number] {
+    const end = offset + length;
+    const first = Math.ceil(offset / this.cs);
+    const last = end >= this.header.size ? Math.ceil(end / this.cs) : Math.floor(end / this.cs);
+    return [first, Math.max(first, last)];
+  }
+
+  flush(): void {
+    if (!this.readOnly && !this.closed) fdatasyncSync(this.fd);
+  }
+
+  /**
+   * Frees whole clusters; partial ones keep their data (discarded bytes are unspecified).
+   * With a backing file, a freed cluster becomes a zero cluster so the backing data does
+   * not show through (v3); v2 has no zero clusters, so there it is left alone.
+   */
+  discard(offset: number, length: number): void {
+    this.bounds(offset, length, true);
+    const [first, end] = this.wholeClusters(offset, length);
+    if (this.backing && this.header.version < 3) return;
+    this.unmap(first, end - first, this.backing !== null);
+  }
+
+  /**
+   * Whole clusters become zero clusters (or unallocated without a backing file) whatever
+   * `unmap` says: freeing is cheaper than writing zeroes and reads the same. Partial
+   * clusters get real zeroes.
+   */
+  writeZeroes(offset: number, length: number, _unmap: boolean): void {
+    this.bounds(offset, length, true);
+    const cs = this.cs;
+    const [first, end] = this.wholeClusters(offset, length);
+    const zeroes = (from: number, to: number) => {
+      for (let p = from; p < to; p += 1 << 20) this.write(p, new Uint8Array(Math.min(1 << 20, to - p)));
+    };
+    if (first >= end || (this.backing && this.header.version < 3)) return zeroes(offset, offset + length);
+    zeroes(offset, Math.min(first * cs, offset + length));
+    this.unmap(first, end - first, this.backing !== null);
+    zeroes(Math.max(offset, Math.min(end * cs, offset + length)), offset + length);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+    this.backing?.close();
+  }
+}

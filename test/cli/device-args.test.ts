@@ -1,0 +1,38 @@
+// Parsing of --disk, --publish and --share.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkUnique, parseDisk, parsePublish, parseShare } from '../../src/cli/device-args.js';
+import { UsageError } from '../../src/cli/errors.js';
+
+test('--disk takes QEMU-style options, a bare path, and ",," for a comma in a path', () => {
+  assert.deepEqual(parseDisk('file=a.qcow2,format=qcow2,ro'), { file: 'a.qcow2', format: 'qcow2', readOnly: true });
+  assert.deepEqual(parseDisk('disk.img'), { file: 'disk.img', readOnly: false });
+  assert.deepEqual(parseDisk('file=a,,b.img,serial=abc'), { file: 'a,b.img', readOnly: false, serial: 'abc' });
+  assert.deepEqual(parseDisk('file=x,readonly=on'), { file: 'x', readOnly: true });
+});
+
+test('--disk rejects unknown formats and options, and a missing file', () => {
+  for (const bad of ['file=x,format=vmdk', 'file=x,cache=none', 'ro', 'format=raw', 'file=x,serial=' + 'y'.repeat(21)]) {
+    assert.throws(() => parseDisk(bad), UsageError, bad);
+  }
+});
+
+test('--publish defaults to TCP on loopback', () => {
+  assert.deepEqual(parsePublish('8080:80'), { proto: 'tcp', hostAddress: '127.0.0.1', hostPort: 8080, guestPort: 80 });
+  assert.deepEqual(parsePublish('0.0.0.0:5353:53/udp'), { proto: 'udp', hostAddress: '0.0.0.0', hostPort: 5353, guestPort: 53 });
+  assert.deepEqual(parsePublish('[::1]:2222:22'), { proto: 'tcp', hostAddress: '::1', hostPort: 2222, guestPort: 22 });
+  for (const bad of ['80', '0:80', '8080:70000', 'a:b', '8080:80/sctp']) assert.throws(() => parsePublish(bad), UsageError, bad);
+});
+
+test('--share takes HOSTDIR:TAG with an optional ro', () => {
+  assert.deepEqual(parseShare('/srv/data:data'), { dir: '/srv/data', tag: 'data', readOnly: false });
+  assert.deepEqual(parseShare('/a:b:c,ro'), { dir: '/a:b', tag: 'c', readOnly: true });
+  for (const bad of ['/srv', ':tag', '/srv:', '/srv:bad/tag', '/srv:t,rw']) assert.throws(() => parseShare(bad), UsageError, bad);
+});
+
+test('two shares with one tag, or one host port published twice, are refused', () => {
+  assert.throws(() => checkUnique([parseShare('/a:t'), parseShare('/b:t')], []), /used twice/);
+  assert.throws(() => checkUnique([], [parsePublish('8080:80'), parsePublish('8080:81')]), /published twice/);
+  assert.doesNotThrow(() => checkUnique([parseShare('/a:t')], [parsePublish('8080:80'), parsePublish('8080:80/udp')]));
+});
