@@ -7,8 +7,10 @@ import type { BlockBackend } from '../devices/block.js';
 import type { VirtioConfig } from '../machine/virtio-slots.js';
 import { UserNet } from '../net/index.js';
 import { DirectoryShare } from '../share/index.js';
-import { openDisk } from '../storage/index.js';
+import { DiskError, openDisk } from '../storage/index.js';
+import { ShareError } from '../share/index.js';
 import type { DiskSpec, PublishSpec, ShareSpec } from './device-args.js';
+import { UsageError } from './errors.js';
 
 export interface DeviceOptions {
   disks: readonly DiskSpec[];
@@ -42,12 +44,12 @@ export async function openDevices(o: DeviceOptions): Promise<VmDevices> {
   try {
     const disks: BlockBackend[] = [];
     for (const d of o.disks) {
-      const disk = openDisk({ file: d.file, format: d.format, readOnly: d.readOnly, serial: d.serial });
+      const disk = userError(`--disk ${d.file}`, () => openDisk({ file: d.file, format: d.format, readOnly: d.readOnly, serial: d.serial }));
       closers.push(() => disk.close());
       disks.push(disk);
     }
     const shares = o.shares.map((s) => {
-      const share = new DirectoryShare({ root: s.dir, tag: s.tag, readOnly: s.readOnly });
+      const share = userError(`--share ${s.dir}`, () => new DirectoryShare({ root: s.dir, tag: s.tag, readOnly: s.readOnly }));
       closers.push(() => share.close());
       return share;
     });
@@ -55,13 +57,27 @@ export async function openDevices(o: DeviceOptions): Promise<VmDevices> {
     if (o.net === 'user') {
       const nat = new UserNet({ publish: o.publish.map((p) => ({ ...p })) });
       closers.push(() => nat.close());
-      await nat.start();
+      await nat.start().catch((e: Error) => {
+        throw new UsageError(`--publish: ${e.message}`);
+      });
       nics.push({ mac: DEFAULT_MAC, link: nat });
     }
     const virtio: VirtioConfig = { disks, nics, shares, rng: (buf) => randomFillSync(buf), console: o.console };
     return { virtio, close };
   } catch (e) {
     close();
+    throw e;
+  }
+}
+
+/** A bad image or directory is the user's to fix: one clear line, exit status 2. */
+function userError<T>(what: string, open: () => T): T {
+  try {
+    return open();
+  } catch (e) {
+    if (e instanceof DiskError || e instanceof ShareError) throw new UsageError(`${what}: ${e.message}`);
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new UsageError(`${what}: ${err.message}`);
     throw e;
   }
 }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AddressInfo, createServer } from 'node:net';
 import { before, test } from 'node:test';
 import { ensureImage, rvisor } from './support.js';
 
@@ -50,4 +51,25 @@ test('a corrupt initrd makes the kernel panic: distinct status, panic text shown
   assert.equal(r.status, 4, r.stderr + r.stdout.slice(-2000));
   assert.match(r.stdout, /Kernel panic - not syncing/);
   assert.match(r.stderr, /panicked/);
+});
+
+test('bad device options: a corrupt qcow2, a missing disk or share, a port in use', async () => {
+  const bad = join(dir, 'bad.qcow2');
+  const header = Buffer.alloc(1024);
+  header.write('QFI\xfb', 0, 'latin1');
+  header.writeUInt32BE(3, 4);
+  header.writeUInt32BE(40, 20); // cluster_bits far out of range
+  writeFileSync(bad, header);
+  oneLineError(await rvisor(['run', 'debian', '--disk', `file=${bad},format=qcow2`, '--', 'true']), /--disk .*bad\.qcow2: .*cluster/i);
+  oneLineError(await rvisor(['run', 'debian', '--disk', join(dir, 'missing.img'), '--', 'true']), /--disk .*missing\.img/);
+  oneLineError(await rvisor(['run', 'debian', '--share', `${join(dir, 'no-such-dir')}:tag`, '--', 'true']), /--share .*no-such-dir/);
+  oneLineError(await rvisor(['run', 'debian', '--disk', 'file=x,format=vmdk', '--', 'true']), /--disk/);
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    oneLineError(await rvisor(['run', 'debian', '--publish', `${port}:80`, '--', 'true']), /already in use/);
+  } finally {
+    server.close();
+  }
 });
