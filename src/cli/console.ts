@@ -1,11 +1,13 @@
 // The terminal side of a guest's serial console: raw mode, and QEMU's Ctrl-A escapes
-// (Ctrl-A X quits, Ctrl-A H lists keys, Ctrl-A Ctrl-A sends a literal Ctrl-A).
+// (Ctrl-A X quits, Ctrl-A C switches between the guest and the monitor, Ctrl-A H lists
+// keys, Ctrl-A Ctrl-A sends a literal Ctrl-A).
 
 const CTRL_A = 0x01;
 
 const HELP = `\r
 C-a h    print this help\r
 C-a x    exit rvisor\r
+C-a c    switch between the console and the monitor\r
 C-a C-a  send C-a to the guest\r
 `;
 
@@ -13,6 +15,8 @@ export interface ConsoleHandlers {
   /** Bytes typed for the guest. */
   input(bytes: Uint8Array): void;
   quit(): void;
+  /** Ctrl-A C: the monitor takes the keyboard, or gives it back. */
+  toggleMonitor?(): void;
 }
 
 export class TerminalConsole {
@@ -61,7 +65,11 @@ export class TerminalConsole {
           this.handlers.quit();
           return;
         }
-        if (key === 'h') process.stderr.write(HELP);
+        if (key === 'c' && this.handlers.toggleMonitor) {
+          this.flush(out);
+          out.length = 0;
+          this.handlers.toggleMonitor();
+        } else if (key === 'h') process.stderr.write(HELP);
         else if (b === CTRL_A) out.push(CTRL_A);
         continue;
       }

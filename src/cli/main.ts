@@ -41,8 +41,12 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    forward a host port (on 127.0.0.1 unless ADDR) to the guest
   --share HOSTDIR:TAG[,ro]
                    share a host directory over virtio-9p; /init mounts it at /mnt/TAG
+  --qmp unix:PATH|tcp:[HOST]:PORT
+                   a QMP monitor (QEMU's protocol; tcp listens on 127.0.0.1 by default)
+  --gdb tcp::PORT  a GDB remote stub (gdb-multiarch: target remote :PORT); -s = port 1234
+  -S               start paused: wait for QMP/monitor 'cont' or the debugger
 
-On the console: Ctrl-A X quits, Ctrl-A H lists the keys.
+On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the keys.
 
 ${DISK_USAGE}`;
 
@@ -64,6 +68,10 @@ async function run(args: string[]): Promise<number> {
       net: { type: 'string', default: 'user' },
       publish: { type: 'string', multiple: true, default: [] },
       share: { type: 'string', multiple: true, default: [] },
+      qmp: { type: 'string' },
+      gdb: { type: 'string' },
+      s: { type: 'boolean', short: 's' },
+      S: { type: 'boolean', short: 'S' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -105,6 +113,7 @@ async function run(args: string[]): Promise<number> {
     harts,
     command,
     devices: { disks: values.disk.map(parseDisk), net: values.net, publish, shares },
+    control: { qmp: values.qmp, gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined), startPaused: values.S ?? false },
   });
 }
 

@@ -4,11 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
-import { VirtMachine } from '../machine/virt.js';
+import { type VirtExit, VirtMachine } from '../machine/virt.js';
 import type { VirtioConfig } from '../machine/virtio-slots.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
 import { OutputWatch } from './output-watch.js';
+import { type ControlOptions, VmControlSurface } from './vm-control.js';
 import { type DeviceOptions, openDevices } from './vm-devices.js';
 
 export interface VirtRunOptions {
@@ -22,6 +23,7 @@ export interface VirtRunOptions {
   harts: number;
   command: string[];
   devices: Omit<DeviceOptions, 'console'>;
+  control: Pick<ControlOptions, 'qmp' | 'gdb' | 'startPaused'>;
 }
 
 /** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
@@ -74,39 +76,66 @@ async function boot(
   virtio: VirtioConfig,
   hvcConsole: boolean,
 ): Promise<number> {
-  const machine = new VirtMachine({
-    memSize: o.memSize,
-    harts: o.harts,
-    kernel,
-    initrd,
-    append,
-    bios,
-    console: (bytes) => watch.write(bytes),
-    rngSeed: randomBytes(32),
-    virtio,
+  const surface = new VmControlSurface({
+    ...o.control,
+    blocks: o.devices.disks.map((d, i) => ({ device: `virtio${i}`, file: d.file, format: d.format ?? 'auto', readOnly: d.readOnly })),
+    write: (text) => process.stdout.write(text),
   });
+  await surface.listen();
+  let machine: VirtMachine | undefined;
   let userQuit = false;
+  let monitorShown = false;
   const terminal = new TerminalConsole({
-    input: (b) => (hvcConsole ? machine.virtioConsoleInput(b) : machine.consoleInput(b)),
+    input: (b) => {
+      if (monitorShown) surface.monitor.input(b);
+      else if (hvcConsole) machine?.virtioConsoleInput(b);
+      else machine?.consoleInput(b);
+    },
     quit: () => {
       userQuit = true;
-      machine.stop();
+      machine?.resume();
+      machine?.stop();
+    },
+    toggleMonitor: () => {
+      monitorShown = !monitorShown;
+      if (monitorShown) surface.monitor.open();
+      else process.stdout.write('\r\n');
     },
   });
   const restore = () => terminal.stop();
   process.once('exit', restore);
-  const onSigint = () => machine.stop();
+  const onSigint = () => machine?.stop();
   if (!process.stdin.isTTY) process.once('SIGINT', onSigint);
   terminal.start();
-  let result;
+  let result: VirtExit;
   try {
-    result = await machine.run();
+    // A guest reset (reboot, QMP system_reset) starts a new machine on the same devices.
+    for (let first = true; ; first = false) {
+      machine = new VirtMachine({
+        memSize: o.memSize,
+        harts: o.harts,
+        kernel,
+        initrd,
+        append,
+        bios,
+        console: (bytes) => watch.write(bytes),
+        rngSeed: randomBytes(32),
+        virtio,
+      });
+      surface.attach(machine, first);
+      result = await machine.run();
+      if (result.kind !== 'reset' || watch.panicked) break;
+      surface.resetEnded();
+    }
+    if (result.kind === 'poweroff') surface.guestShutdown(result.code);
   } finally {
     terminal.stop();
     process.off('exit', restore);
     process.off('SIGINT', onSigint);
     watch.flush();
+    await surface.close();
   }
+  if (surface.quitRequested) return 0;
   if (watch.panicked) {
     process.stderr.write('rvisor: the guest kernel panicked\n');
     return EXIT_PANIC;
@@ -114,7 +143,6 @@ async function boot(
   switch (result.kind) {
     case 'poweroff': return result.code;
     case 'reset':
-      process.stderr.write('rvisor: the guest reset itself (reboot is not supported yet): stopping\n');
       return 1;
     case 'stopped': return userQuit ? 0 : 130;
   }

@@ -60,6 +60,14 @@ export interface VirtConfig {
   virtio?: VirtioConfig;
 }
 
+/** A debugger's hold on the run loop (the GDB stub): while `armed`, harts run through
+ *  runHart() so breakpoints, watchpoints and single steps are checked. */
+export interface HartGate {
+  readonly armed: boolean;
+  mayRun(hart: number): boolean;
+  runHart(hart: number, budget: number): void;
+}
+
 export type VirtExit =
   | { kind: 'poweroff'; code: number }
   | { kind: 'reset' }
@@ -77,6 +85,9 @@ export class VirtMachine {
   readonly virtio: PluggedVirtio;
   private exit: VirtExit | undefined;
   private wake: (() => void) | undefined;
+  private pausedFlag = false;
+  /** Set by the GDB stub. */
+  debugGate: HartGate | undefined;
   readonly time = hostClock(VIRT.timebaseHz);
 
   constructor(readonly cfg: VirtConfig) {
@@ -139,8 +150,9 @@ export class VirtMachine {
     }
   }
 
-  /** Bytes typed on the console; what the UART's FIFO cannot take yet waits here. */
-  private input: number[] = [];
+  /** Bytes typed on the console; what the UART's FIFO cannot take yet waits here (read
+   *  and replaced by snapshots, virt-snapshot.ts). */
+  readonly input: number[] = [];
 
   consoleInput(bytes: Uint8Array): void {
     for (const b of bytes) this.input.push(b);
@@ -163,6 +175,31 @@ export class VirtMachine {
     this.finish({ kind: 'stopped' });
   }
 
+  /** Ends run() as a guest reset would; the caller builds the machine anew. */
+  reset(): void {
+    this.finish({ kind: 'reset' });
+  }
+
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  /** No hart runs, and guest time stands still, until resume(). Takes effect at the next
+   *  slice boundary: everything here runs on one thread, so that is before any host
+   *  callback sees the machine again. */
+  pause(): void {
+    if (this.pausedFlag) return;
+    this.pausedFlag = true;
+    this.time.pause();
+  }
+
+  resume(): void {
+    if (!this.pausedFlag) return;
+    this.pausedFlag = false;
+    this.time.resume();
+    this.wake?.();
+  }
+
   private finish(e: VirtExit): void {
     this.exit ??= e;
     for (const h of this.harts) h.stopRequested = true;
@@ -177,10 +214,22 @@ export class VirtMachine {
   async run(): Promise<VirtExit> {
     let lastYield = performance.now();
     while (!this.exit) {
+      if (this.pausedFlag) {
+        await new Promise<void>((resolve) => (this.wake = () => { this.wake = undefined; resolve(); }));
+        lastYield = performance.now();
+        continue;
+      }
       let busy = false;
-      for (let i = 0; i < this.harts.length && !this.exit; i++) {
+      for (let i = 0; i < this.harts.length && !this.exit && !this.pausedFlag; i++) {
         if (!this.runnable(i)) continue;
         const h = this.harts[i];
+        const gate = this.debugGate;
+        if (gate && !gate.mayRun(i)) continue;
+        if (gate?.armed) {
+          gate.runHart(i, SLICE);
+          busy = true;
+          continue;
+        }
         execute(h, SLICE);
         if (!h.waiting) busy = true;
       }

@@ -103,7 +103,7 @@ export class HartDebugTarget implements DebugTarget {
   resume(step?: number): void {
     this.halted = false;
     this.stepHart = step;
-    this.resumePc = this.hs.map((h) => h.pc);
+    this.resumePc = this.hs.map((h) => BigInt.asUintN(64, h.pc));
     this.run.resume();
   }
 
@@ -141,7 +141,7 @@ export class HartDebugTarget implements DebugTarget {
     if (!this.halted) return;
     this.halted = false;
     this.stepHart = undefined;
-    this.resumePc = this.hs.map((h) => h.pc);
+    this.resumePc = this.hs.map((h) => BigInt.asUintN(64, h.pc));
   }
 
   /** The guest powered off: GDB's W packet. */
@@ -174,7 +174,8 @@ export class HartDebugTarget implements DebugTarget {
     const h = this.hs[i];
     let retired = 0;
     for (let k = 0; k < budget && !this.halted && !h.stopRequested; k++) {
-      const pc = h.pc;
+      // Breakpoints are kept as unsigned addresses; the state holds pc sign-extended.
+      const pc = BigInt.asUintN(64, h.pc);
       if (this.resumePc[i] !== pc) {
         const kinds = this.breaks.get(pc);
         if (kinds) return this.stop({ kind: 'break', hart: i, type: kinds.has('sw') ? 'sw' : 'hw' }), retired;
@@ -193,10 +194,11 @@ export class HartDebugTarget implements DebugTarget {
   }
 
   private watchHit(a: MemAccess): { type: WatchKind; addr: bigint } | undefined {
-    const end = a.addr + BigInt(a.size);
+    const start = BigInt.asUintN(64, a.addr);
+    const end = start + BigInt(a.size);
     for (const w of this.watches) {
       const kindOk = w.kind === 'access' ? true : w.kind === 'write' ? a.write : a.read;
-      if (kindOk && a.addr < w.addr + BigInt(w.len) && w.addr < end) return { type: w.kind, addr: a.addr > w.addr ? a.addr : w.addr };
+      if (kindOk && start < w.addr + BigInt(w.len) && w.addr < end) return { type: w.kind, addr: start > w.addr ? start : w.addr };
     }
     return undefined;
   }
