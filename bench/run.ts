@@ -1,5 +1,6 @@
-// `npm run bench`: guest instructions per second of the interpreter on CPU-bound
-// programs, side by side with Debian's qemu-riscv64 (user mode) on the same instructions.
+// `npm run bench`: guest instructions per second of the interpreter and of the
+// WebAssembly translator (src/jit) on CPU-bound programs, side by side with Debian's
+// qemu-riscv64 (user mode) on the same instructions.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { assemble } from '../src/isa/asm.js';
 import { writeElf } from '../src/isa/elf.js';
 import { BareMetalMachine } from '../src/machine/baremetal.js';
 import { bootBench } from './boot.js';
+import { ioBench } from './io.js';
 import { PROGRAMS, source } from './programs.js';
 
 const QEMU = '/usr/bin/qemu-riscv64';
@@ -18,12 +20,13 @@ interface Row {
   name: string;
   instructions: number;
   rvisorMips: number;
+  jitMips: number;
   qemuMips?: number;
 }
 
-function runRvisor(elf: Uint8Array): { instructions: number; seconds: number; code: number } {
+function runRvisor(elf: Uint8Array, exec: 'interp' | 'jit' = 'interp'): { instructions: number; seconds: number; code: number } {
   let out = '';
-  const m = new BareMetalMachine(elf, { memSize: 8 << 20, output: (b) => { out += new TextDecoder().decode(b); } });
+  const m = new BareMetalMachine(elf, { memSize: 8 << 20, output: (b) => { out += new TextDecoder().decode(b); }, exec });
   const t0 = performance.now();
   const r = m.runSync();
   const seconds = (performance.now() - t0) / 1000;
@@ -57,7 +60,13 @@ async function main(): Promise<void> {
         instructions = r.instructions;
         code = r.code;
       }
-      const row: Row = { name: p.name, instructions, rvisorMips: instructions / median(times) / 1e6 };
+      const jitTimes: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const r = runRvisor(bare, 'jit');
+        if (r.code !== code || r.instructions !== instructions) throw new Error(`${p.name}: the translator disagrees with the interpreter`);
+        jitTimes.push(r.seconds);
+      }
+      const row: Row = { name: p.name, instructions, rvisorMips: instructions / median(times) / 1e6, jitMips: instructions / median(jitTimes) / 1e6 };
       if (haveQemu) {
         const path = join(dir, `${p.name}.elf`);
         // qemu-user refuses files without execute permission.
@@ -78,13 +87,18 @@ async function main(): Promise<void> {
   }
   const geo = (xs: number[]) => Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length);
   console.log(`\ninterpreter geometric mean: ${geo(rows.map((r) => r.rvisorMips)).toFixed(1)} M instr/s`);
+  console.log(`translator geometric mean:  ${geo(rows.map((r) => r.jitMips)).toFixed(1)} M instr/s (${geo(rows.map((r) => r.jitMips / r.rvisorMips)).toFixed(1)}x)`);
   if (!haveQemu) console.log(`(${QEMU} not found: install Debian's qemu-user for the comparison)`);
-  if (!process.argv.includes('--cpu-only')) await bootBench();
+  if (!process.argv.includes('--cpu-only')) {
+    await bootBench();
+    await ioBench();
+  }
 }
 
 function printRow(r: Row): void {
   const q = r.qemuMips === undefined ? '' : `   qemu-riscv64 ${r.qemuMips.toFixed(1).padStart(7)} M/s   rvisor/qemu ${(r.rvisorMips / r.qemuMips).toFixed(3)}`;
-  console.log(`${r.name.padEnd(8)} ${(r.instructions / 1e6).toFixed(1).padStart(6)} M instr   rvisor ${r.rvisorMips.toFixed(1).padStart(6)} M/s${q}`);
+  const jit = `   jit ${r.jitMips.toFixed(1).padStart(7)} M/s (${(r.jitMips / r.rvisorMips).toFixed(1)}x)`;
+  console.log(`${r.name.padEnd(8)} ${(r.instructions / 1e6).toFixed(1).padStart(6)} M instr   rvisor ${r.rvisorMips.toFixed(1).padStart(6)} M/s${jit}${q}`);
 }
 
 await main();

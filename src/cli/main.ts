@@ -9,6 +9,7 @@ import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
 import { DISK_USAGE, diskCommand } from './disk.js';
+import { snapshotCommand } from './snapshot-cmd.js';
 import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { parseSize } from './size.js';
@@ -19,6 +20,7 @@ const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url)
 const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
        rvisor image pull|ls|rm [NAME]
        rvisor disk create|info|convert|check ...
+       rvisor snapshot ls|rm|save|restore ...
 
 rvisor run                     boot the default image (debian) to a shell on this terminal
 rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
@@ -45,6 +47,8 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    a QMP monitor (QEMU's protocol; tcp listens on 127.0.0.1 by default)
   --gdb tcp::PORT  a GDB remote stub (gdb-multiarch: target remote :PORT); -s = port 1234
   -S               start paused: wait for QMP/monitor 'cont' or the debugger
+  --loadvm NAME    start from a snapshot (savevm in the monitor, QMP, or
+                   rvisor snapshot save) taken with the same options
 
 On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the keys.
 
@@ -69,6 +73,7 @@ async function run(args: string[]): Promise<number> {
       publish: { type: 'string', multiple: true, default: [] },
       share: { type: 'string', multiple: true, default: [] },
       qmp: { type: 'string' },
+      loadvm: { type: 'string' },
       gdb: { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
@@ -113,6 +118,7 @@ async function run(args: string[]): Promise<number> {
     harts,
     command,
     devices: { disks: values.disk.map(parseDisk), net: values.net, publish, shares },
+    loadvm: values.loadvm,
     control: { qmp: values.qmp, gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined), startPaused: values.S ?? false },
   });
 }
@@ -148,6 +154,7 @@ async function main(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'image': return await image(rest);
       case 'disk': return await diskCommand(rest);
+      case 'snapshot': return await snapshotCommand(rest);
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT_USAGE : 0;

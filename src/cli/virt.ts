@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
 import { type VirtExit, VirtMachine } from '../machine/virt.js';
-import type { VirtioConfig } from '../machine/virtio-slots.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
 import { OutputWatch } from './output-watch.js';
 import { type ControlOptions, VmControlSurface } from './vm-control.js';
-import { type DeviceOptions, openDevices } from './vm-devices.js';
+import { checkSnapshot, loadMachine, revertDisks, saveSnapshot } from './snapshots.js';
+import { type DeviceOptions, openDevices, type VmDevices } from './vm-devices.js';
 
 export interface VirtRunOptions {
   image: string;
@@ -24,6 +24,8 @@ export interface VirtRunOptions {
   command: string[];
   devices: Omit<DeviceOptions, 'console'>;
   control: Pick<ControlOptions, 'qmp' | 'gdb' | 'startPaused'>;
+  /** Start from this snapshot (QEMU's -loadvm). */
+  loadvm?: string;
 }
 
 /** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
@@ -57,32 +59,34 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
   // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,
   // and typed input goes to whichever the kernel command line makes the console.
-  const devices = await openDevices({ ...o.devices, console: (bytes) => watch.write(bytes) });
   const hvcConsole = /(^|\s)console=hvc0(\s|$)/.test(append);
-  try {
-    return await boot(o, append, kernel, initrd, bios, watch, devices.virtio, hvcConsole);
-  } finally {
-    devices.close();
-  }
-}
+  if (o.loadvm) checkSnapshot(o.loadvm, o.devices.disks);
 
-async function boot(
-  o: VirtRunOptions,
-  append: string,
-  kernel: Uint8Array,
-  initrd: Uint8Array | undefined,
-  bios: Uint8Array | undefined,
-  watch: OutputWatch,
-  virtio: VirtioConfig,
-  hvcConsole: boolean,
-): Promise<number> {
+  let machine: VirtMachine | undefined;
+  let devices: VmDevices | undefined;
+  /** A snapshot to load when the next machine is built (--loadvm, or loadvm while running). */
+  let pendingLoad = o.loadvm;
+  let loaded: (() => void) | undefined;
   const surface = new VmControlSurface({
     ...o.control,
     blocks: o.devices.disks.map((d, i) => ({ device: `virtio${i}`, file: d.file, format: d.format ?? 'auto', readOnly: d.readOnly })),
     write: (text) => process.stdout.write(text),
+    saveSnapshot: async (tag) => {
+      if (!machine || !devices) throw new Error('the VM is not running');
+      saveSnapshot(tag, machine, o.devices.disks, devices.virtio.disks ?? []);
+    },
+    // The disks' images are replaced, so everything is rebuilt around them: the run loop
+    // ends here and the next machine starts from the snapshot.
+    loadSnapshot: (tag) => {
+      checkSnapshot(tag, o.devices.disks);
+      pendingLoad = tag;
+      const done = new Promise<void>((resolve) => (loaded = resolve));
+      machine?.resume();
+      machine?.stop();
+      return done;
+    },
   });
   await surface.listen();
-  let machine: VirtMachine | undefined;
   let userQuit = false;
   let monitorShown = false;
   const terminal = new TerminalConsole({
@@ -109,8 +113,11 @@ async function boot(
   terminal.start();
   let result: VirtExit;
   try {
-    // A guest reset (reboot, QMP system_reset) starts a new machine on the same devices.
+    // A guest reset (reboot, QMP system_reset) or a loadvm starts a new machine; the
+    // devices' backends are reopened with it (after a loadvm, on the restored images).
     for (let first = true; ; first = false) {
+      if (pendingLoad) revertDisks(pendingLoad, o.devices.disks);
+      devices = await openDevices({ ...o.devices, console: (bytes) => watch.write(bytes) });
       machine = new VirtMachine({
         memSize: o.memSize,
         harts: o.harts,
@@ -120,15 +127,25 @@ async function boot(
         bios,
         console: (bytes) => watch.write(bytes),
         rngSeed: randomBytes(32),
-        virtio,
+        virtio: devices.virtio,
       });
+      if (pendingLoad) {
+        loadMachine(pendingLoad, machine, o.devices.disks);
+        pendingLoad = undefined;
+      }
       surface.attach(machine, first);
+      loaded?.();
+      loaded = undefined;
       result = await machine.run();
+      devices.close();
+      devices = undefined;
+      if (result.kind === 'stopped' && pendingLoad && !userQuit && !surface.quitRequested) continue;
       if (result.kind !== 'reset' || watch.panicked) break;
       surface.resetEnded();
     }
     if (result.kind === 'poweroff') surface.guestShutdown(result.code);
   } finally {
+    devices?.close();
     terminal.stop();
     process.off('exit', restore);
     process.off('SIGINT', onSigint);

@@ -18,6 +18,8 @@ export interface ControlOptions {
   blocks: BlockInfo[];
   /** What the board does for system_powerdown (it has no ACPI power button). */
   powerdown?: () => void;
+  saveSnapshot?: (tag: string) => Promise<void>;
+  loadSnapshot?: (tag: string) => Promise<void>;
   write: (text: string) => void;
 }
 
@@ -52,6 +54,8 @@ export class VmControlSurface {
       },
       powerdown: o.powerdown,
       blocks: () => o.blocks,
+      saveSnapshot: o.saveSnapshot,
+      loadSnapshot: o.loadSnapshot,
     });
     this.control.onEvent((e) => {
       if (e.event === 'STOP') this.debug?.notifyPaused();

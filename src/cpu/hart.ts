@@ -37,6 +37,17 @@ export const enum TlbContext {
 const TLB_SETS = 4 * 3;
 const INVALID_TAG = 1;
 
+/**
+ * A hart's area in guest RAM's WebAssembly.Memory (GuestMemory.allocPrivate), so that
+ * translated code reaches state, TLB and RAM through one memory: the state buffer at 0,
+ * 64 bytes of scratch for the translator, then the three TLB arrays.
+ */
+export const HART_SCRATCH = 1024;
+export const HART_TLB = 1088;
+/** Bytes of one TLB array (tag low, tag high, host offset), in that order from HART_TLB. */
+export const TLB_ARRAY_BYTES = TLB_SETS * TLB_SIZE * 4;
+const HART_AREA_BYTES = HART_TLB + 3 * TLB_ARRAY_BYTES;
+
 export const PC = slotIndex(Slot.Pc);
 export const PRIV = slotIndex(Slot.Priv);
 export const MSTATUS = slotIndex(Slot.Mstatus);
@@ -63,15 +74,14 @@ export class Hart {
   // Software TLB: guest-virtual page -> host byte offset, per access kind. An entry exists
   // only once every permission check for that kind passed for the whole page, and (for
   // writes) the page is marked in the dirty log.
-  readonly tlbTagLo = new Int32Array(TLB_SETS * TLB_SIZE).fill(INVALID_TAG);
-  readonly tlbTagHi = new Int32Array(TLB_SETS * TLB_SIZE);
-  readonly tlbHost = new Int32Array(TLB_SETS * TLB_SIZE);
+  readonly tlbTagLo: Int32Array;
+  readonly tlbTagHi: Int32Array;
+  readonly tlbHost: Int32Array;
   /** Per-set views of the TLB arrays, so the interpreter indexes a set without an offset. */
-  readonly tlbSets = Array.from({ length: TLB_SETS }, (_, i) => ({
-    tagLo: this.tlbTagLo.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
-    tagHi: this.tlbTagHi.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
-    host: this.tlbHost.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
-  }));
+  readonly tlbSets: { tagLo: Int32Array; tagHi: Int32Array; host: Int32Array }[];
+  /** Offset of this hart's area in mem.wasm (see HART_SCRATCH), or -1 when the state
+   *  lives in its own buffer (the private area was full) and the translator cannot run. */
+  readonly area: number;
   /** The page instructions are being fetched from (a one-entry cache in front of the TLB). */
   fetchTagLo = INVALID_TAG;
   fetchTagHi = 0;
@@ -92,7 +102,19 @@ export class Hart {
   firmware: MachineModeFirmware | undefined;
 
   constructor(mem: GuestMemory, opts: HartOptions = {}) {
-    this.s = new HartState();
+    this.area = mem.allocPrivate(HART_AREA_BYTES);
+    const buf = this.area >= 0 ? mem.wasm.buffer : new ArrayBuffer(HART_AREA_BYTES);
+    const base = this.area >= 0 ? this.area : 0;
+    this.s = new HartState(buf, base);
+    const n = TLB_SETS * TLB_SIZE;
+    this.tlbTagLo = new Int32Array(buf, base + HART_TLB, n).fill(INVALID_TAG);
+    this.tlbTagHi = new Int32Array(buf, base + HART_TLB + TLB_ARRAY_BYTES, n);
+    this.tlbHost = new Int32Array(buf, base + HART_TLB + 2 * TLB_ARRAY_BYTES, n);
+    this.tlbSets = Array.from({ length: TLB_SETS }, (_, i) => ({
+      tagLo: this.tlbTagLo.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
+      tagHi: this.tlbTagHi.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
+      host: this.tlbHost.subarray(i * TLB_SIZE, (i + 1) * TLB_SIZE),
+    }));
     this.x = this.s.x;
     this.w = this.s.w;
     this.mem = mem;
@@ -146,6 +168,17 @@ export class Hart {
   flushTlb(): void {
     this.tlbTagLo.fill(INVALID_TAG);
     this.fetchTagLo = INVALID_TAG;
+  }
+
+  /** Drops every write entry that maps host page `page` (it now holds translated code,
+   *  and writes to it must take the slow path so that they invalidate the translation). */
+  dropWriteEntries(page: number): void {
+    for (let c = 0; c < 4; c++) {
+      const first = Hart.tlbSet(c, Access.Write);
+      for (let t = first; t < first + TLB_SIZE; t++) {
+        if (this.tlbTagLo[t] !== INVALID_TAG && (this.tlbHost[t] + (this.tlbTagLo[t] & 0xfff)) >>> 12 === page) this.tlbTagLo[t] = INVALID_TAG;
+      }
+    }
   }
 
   /** Drops the fetch page (the privilege changed, so fetches use another context). */
@@ -204,7 +237,9 @@ export class Hart {
       return -1;
     }
     const pagePa = pa - (vaLo & 0xfff);
-    if (this.pmp.check(pagePa, 4096, access, priv)) {
+    // Pages with translated code get no write entry: their writes must reach markDirty.
+    const code = access === Access.Write && this.mem.codePages !== undefined && this.mem.codePages[host >>> 12] === 1;
+    if (!code && this.pmp.check(pagePa, 4096, access, priv)) {
       if (access === Access.Write) this.mem.markDirty(pa);
       this.tlbTagLo[t] = vaLo & -4096;
       this.tlbTagHi[t] = vaHi;

@@ -6,6 +6,10 @@
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 const WASM_PAGE = 65536;
+/** Bytes past RAM in the same WebAssembly.Memory for per-hart areas (state, TLB) and the
+ *  translator's lookup table, so that
+ *  translated code reaches registers, TLB and RAM through the one memory it imports. */
+const PRIVATE_BYTES = 16 * WASM_PAGE;
 
 /** P2M value for a guest page with no host frame behind it. */
 export const NO_FRAME = -1;
@@ -28,6 +32,13 @@ export class GuestMemory {
   dv!: DataView;
   /** Called when mappings or write tracking change so that TLBs drop stale entries. */
   onRemap: (() => void)[] = [];
+  /** Host offset of the private area after RAM, and the next free byte in it. */
+  readonly privateBase: number;
+  private privateNext: number;
+  /** Pages holding translated code (set by the translator): no TLB write entry may map
+   *  them, so every write reaches markDirty, which reports it through onCodeWrite. */
+  codePages: Uint8Array | undefined;
+  onCodeWrite: ((page: number) => void) | undefined;
 
   constructor(base: number, size: number) {
     if (size <= 0 || size % PAGE_SIZE !== 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
@@ -36,7 +47,9 @@ export class GuestMemory {
     this.base = base;
     this.size = size;
     this.pages = size / PAGE_SIZE;
-    const wasmPages = Math.ceil(size / WASM_PAGE);
+    this.privateBase = Math.ceil(size / WASM_PAGE) * WASM_PAGE;
+    this.privateNext = this.privateBase;
+    const wasmPages = (this.privateBase + PRIVATE_BYTES) / WASM_PAGE;
     this.wasm = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages });
     this.p2m = new Int32Array(this.pages);
     for (let i = 0; i < this.pages; i++) this.p2m[i] = i;
@@ -63,12 +76,22 @@ export class GuestMemory {
     return frame * PAGE_SIZE + (rel % PAGE_SIZE);
   }
 
+  /** Reserves `bytes` (64-byte aligned) in the private area; -1 when it is full. */
+  allocPrivate(bytes: number): number {
+    const at = this.privateNext;
+    if (at + bytes > this.privateBase + PRIVATE_BYTES) return -1;
+    this.privateNext = at + ((bytes + 63) & ~63);
+    return at;
+  }
+
   isRam(pa: number, size: number): boolean {
     return pa >= this.base && pa + size <= this.base + this.size;
   }
 
   markDirty(pa: number): void {
-    this.dirty[Math.floor((pa - this.base) / PAGE_SIZE)] = 1;
+    const page = Math.floor((pa - this.base) / PAGE_SIZE);
+    this.dirty[page] = 1;
+    if (this.codePages !== undefined && this.codePages[page]) this.onCodeWrite?.(page);
   }
 
   /** Returns the dirty pages' indices and clears the log; writable TLB entries are dropped. */

@@ -69,13 +69,18 @@ export class HartState {
   /** The whole buffer as words; slots are reached with slotIndex(). */
   readonly w: Int32Array;
 
-  constructor(buffer: ArrayBuffer = new ArrayBuffer(STATE_BYTES)) {
-    if (buffer.byteLength < STATE_BYTES) throw new Error('hart state buffer too small');
+  /** Byte offset of the state in `buffer` (non-zero when it lives in guest RAM's
+   *  WebAssembly.Memory, where translated code reaches it). */
+  readonly byteOffset: number;
+
+  constructor(buffer: ArrayBuffer = new ArrayBuffer(STATE_BYTES), byteOffset = 0) {
+    if (buffer.byteLength < byteOffset + STATE_BYTES || byteOffset % 8 !== 0) throw new Error('hart state buffer too small or misaligned');
     this.buffer = buffer;
-    this.x = new Int32Array(buffer, X_OFFSET, 64);
-    this.f = new Float64Array(buffer, F_OFFSET, 32);
-    this.fi = new Int32Array(buffer, F_OFFSET, 64);
-    this.w = new Int32Array(buffer, 0, STATE_BYTES >> 2);
+    this.byteOffset = byteOffset;
+    this.x = new Int32Array(buffer, byteOffset + X_OFFSET, 64);
+    this.f = new Float64Array(buffer, byteOffset + F_OFFSET, 32);
+    this.fi = new Int32Array(buffer, byteOffset + F_OFFSET, 64);
+    this.w = new Int32Array(buffer, byteOffset, STATE_BYTES >> 2);
   }
 
   /** Reads a 64-bit slot as a BigInt (for tools and tests; never on the hot path). */

@@ -3,6 +3,7 @@
 // read-only here: writes are ignored rather than letting the two views drift apart.
 
 import type { HartInterrupts, MmioDevice } from './mmio.js';
+import { StateReader } from './snapshot.js';
 
 /** 32-bit registers; 64-bit ones may also be accessed whole (split low word first). */
 export const CLINT_WIDTHS = 4 | 8;
@@ -18,6 +19,13 @@ const MTIP = 1 << 7;
 const MTIMECMP_BASE = 0x4000;
 const MTIME = 0xbff8;
 const TWO32 = 2 ** 32;
+
+/** Per-hart registers; mtime is the machine clock's, saved with it. */
+export interface ClintState {
+  harts: { msip: number; mtimecmp: string }[];
+  /** The high word of mtime latched by a low-word read, or -1. */
+  latchedHigh: number;
+}
 
 export class Clint implements MmioDevice {
   private readonly msip: Uint8Array;
@@ -82,6 +90,30 @@ export class Clint implements MmioDevice {
       this.updateHart(h, this.now());
     }
     // mtime: read-only (see the header comment).
+  }
+
+  save(): ClintState {
+    return {
+      harts: Array.from(this.msip, (msip, h) => ({ msip, mtimecmp: String(BigInt(this.cmpHi[h]) << 32n | BigInt(this.cmpLo[h])) })),
+      latchedHigh: this.latchedHigh,
+    };
+  }
+
+  /** Validates, applies, then drives MSIP and MTIP from the restored registers and the
+   *  (already restored) clock. */
+  restore(state: unknown): void {
+    const r = StateReader.of(state, 'clint');
+    const harts = r.objects('harts', this.harts.length).map((h) => ({ msip: h.int('msip', 0, 1), cmp: h.big('mtimecmp') }));
+    const latched = r.int('latchedHigh', -1, 0xffff_ffff);
+    harts.forEach((h, i) => {
+      this.msip[i] = h.msip;
+      this.cmpLo[i] = Number(h.cmp & 0xffff_ffffn);
+      this.cmpHi[i] = Number(h.cmp >> 32n);
+      this.harts[i].setInterrupt(MSIP, h.msip !== 0);
+    });
+    this.latchedHigh = latched;
+    const now = this.now();
+    for (let h = 0; h < this.harts.length; h++) this.updateHart(h, now);
   }
 
   /** Raises or clears each hart's MTIP from mtime >= mtimecmp; returns the earliest future

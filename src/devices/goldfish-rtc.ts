@@ -3,6 +3,7 @@
 // so the low-word access is the one that latches or commits the pair.
 
 import type { IrqLine, MmioDevice } from './mmio.js';
+import { StateReader } from './snapshot.js';
 
 export const RTC_WIDTHS = 4;
 
@@ -19,6 +20,20 @@ const ALARM_STATUS = 0x18;
 const CLEAR_INTERRUPT = 0x1c;
 
 const MASK32 = 0xffffffffn;
+
+/** The guest's clock is kept as an offset from the host's wall clock: a restored guest's
+ *  RTC therefore shows real time (plus whatever the guest set), as a machine resuming
+ *  from hibernation does. Times in nanoseconds, as decimal strings. */
+export interface RtcState {
+  offset: string;
+  latchedTimeHigh: number;
+  pendingTimeHigh: number;
+  alarm: string;
+  alarmHigh: number;
+  alarmArmed: boolean;
+  irqEnabled: boolean;
+  irqPending: boolean;
+}
 
 export class GoldfishRtc implements MmioDevice {
   /** Guest time minus host time, changed when the guest sets the clock. */
@@ -48,6 +63,28 @@ export class GoldfishRtc implements MmioDevice {
       this.irqLevel = level;
       this.irq.set(level);
     }
+  }
+
+  save(): RtcState {
+    return {
+      offset: String(this.offset), latchedTimeHigh: this.latchedTimeHigh, pendingTimeHigh: this.pendingTimeHigh,
+      alarm: String(this.alarm), alarmHigh: this.alarmHigh, alarmArmed: this.alarmArmed,
+      irqEnabled: this.irqEnabled, irqPending: this.irqPending,
+    };
+  }
+
+  /** Validates, applies, then drives the line (an alarm that came due meanwhile fires). */
+  restore(state: unknown): void {
+    const r = StateReader.of(state, 'rtc');
+    const s = {
+      offset: r.big('offset', 65, true), latchedTimeHigh: r.int('latchedTimeHigh', 0, 0xffff_ffff),
+      pendingTimeHigh: r.int('pendingTimeHigh', 0, 0xffff_ffff), alarm: r.big('alarm'), alarmHigh: r.int('alarmHigh', 0, 0xffff_ffff),
+      alarmArmed: r.bool('alarmArmed'), irqEnabled: r.bool('irqEnabled'), irqPending: r.bool('irqPending'),
+    };
+    Object.assign(this, s);
+    this.irqLevel = this.irqPending && this.irqEnabled;
+    this.irq.set(this.irqLevel);
+    this.update();
   }
 
   read(offset: number, _size: number): number {

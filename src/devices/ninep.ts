@@ -8,4 +8,8 @@ export interface NinePServer {
    *  reply, an Rlerror for anything it refuses. `maxReply` is the room the guest gave for
    *  the reply. Never throws for a malformed request. */
   handle(request: Uint8Array, maxReply: number): Uint8Array;
+  /** Session state for a snapshot (snapshot.ts conventions): fids as paths, reopened by
+   *  restore. Absent: a restored guest's fids are unknown to the server (EBADF). */
+  save?(): unknown;
+  restore?(state: unknown): void;
 }

@@ -2,6 +2,7 @@
 // SEIP), 7 priority levels, level-triggered sources behind a simple gateway.
 
 import type { HartInterrupts, IrqLine, MmioDevice } from './mmio.js';
+import { StateReader } from './snapshot.js';
 
 /** The PLIC is specified for naturally aligned 32-bit accesses only. */
 export const PLIC_WIDTHS = 4;
@@ -18,6 +19,18 @@ const ENABLE_BASE = 0x2000;
 const ENABLE_STRIDE = 0x80;
 const CONTEXT_BASE = 0x20_0000;
 const CONTEXT_STRIDE = 0x1000;
+
+/** Registers and gateway state; what each context drives follows from them. Bit sets are
+ *  32-bit words (source n is bit n%32 of word n/32), enables `words` per context. */
+export interface PlicState {
+  sources: number;
+  /** Priority of sources 0..sources (source 0 is always 0). */
+  priority: number[];
+  level: number[];
+  claimed: number[];
+  enable: number[];
+  threshold: number[];
+}
 
 export class Plic implements MmioDevice {
   private readonly sources: number;
@@ -127,6 +140,37 @@ export class Plic implements MmioDevice {
         this.complete(ctx, value >>> 0);
         break;
     }
+  }
+
+  save(): PlicState {
+    return {
+      sources: this.sources, priority: [...this.priority], level: [...this.level], claimed: [...this.claimed],
+      enable: [...this.enable], threshold: [...this.threshold],
+    };
+  }
+
+  /** Validates, applies, then drives every context's output to the restored state (the
+   *  harts' MEIP/SEIP inputs may hold another machine state's levels). */
+  restore(state: unknown): void {
+    const r = StateReader.of(state, 'plic');
+    if (r.int('sources', 1, 1023) !== this.sources) r.fail('sources', `this PLIC has ${this.sources} sources`);
+    const priority = r.ints('priority', this.sources + 1, 0, MAX_PRIORITY);
+    if (priority[0] !== 0) r.fail('priority[0]', 'source 0 does not exist and has no priority');
+    const last = this.lastWordMask() >>> 0;
+    const words = (name: string, count: number) => r.ints(name, count, 0, 0xffff_ffff).map((v, i) => {
+      // Bit 0 of word 0 (source 0) and bits past the last source are not implemented.
+      const w = i % this.words;
+      if ((w === 0 && v & 1) || (w === this.words - 1 && (v & ~last) !== 0)) r.fail(`${name}[${i}]`, 'has bits of sources that do not exist');
+      return v | 0;
+    });
+    const level = words('level', this.words), claimed = words('claimed', this.words), enable = words('enable', this.words * this.contexts);
+    const threshold = r.ints('threshold', this.contexts, 0, MAX_PRIORITY);
+    this.priority.set(priority);
+    this.level.set(level);
+    this.claimed.set(claimed);
+    this.enable.set(enable);
+    this.threshold.set(threshold);
+    for (let c = 0; c < this.contexts; c++) this.drive(c, this.best(c) !== 0);
   }
 
   /** Index into `enable` for an offset in the enable block, or -1 if unimplemented. */

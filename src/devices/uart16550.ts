@@ -3,6 +3,7 @@
 // and the "THR empty" interrupt re-arms as soon as a byte is written.
 
 import type { ByteSink, IrqLine, MmioDevice } from './mmio.js';
+import { StateReader } from './snapshot.js';
 
 /** Accesses of any width reach the 8-bit register at their offset. */
 export const UART_WIDTHS = 1 | 2 | 4;
@@ -41,6 +42,14 @@ const LSR_TEMT = 0x40;
 const MSR_IDLE_LINES = 0xb0;
 
 const TRIGGER_LEVELS = [1, 4, 8, 14];
+
+/** Everything the guest can observe; the interrupt line's level follows from it. */
+export interface UartState {
+  /** Received bytes the guest has not read, oldest first. */
+  rx: Uint8Array;
+  ier: number; lcr: number; mcr: number; scr: number; dll: number; dlm: number;
+  fifoEnabled: boolean; rxTrigger: number; overrun: boolean; thrEmptyPending: boolean; msrDelta: number;
+}
 
 export class Uart16550 implements MmioDevice {
   private readonly rx = new Uint8Array(UART_RX_CAPACITY);
@@ -138,6 +147,37 @@ export class Uart16550 implements MmioDevice {
   /** The programmed baud-rate divisor (DLM:DLL); nothing is paced by it. */
   get divisor(): number {
     return (this.dlm << 8) | this.dll;
+  }
+
+  save(): UartState {
+    const rx = new Uint8Array(this.rxCount);
+    for (let i = 0; i < this.rxCount; i++) rx[i] = this.rx[(this.rxHead + i) % UART_RX_CAPACITY];
+    return {
+      rx, ier: this.ier, lcr: this.lcr, mcr: this.mcr, scr: this.scr, dll: this.dll, dlm: this.dlm,
+      fifoEnabled: this.fifoEnabled, rxTrigger: this.rxTrigger, overrun: this.overrun,
+      thrEmptyPending: this.thrEmptyPending, msrDelta: this.msrDelta,
+    };
+  }
+
+  /** Validates, then applies, then drives the interrupt line to the restored level (the
+   *  line's previous level belongs to another machine state). */
+  restore(state: unknown): void {
+    const r = StateReader.of(state, 'uart');
+    const rx = r.bytes('rx', { max: UART_RX_CAPACITY });
+    const s = {
+      ier: r.int('ier', 0, 0x0f), lcr: r.int('lcr', 0, 0xff), mcr: r.int('mcr', 0, 0x1f), scr: r.int('scr', 0, 0xff),
+      dll: r.int('dll', 0, 0xff), dlm: r.int('dlm', 0, 0xff), fifoEnabled: r.bool('fifoEnabled'),
+      rxTrigger: r.int('rxTrigger', 1, 14), overrun: r.bool('overrun'), thrEmptyPending: r.bool('thrEmptyPending'),
+      msrDelta: r.int('msrDelta', 0, 0x0f),
+    };
+    if (!TRIGGER_LEVELS.includes(s.rxTrigger)) r.fail('rxTrigger', `${s.rxTrigger} is not a 16550 trigger level`);
+    Object.assign(this, s);
+    this.rx.fill(0);
+    this.rx.set(rx);
+    this.rxHead = 0;
+    this.rxCount = rx.length;
+    this.irqLevel = this.interruptId() !== IIR_NONE;
+    this.irq.set(this.irqLevel);
   }
 
   private pushRx(b: number): void {

@@ -5,6 +5,7 @@
 import { Hart, type TimeSource } from '../cpu/hart.js';
 import { execute } from '../cpu/interp.js';
 import { GuestMemory } from '../cpu/memory.js';
+import { runJit } from '../jit/index.js';
 import { hostClock } from './clock.js';
 import { Htif } from './htif.js';
 import { LoadError, loadElf } from './loader.js';
@@ -21,6 +22,8 @@ export interface BareMetalOptions {
   /** Stop with an error after this many instructions (default: no limit). */
   maxInstructions?: number;
   time?: TimeSource;
+  /** The interpreter (default) or the WebAssembly translator. */
+  exec?: 'interp' | 'jit';
 }
 
 export type RunResult =
@@ -80,7 +83,7 @@ export class BareMetalMachine {
   }
 
   private slice(total: number, limit: number): { total: number; result?: RunResult } {
-    const n = execute(this.hart, Math.min(SLICE, limit - total));
+    const n = (this.opts.exec === 'jit' ? runJit : execute)(this.hart, Math.min(SLICE, limit - total));
     total += n;
     const ev = this.htif.poll();
     if (ev) return { total, result: { kind: 'exit', code: ev.code, instructions: total } };

@@ -4,6 +4,7 @@
 
 import { Hart } from '../cpu/hart.js';
 import { execute } from '../cpu/interp.js';
+import { jitOf, runJit } from '../jit/index.js';
 import { GuestMemory } from '../cpu/memory.js';
 import { Slot, slotIndex } from '../cpu/state.js';
 import { Clint, CLINT_WIDTHS } from '../devices/clint.js';
@@ -58,6 +59,8 @@ export interface VirtConfig {
   wallClockMs?: () => number;
   /** Paravirtual devices in the virtio-mmio slots. */
   virtio?: VirtioConfig;
+  /** The interpreter (default) or the WebAssembly translator (issue 5). */
+  exec?: 'interp' | 'jit';
 }
 
 /** A debugger's hold on the run loop (the GDB stub): while `armed`, harts run through
@@ -94,6 +97,7 @@ export class VirtMachine {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
     this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
     // run() yields to the event loop, so translations can compile in the background.
+    if (cfg.exec === 'jit') jitOf(this.mem).asyncCompile = true;
     for (let i = 0; i < cfg.harts; i++) this.harts.push(new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time }));
 
     this.plic = new Plic(this.harts, VIRT.plic.sources);
@@ -230,7 +234,7 @@ export class VirtMachine {
           busy = true;
           continue;
         }
-        execute(h, SLICE);
+        (this.cfg.exec === 'jit' ? runJit : execute)(h, SLICE);
         if (!h.waiting) busy = true;
       }
       const deadline = this.pollDevices();

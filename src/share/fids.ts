@@ -20,6 +20,8 @@ export interface Fid {
   fmt: number;
   isDir: boolean;
   fd: number | null;
+  /** The guest's Tlopen/Tlcreate flags while open, so a restored snapshot can reopen it. */
+  openFlags: number | null;
   /** Listing snapshot of an open directory: readdir offsets index into it. */
   dirents: DirEntry[] | null;
   /** Set on fids made by Txattrwalk: the attribute value read through the fid. */
@@ -36,6 +38,9 @@ export class FidTable {
   constructor(readonly limit = DEFAULT_MAX_FIDS) {}
 
   get size(): number { return this.fids.size; }
+
+  /** Live fids by id (snapshots). */
+  entries(): IterableIterator<[number, Fid]> { return this.fids.entries(); }
 
   get(id: number): Fid {
     return this.fids.get(id) ?? fail(Errno.EBADF, `unknown fid ${id}`);
@@ -86,5 +91,6 @@ function release(f: Fid): void {
     try { closeSync(f.fd); } catch { /* already gone; nothing to report to anyone */ }
     f.fd = null;
   }
+  f.openFlags = null;
   f.dirents = null;
 }

@@ -31,6 +31,7 @@ export function lopen(s: Session, r: Reader, w: Writer): void {
   let host = hostFlags(flags);
   if (st.isDirectory()) host |= constants.O_DIRECTORY;
   f.fd = s.root.open(f, host);
+  f.openFlags = flags;
   f.dirents = null;
   w.qid(qidOf(st)).u32(IOUNIT);
 }
@@ -68,7 +69,7 @@ export function lcreate(s: Session, r: Reader, w: Writer): void {
       fchmodSync(fd, mode);
       s.own(fd, f.uid, gid);
     }
-    Object.assign(f, { path, dev: st.dev, ino: st.ino, fmt: S_IFREG, isDir: false, fd, dirents: null });
+    Object.assign(f, { path, dev: st.dev, ino: st.ino, fmt: S_IFREG, isDir: false, fd, openFlags: flags, dirents: null });
     w.qid(qidOf(st)).u32(IOUNIT);
   } catch (e) {
     closeSync(fd);

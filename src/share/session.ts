@@ -69,7 +69,7 @@ export function dtOf(st: BigIntStats): number {
 export function fidFor(path: Buffer[], st: BigIntStats, uid: number): Fid {
   return {
     path, dev: st.dev, ino: st.ino, fmt: Number(st.mode) & S_IFMT, isDir: st.isDirectory(),
-    fd: null, dirents: null, xattr: null, uid,
+    fd: null, openFlags: null, dirents: null, xattr: null, uid,
   };
 }
 

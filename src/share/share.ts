@@ -12,6 +12,7 @@ import * as sess from './ops-session.js';
 import { ShareRoot } from './paths.js';
 import { NOTAG, T } from './protocol.js';
 import { Session } from './session.js';
+import { restoreShare, saveShare, type ShareState } from './snapshot.js';
 import { HEADER_SIZE, Reader, Writer, lerror } from './wire.js';
 
 export interface DirectoryShareOptions {
@@ -63,6 +64,15 @@ export class DirectoryShare implements NinePServer {
     this.tag = tag;
     this.readOnly = readOnly;
     this.session = new Session(shareRoot, readOnly, options.maxFids);
+  }
+
+  /** The session's fids as paths (snapshot.ts); restore reopens them. */
+  save(): ShareState {
+    return saveShare(this.session);
+  }
+
+  restore(state: unknown): void {
+    restoreShare(this.session, state);
   }
 
   handle(request: Uint8Array, maxReply: number): Uint8Array {

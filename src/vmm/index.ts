@@ -13,3 +13,6 @@ export { REGISTERS, TARGET_XML, type RegRef } from './gdb/registers.js';
 export { HartDebugTarget, type RunControl } from './virt-target.js';
 export { MachineControl, type MachineHooks } from './virt-control.js';
 export { debugRead, debugTranslate, debugWrite } from './guest-walk.js';
+export { readSnapshot, writeSnapshot, SNAPSHOT_VERSION, type SnapshotVersion } from './snapshot-file.js';
+export { SnapshotError } from '../devices/snapshot.js';
+export { restoreVirt, saveVirt, type MachineSnapshot } from '../machine/virt-snapshot.js';

@@ -31,3 +31,13 @@ test('set() moves guest time to a snapshot\'s value, paused or running', async (
   c.resume();
   assert.ok(c.mtime() >= 7_000_000 && c.mtime() < 7_010_000);
 });
+
+test('set() to the instant a paused clock stopped at keeps it paused', async () => {
+  const c = new HostClock(1_000_000);
+  c.pause();
+  const frozen = c.mtime();
+  c.set(frozen);
+  assert.equal(c.paused, true);
+  await sleep(10);
+  assert.equal(c.mtime(), frozen);
+});

@@ -59,6 +59,8 @@ export interface UserRunOptions {
   /** Called after each write(1, ...) has been captured, with the bytes written; tests use
    *  it to inspect or patch guest state between records. */
   onWrite?: (bytes: Uint8Array, hart: Hart) => void;
+  /** The executor (default: the interpreter's execute; the translator tests pass runJit). */
+  exec?: (h: Hart, budget: number) => number;
 }
 
 /** Loads a static ELF into a fresh hart and RAM, ready to start in U-mode at its entry. */
@@ -95,7 +97,7 @@ export function runUser(h: Hart, opts: UserRunOptions = {}): UserRunResult {
     },
   };
   while (instructions < limit) {
-    instructions += execute(h, Math.min(SLICE, limit - instructions));
+    instructions += (opts.exec ?? execute)(h, Math.min(SLICE, limit - instructions));
     if (!seen.trap) continue;
     const { cause, epc, tval } = seen.trap;
     seen.trap = undefined;

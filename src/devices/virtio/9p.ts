@@ -3,6 +3,7 @@
 // device is only a pipe; the NinePServer gives every message its meaning.
 
 import type { NinePServer } from '../ninep.js';
+import { StateReader } from '../snapshot.js';
 import { readConfigBytes, VIRTIO_ID_9P, type VirtioDevice, type VirtioTransport } from './device.js';
 import type { VirtQueue } from './queue.js';
 
@@ -26,6 +27,21 @@ export class Virtio9p implements VirtioDevice {
     this.config[0] = tag.length & 0xff;
     this.config[1] = tag.length >> 8;
     this.config.set(tag, 2);
+  }
+
+  /** The tag, and the server's session if it can save one: the guest's fids live in the
+   *  server as open host files, which cannot cross into another process, so a server
+   *  saves them as paths and reopens them (src/share/snapshot.ts). A server that cannot
+   *  answers the restored guest's fids with Rlerror(EBADF) and its mounts fail. */
+  save(): { tag: string; server: unknown } {
+    return { tag: this.server.tag, server: this.server.save?.() ?? null };
+  }
+
+  restore(state: unknown): void {
+    const r = StateReader.of(state, 'virtio-9p');
+    if (r.str('tag', 0x10000) !== this.server.tag) r.fail('tag', `this share's tag is ${JSON.stringify(this.server.tag)}`);
+    const server = r.raw('server');
+    if (server !== null && server !== undefined) this.server.restore?.(server);
   }
 
   readConfig(offset: number, size: number): number {

@@ -5,6 +5,7 @@
 // crash, and a range past the end of the disk is IOERR.
 
 import type { BlockBackend } from '../block.js';
+import { StateReader } from '../snapshot.js';
 import { type Chain, VirtioError } from './chain.js';
 import { readConfigBytes, VIRTIO_ID_BLOCK, type VirtioDevice, type VirtioTransport } from './device.js';
 import type { VirtQueue } from './queue.js';
@@ -65,6 +66,19 @@ export class VirtioBlk implements VirtioDevice {
     dv.setUint32(0x30, MAX_DISCARD_SECTORS, true); // max_write_zeroes_sectors
     dv.setUint32(0x34, MAX_DISCARD_SEG, true); // max_write_zeroes_seg
     this.config[0x38] = 1; // write_zeroes_may_unmap
+  }
+
+  /** No state beyond the transport's: requests complete within the notify. The size is
+   *  saved so that a snapshot is not restored over another disk (the disk's contents are
+   *  the VMM's business: qcow2 overlays). */
+  save(): { sectors: number; readOnly: boolean } {
+    return { sectors: this.sectors, readOnly: this.backend.readOnly };
+  }
+
+  restore(state: unknown): void {
+    const r = StateReader.of(state, 'virtio-blk');
+    if (r.int('sectors', 0, Number.MAX_SAFE_INTEGER) !== this.sectors) r.fail('sectors', `the disk has ${this.sectors} sectors`);
+    if (r.bool('readOnly') !== this.backend.readOnly) r.fail('readOnly', 'the disk is attached with other write access');
   }
 
   readConfig(offset: number, size: number): number {

@@ -3,6 +3,7 @@
 // waits in a bounded buffer until the guest posts receive buffers.
 
 import type { ByteSink } from '../mmio.js';
+import { StateReader } from '../snapshot.js';
 import { VIRTIO_ID_CONSOLE, type VirtioDevice, type VirtioTransport } from './device.js';
 import type { VirtQueue } from './queue.js';
 
@@ -31,6 +32,15 @@ export class VirtioConsole implements VirtioDevice {
     for (let i = 0; i < n; i++) this.pending.push(bytes[i]);
     if (n > 0) this.transport?.run(CONSOLE_RX, (q) => this.receive(q));
     return n;
+  }
+
+  save(): { pending: Uint8Array } {
+    return { pending: Uint8Array.from(this.pending) };
+  }
+
+  restore(state: unknown): void {
+    const pending = StateReader.of(state, 'virtio-console').bytes('pending', { max: CONSOLE_INPUT_CAPACITY });
+    this.pending = Array.from(pending);
   }
 
   readConfig(): number {

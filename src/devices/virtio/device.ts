@@ -47,6 +47,10 @@ export interface VirtioDevice {
   process(index: number, queue: VirtQueue): void;
   /** The driver reset the device: drop in-flight state (the transport resets queues). */
   reset(): void;
+  /** Plain state beyond the transport's (snapshot.ts conventions); absent: none. */
+  save?(): unknown;
+  /** Checks `state` (throwing SnapshotError and changing nothing) and applies it. */
+  restore?(state: unknown): void;
 }
 
 /** Little-endian read of `size` bytes of a config image; 0 outside it. */

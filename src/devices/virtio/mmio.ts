@@ -8,6 +8,7 @@ import type { DmaMemory } from '../dma.js';
 import type { IrqLine, MmioDevice } from '../mmio.js';
 import { VirtioError } from './chain.js';
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, type VirtioDevice, type VirtioTransport } from './device.js';
+import { restoreTransport, saveTransport, type VirtioMmioState } from './mmio-snapshot.js';
 import { VirtQueue } from './queue.js';
 
 export const VIRTIO_MMIO_WIDTHS = 1 | 2 | 4;
@@ -53,7 +54,7 @@ export class VirtioMmio implements MmioDevice, VirtioTransport {
 
   constructor(
     readonly device: VirtioDevice,
-    dma: DmaMemory,
+    private readonly dma: DmaMemory,
     private readonly irq: IrqLine,
   ) {
     this.offered = device.features | VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX;
@@ -113,6 +114,18 @@ export class VirtioMmio implements MmioDevice, VirtioTransport {
       case 0x0a4: this.configureQueue((q) => (q.usedAddr = setHigh(q.usedAddr, v))); break;
       // Identification, feature and interrupt-status registers are read-only.
     }
+  }
+
+  save(): VirtioMmioState {
+    return saveTransport(this);
+  }
+
+  /** Validates and applies (see mmio-snapshot.ts), then drives the line to the restored
+   *  interrupt status. */
+  restore(state: unknown, where = 'virtio'): void {
+    restoreTransport(this, this.dma, state, where);
+    this.irqLevel = this.interruptStatus !== 0;
+    this.irq.set(this.irqLevel);
   }
 
   run(index: number, work: (queue: VirtQueue) => void): boolean {

@@ -4,6 +4,7 @@
 // they are dropped, as a real NIC drops on ring overflow (the peer's TCP retransmits).
 
 import type { EthernetPort, EthernetEndpoint } from '../ethernet.js';
+import { StateReader } from '../snapshot.js';
 import { readConfigBytes, VIRTIO_ID_NET, type VirtioDevice, type VirtioTransport } from './device.js';
 import type { VirtQueue } from './queue.js';
 
@@ -40,6 +41,26 @@ export class VirtioNet implements VirtioDevice, EthernetEndpoint {
     if (mac.length !== 6) throw new RangeError('a MAC address is 6 bytes');
     this.config.set(mac, 0);
     this.config[6] = NET_S_LINK_UP; // status: the link is always up
+  }
+
+  /** The MAC identifies the card (a mismatch means another machine); frames waiting for
+   *  receive buffers are guest-visible state. The link is always up, so it is not saved. */
+  save(): { mac: Uint8Array; rxFifo: Uint8Array[]; rxDropped: number; txDropped: number } {
+    return { mac: this.config.slice(0, 6), rxFifo: this.rxFifo.map((f) => f.slice()), rxDropped: this.rxDropped, txDropped: this.txDropped };
+  }
+
+  restore(state: unknown): void {
+    const r: StateReader = StateReader.of(state, 'virtio-net');
+    const mac = r.bytes('mac', 6);
+    if (mac.some((b, i) => b !== this.config[i])) r.fail('mac', 'the snapshot\'s card has another MAC address');
+    const frames = r.list('rxFifo', { max: NET_RX_FIFO }).map((f, i) => {
+      if (!(f instanceof Uint8Array) || f.length < MIN_FRAME || f.length > MAX_FRAME) r.fail(`rxFifo[${i}]`, 'not an Ethernet frame');
+      return f.slice();
+    });
+    const rxDropped = r.int('rxDropped', 0, Number.MAX_SAFE_INTEGER), txDropped = r.int('txDropped', 0, Number.MAX_SAFE_INTEGER);
+    this.rxFifo = frames;
+    this.rxDropped = rxDropped;
+    this.txDropped = txDropped;
   }
 
   connect(peer: EthernetPort): void {

@@ -1,0 +1,332 @@
+// The translation cache of one guest RAM (shared by its harts: translated code takes the
+// hart's state and TLB addresses as arguments). Entries are keyed by host offset, i.e.
+// physical address, so satp writes and SFENCE.VMA cost nothing here: the runtime maps the
+// pc through the fetch TLB before every entry. Each page's hot blocks form one module;
+// a write to the page (seen by GuestMemory.markDirty, since code pages get no TLB write
+// entries) drops the page.
+
+import { HART_SCRATCH, Hart, MSTATUS, PC, PRIV } from '../cpu/hart.js';
+import { execute } from '../cpu/interp.js';
+import { pendingInterrupt } from '../cpu/priv.js';
+import { Slot, slotIndex } from '../cpu/state.js';
+import type { GuestMemory } from '../cpu/memory.js';
+import { CallFn, LOOKUP_BYTES, LOOKUP_ENTRIES, dispatcherModule } from './dispatch.js';
+import { BlockCode, buildModule } from './module.js';
+import { scanBlock } from './scan.js';
+
+
+const MIE = slotIndex(Slot.Mie), MIP = slotIndex(Slot.Mip);
+
+export interface Entry {
+  /** Instructions the interpreter runs for this entry while it is cold. */
+  interpCount: number;
+  /** Translatable instructions from here (0: never translated). */
+  trans: number;
+  hits: number;
+  /** Instructions the interpreter runs from here when the entry repeats back to back
+   *  (a loop the translator cannot take, e.g. FP): grows so the loop stays in execute(). */
+  stretch: number;
+  /** The page module's table slot and this block's index in it, once compiled (else -1). */
+  slot: number;
+  idx: number;
+}
+
+interface Page {
+  entries: (Entry | undefined)[];
+  compiled: boolean;
+  /** An asynchronous compilation is under way. */
+  pending: boolean;
+  /** The page's slot in the function table (-1 until first compiled). */
+  slot: number;
+}
+
+export interface JitCounters {
+  blocksTranslated: number;
+  modulesCompiled: number;
+  compileMs: number;
+  /** Size of the modules compiled. */
+  wasmBytes: number;
+  /** Entries into translated code from the runtime loop. */
+  cacheHits: number;
+  /** Blocks run by the interpreter (cold or untranslatable). */
+  interpreted: number;
+  /** ... of which began with an instruction the translator leaves to the interpreter. */
+  untranslatable: number;
+  invalidations: number;
+  flushes: number;
+  /** Exceptions raised by translated code (slow-path loads and stores). */
+  faults: number;
+}
+
+
+export class Jit {
+  /** Executions of an entry before its page is (re)compiled. */
+  threshold = 50;
+  /** Compiled pages kept before the whole cache is dropped (QEMU-style full flush). */
+  maxPages = 4096;
+  /** Compile in the background (WebAssembly.compile) and install the module when the host's
+   *  event loop next runs: for machines that yield to it; synchronous callers (tests,
+   *  runSync) would never see the result. */
+  asyncCompile = false;
+  readonly counters: JitCounters = {
+    blocksTranslated: 0, modulesCompiled: 0, compileMs: 0, wasmBytes: 0, cacheHits: 0, interpreted: 0, untranslatable: 0, invalidations: 0, flushes: 0, faults: 0,
+  };
+  private pages = new Map<number, Page>();
+  /** The last page looked up (most block boundaries stay in one page). */
+  private lastPn = -1;
+  private lastPage: Page | undefined;
+  private compiledPages = 0;
+  private readonly harts = new Set<Hart>();
+  private readonly code: Uint8Array;
+  /** The hart running translated code, and its scratch words (slow-path results, exit flag). */
+  cur: Hart | undefined;
+  scr: Int32Array = new Int32Array(16);
+  private readonly imports: WebAssembly.Imports;
+  private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 1024 });
+  private nextSlot = 0;
+  /** Slots of invalidated pages, emptied so their modules can be collected. */
+  private freeSlots: number[] = [];
+  readonly call: CallFn;
+  /** The dispatcher's lookup table (see dispatch.ts), 4 words per entry. */
+  private readonly lookupBase: number;
+  private readonly lookup: Int32Array;
+
+  constructor(readonly mem: GuestMemory) {
+    this.code = new Uint8Array(mem.wasm.buffer.byteLength >>> 12);
+    mem.codePages = this.code;
+    mem.onCodeWrite = (page) => this.invalidate(page);
+    // Slow paths. When one raises, the state is made exact at the faulting instruction
+    // (registers are written through, so only the pc and the retired count are missing).
+    const ld = (lo: number, hi: number, size: number, retired: number, off: number): void => {
+      const h = this.cur as Hart;
+      try {
+        this.scr[0] = h.loadSlow(lo, hi, size);
+      } catch (e) {
+        this.fault(h, retired, off);
+        throw e;
+      }
+      this.scr[1] = h.ldHi;
+    };
+    const st = (lo: number, hi: number, size: number, vlo: number, vhi: number, retired: number, off: number): void => {
+      const h = this.cur as Hart;
+      try {
+        h.storeSlow(lo, hi, size, vlo, vhi);
+      } catch (e) {
+        this.fault(h, retired, off);
+        throw e;
+      }
+      if (h.stopRequested) this.scr[3] = 1;
+    };
+    const amo = (lo: number, hi: number, size: number, retired: number, off: number): number => {
+      const h = this.cur as Hart;
+      try {
+        return h.amoHost(lo, hi, size);
+      } catch (e) {
+        this.fault(h, retired, off);
+        throw e;
+      }
+    };
+    this.imports = { e: { m: mem.wasm, ld, st, amo, csr: (off: number) => this.csr(off) } };
+    this.lookupBase = mem.allocPrivate(LOOKUP_BYTES);
+    this.lookup = new Int32Array(mem.wasm.buffer, Math.max(this.lookupBase, 0), this.lookupBase < 0 ? 0 : LOOKUP_BYTES / 4);
+    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherModule(this.lookupBase)), { e: { m: mem.wasm, t: this.table } });
+    this.call = d.exports.call as CallFn;
+  }
+
+  private allocSlot(): number {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    if (this.nextSlot === this.table.length) this.table.grow(this.table.length);
+    return this.nextSlot++;
+  }
+
+  /** A slow path raised in the page call the dispatcher last made: pc = delta + page + off;
+   *  retired = before that call + within it (scratch words: see SCR_BASE in regs.ts). */
+  private fault(h: Hart, retired: number, off: number): void {
+    const scr = this.scr;
+    const dlo = scr[5];
+    const lo = (dlo + scr[7] + off) | 0;
+    h.w[PC] = lo;
+    h.w[PC + 1] = (scr[6] + ((lo >>> 0) < (dlo >>> 0) ? 1 : 0)) | 0;
+    scr[2] = scr[4] + retired;
+  }
+
+  /** A CSR instruction of a translated block, at page offset `off`, run by the interpreter;
+   *  returns 0 to go on, 1 (retired, but leave) or 2 (not retired: trap, interrupt, stop).
+   *  scr[8] counts those the block counted (instret was added by execute()); scr[9] asks the
+   *  runtime to re-check interrupts. */
+  private csr(off: number): number {
+    const h = this.cur as Hart;
+    const w = h.w, scr = this.scr;
+    const dlo = scr[5];
+    const lo = (dlo + scr[7] + off) | 0;
+    const hi = (scr[6] + ((lo >>> 0) < (dlo >>> 0) ? 1 : 0)) | 0;
+    w[PC] = lo;
+    w[PC + 1] = hi;
+    const ctx = h.dataContext(), ms = w[MSTATUS], mie = w[MIE], mip = w[MIP], priv = w[PRIV];
+    execute(h, 1);
+    const nlo = (lo + 4) | 0;
+    if (w[PC] !== nlo || w[PC + 1] !== ((nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi)) {
+      scr[9] = 1;
+      scr[3] = 1;
+      return 2;
+    }
+    scr[8]++;
+    const irq = (ms !== w[MSTATUS] || mie !== w[MIE] || mip !== w[MIP] || priv !== w[PRIV]) && pendingInterrupt(h) >= 0;
+    if (irq || h.dataContext() !== ctx || h.stopRequested) {
+      scr[9] = 1;
+      scr[3] = 1;
+      return 1;
+    }
+    return 0;
+  }
+
+  /** Makes the block at host offset `pa` reachable from the dispatcher's loop. */
+  publish(pa: number, e: Entry): void {
+    if (this.lookup.length === 0) return;
+    const i = ((pa >>> 1) & (LOOKUP_ENTRIES - 1)) * 4;
+    this.lookup[i] = pa + 1;
+    this.lookup[i + 1] = e.slot;
+    this.lookup[i + 2] = e.idx;
+    this.lookup[i + 3] = e.trans;
+  }
+
+  private unpublish(pa: number): void {
+    if (this.lookup.length === 0) return;
+    const i = ((pa >>> 1) & (LOOKUP_ENTRIES - 1)) * 4;
+    if (this.lookup[i] === pa + 1) this.lookup[i] = 0;
+  }
+
+  /** Makes `h` the hart that translated code runs on (and one whose TLB this cache manages). */
+  enter(h: Hart): void {
+    if (this.cur === h) return;
+    this.harts.add(h);
+    this.cur = h;
+    this.scr = new Int32Array(this.mem.wasm.buffer, h.area + HART_SCRATCH, 16);
+  }
+
+  /** The entry at host offset `host`, scanned on first sight. */
+  entry(host: number): Entry {
+    const pn = host >>> 12;
+    let p = pn === this.lastPn ? this.lastPage : this.pages.get(pn);
+    if (p === undefined) {
+      p = { entries: new Array<Entry | undefined>(2048), compiled: false, pending: false, slot: -1 };
+      this.pages.set(pn, p);
+    }
+    this.lastPn = pn;
+    this.lastPage = p;
+    const i = (host & 0xfff) >>> 1;
+    let e = p.entries[i];
+    if (e === undefined) {
+      const s = scanBlock(this.mem.u16, (this.cur as Hart).rvc, host);
+      e = { interpCount: s.interpCount, trans: s.insns.length, hits: 0, stretch: s.interpCount, slot: -1, idx: -1 };
+      p.entries[i] = e;
+    }
+    return e;
+  }
+
+  /** Translates every known block of the page holding `host` into one module. */
+  compile(host: number): void {
+    const pn = host >>> 12;
+    const p = this.pages.get(pn);
+    if (p === undefined || p.pending) return;
+    const t0 = performance.now();
+    if (!p.compiled && this.compiledPages >= this.maxPages) {
+      this.flush();
+      return;
+    }
+    const blocks: BlockCode[] = [];
+    const owners: Entry[] = [];
+    const rvc = (this.cur as Hart).rvc;
+    p.entries.forEach((e, i) => {
+      if (e === undefined || e.trans === 0) return;
+      const pa = (pn << 12) + 2 * i;
+      // Decoded afresh: the page was not watched for writes before it held code.
+      const s = scanBlock(this.mem.u16, rvc, pa);
+      e.interpCount = s.interpCount;
+      e.trans = s.insns.length;
+      if (e.trans === 0) return;
+      blocks.push({ pa, insns: s.insns, lens: s.lens });
+      owners.push(e);
+    });
+    if (blocks.length === 0) return;
+    // From here on writes to the page invalidate it (and so the module being built).
+    if (!p.compiled) this.compiledPages++;
+    p.compiled = true;
+    this.code[pn] = 1;
+    for (const h of this.harts) h.dropWriteEntries(pn);
+    const bytes = buildModule(blocks, this.lookup.length > 0 ? this.lookupBase : -1);
+    this.counters.wasmBytes += bytes.length;
+    this.counters.blocksTranslated += blocks.length;
+    this.counters.modulesCompiled++;
+    const install = (mod: WebAssembly.Module) => {
+      if (this.pages.get(pn) !== p) return; // invalidated meanwhile
+      const exp = new WebAssembly.Instance(mod, this.imports).exports;
+      if (p.slot < 0) p.slot = this.allocSlot();
+      (exp.slot as WebAssembly.Global).value = p.slot;
+      const run = exp.run;
+      this.table.set(p.slot, run);
+      owners.forEach((e, i) => { e.slot = p.slot; e.idx = i; this.publish(blocks[i].pa, e); });
+    };
+    if (this.asyncCompile) {
+      // Compiled on the engine's background threads while the interpreter goes on.
+      p.pending = true;
+      void WebAssembly.compile(bytes).then((mod) => {
+        p.pending = false;
+        const t1 = performance.now();
+        install(mod);
+        this.counters.compileMs += performance.now() - t1;
+      });
+    } else {
+      install(new WebAssembly.Module(bytes));
+    }
+    this.counters.compileMs += performance.now() - t0;
+  }
+
+  /** A write reached a page with translated code: forget the page. */
+  invalidate(page: number): void {
+    const p = this.pages.get(page);
+    if (p !== undefined) {
+      p.entries.forEach((e, i) => { if (e !== undefined && e.slot >= 0) this.unpublish((page << 12) + 2 * i); });
+      if (p.compiled) this.compiledPages--;
+      if (p.slot >= 0) {
+        // Safe while its code runs: the exit flag below stops the dispatcher before it
+        // could look the slot up again.
+        this.table.set(p.slot, null);
+        this.freeSlots.push(p.slot);
+      }
+      this.pages.delete(page);
+    }
+    this.lastPn = -1;
+    this.code[page] = 0;
+    this.counters.invalidations++;
+    // Translated code still running returns at its next block boundary.
+    this.scr[3] = 1;
+  }
+
+  /** Drops every translation. */
+  flush(): void {
+    this.pages.clear();
+    this.lastPn = -1;
+    this.code.fill(0);
+    for (let i = 0; i < this.nextSlot; i++) this.table.set(i, null);
+    this.nextSlot = 0;
+    this.freeSlots = [];
+    this.lookup.fill(0);
+    this.compiledPages = 0;
+    this.counters.flushes++;
+    this.scr[3] = 1;
+  }
+}
+
+const jits = new WeakMap<GuestMemory, Jit>();
+
+/** The translation cache of a guest RAM (created on first use). */
+export function jitOf(mem: GuestMemory): Jit {
+  let j = jits.get(mem);
+  if (j === undefined) {
+    j = new Jit(mem);
+    jits.set(mem, j);
+  }
+  return j;
+}
