@@ -11,6 +11,7 @@ import { writeElf } from '../src/isa/elf.js';
 import { BareMetalMachine } from '../src/machine/baremetal.js';
 import { bootBench } from './boot.js';
 import { ioBench } from './io.js';
+import { snapshotBench } from './snapshot.js';
 import { PROGRAMS, source } from './programs.js';
 
 const QEMU = '/usr/bin/qemu-riscv64';
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--cpu-only')) {
     await bootBench();
     await ioBench();
+    await snapshotBench();
   }
 }
 

@@ -33,6 +33,8 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    without --kernel, the bundled demo
   --mem SIZE       guest RAM, e.g. 512M or 2G (default 512M; bare metal 128M)
   --smp N          harts (default 1)
+  --exec interp|jit  run guest code on the interpreter (default) or translate hot
+                   code to WebAssembly
   --max-insns N    bare metal: stop with status 3 after N instructions
   --disk file=PATH[,format=raw|qcow2][,ro][,serial=ID]
                    a virtio disk (repeat for more: the first is /dev/vda); the
@@ -74,6 +76,7 @@ async function run(args: string[]): Promise<number> {
       share: { type: 'string', multiple: true, default: [] },
       qmp: { type: 'string' },
       loadvm: { type: 'string' },
+      exec: { type: 'string', default: 'interp' },
       gdb: { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
@@ -101,6 +104,7 @@ async function run(args: string[]): Promise<number> {
     }
     return runBareMetal(values.kernel ?? DEMO, sizeOf(values.mem ?? '128M'), maxInstructions);
   }
+  if (values.exec !== 'interp' && values.exec !== 'jit') throw new UsageError(`--exec ${values.exec}: use interp or jit`);
   if (values.net !== 'user' && values.net !== 'none') throw new UsageError(`--net ${values.net}: use user or none`);
   if (values.net === 'none' && values.publish.length) throw new UsageError('--publish needs --net user');
   const shares = values.share.map(parseShare);
@@ -119,6 +123,7 @@ async function run(args: string[]): Promise<number> {
     command,
     devices: { disks: values.disk.map(parseDisk), net: values.net, publish, shares },
     loadvm: values.loadvm,
+    exec: values.exec,
     control: { qmp: values.qmp, gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined), startPaused: values.S ?? false },
   });
 }

@@ -26,6 +26,7 @@ export interface VirtRunOptions {
   control: Pick<ControlOptions, 'qmp' | 'gdb' | 'startPaused'>;
   /** Start from this snapshot (QEMU's -loadvm). */
   loadvm?: string;
+  exec: 'interp' | 'jit';
 }
 
 /** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
@@ -71,6 +72,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     ...o.control,
     blocks: o.devices.disks.map((d, i) => ({ device: `virtio${i}`, file: d.file, format: d.format ?? 'auto', readOnly: d.readOnly })),
     write: (text) => process.stdout.write(text),
+    powerdown: () => machine?.powerButton(),
     saveSnapshot: async (tag) => {
       if (!machine || !devices) throw new Error('the VM is not running');
       saveSnapshot(tag, machine, o.devices.disks, devices.virtio.disks ?? []);
@@ -128,6 +130,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
         console: (bytes) => watch.write(bytes),
         rngSeed: randomBytes(32),
         virtio: devices.virtio,
+        exec: o.exec,
       });
       if (pendingLoad) {
         loadMachine(pendingLoad, machine, o.devices.disks);

@@ -35,6 +35,7 @@ const MCR_LOOP = 0x10;
 
 const LSR_DR = 0x01;
 const LSR_OE = 0x02;
+const LSR_BI = 0x10;
 const LSR_THRE = 0x20;
 const LSR_TEMT = 0x40;
 
@@ -49,12 +50,17 @@ export interface UartState {
   rx: Uint8Array;
   ier: number; lcr: number; mcr: number; scr: number; dll: number; dlm: number;
   fifoEnabled: boolean; rxTrigger: number; overrun: boolean; thrEmptyPending: boolean; msrDelta: number;
+  /** Position in `rx` of a received break (a NUL with LSR.BI), or -1; absent in older
+   *  snapshots. */
+  breakAt?: number;
 }
 
 export class Uart16550 implements MmioDevice {
   private readonly rx = new Uint8Array(UART_RX_CAPACITY);
   private rxHead = 0;
   private rxCount = 0;
+  /** How many bytes precede a received break in the FIFO; -1: none. One at a time. */
+  private breakAt = -1;
 
   private ier = 0;
   private lcr = 0;
@@ -85,6 +91,16 @@ export class Uart16550 implements MmioDevice {
     for (let i = 0; i < n; i++) this.pushRx(bytes[i]);
     if (n > 0) this.updateIrq();
     return n;
+  }
+
+  /** A break condition on the line, received as a NUL character with LSR.BI set: what a
+   *  serial console turns into a magic SysRq (Linux: a break, then the key). */
+  receiveBreak(): boolean {
+    if (this.mcr & MCR_LOOP || this.breakAt >= 0 || this.rxCount >= UART_RX_CAPACITY) return false;
+    this.breakAt = this.rxCount;
+    this.pushRx(0);
+    this.updateIrq();
+    return true;
   }
 
   /** Bytes the guest has not read yet. */
@@ -155,7 +171,7 @@ export class Uart16550 implements MmioDevice {
     return {
       rx, ier: this.ier, lcr: this.lcr, mcr: this.mcr, scr: this.scr, dll: this.dll, dlm: this.dlm,
       fifoEnabled: this.fifoEnabled, rxTrigger: this.rxTrigger, overrun: this.overrun,
-      thrEmptyPending: this.thrEmptyPending, msrDelta: this.msrDelta,
+      thrEmptyPending: this.thrEmptyPending, msrDelta: this.msrDelta, breakAt: this.breakAt,
     };
   }
 
@@ -169,6 +185,7 @@ export class Uart16550 implements MmioDevice {
       dll: r.int('dll', 0, 0xff), dlm: r.int('dlm', 0, 0xff), fifoEnabled: r.bool('fifoEnabled'),
       rxTrigger: r.int('rxTrigger', 1, 14), overrun: r.bool('overrun'), thrEmptyPending: r.bool('thrEmptyPending'),
       msrDelta: r.int('msrDelta', 0, 0x0f),
+      breakAt: (state as { breakAt?: unknown }).breakAt === undefined ? -1 : r.int('breakAt', -1, rx.length - 1),
     };
     if (!TRIGGER_LEVELS.includes(s.rxTrigger)) r.fail('rxTrigger', `${s.rxTrigger} is not a 16550 trigger level`);
     Object.assign(this, s);
@@ -190,6 +207,7 @@ export class Uart16550 implements MmioDevice {
     const b = this.rx[this.rxHead];
     this.rxHead = (this.rxHead + 1) % UART_RX_CAPACITY;
     this.rxCount--;
+    if (this.breakAt >= 0) this.breakAt--;
     this.updateIrq();
     return b;
   }
@@ -221,6 +239,7 @@ export class Uart16550 implements MmioDevice {
     if (enable !== this.fifoEnabled || v & FCR_CLEAR_RX) {
       this.rxHead = 0;
       this.rxCount = 0;
+      this.breakAt = -1;
     }
     this.fifoEnabled = enable;
     // Clearing the transmit FIFO has nothing to do: it is always empty.
@@ -251,6 +270,7 @@ export class Uart16550 implements MmioDevice {
     let lsr = LSR_THRE | LSR_TEMT;
     if (this.rxCount > 0) lsr |= LSR_DR;
     if (this.overrun) lsr |= LSR_OE;
+    if (this.breakAt === 0) lsr |= LSR_BI;
     this.overrun = false;
     this.updateIrq();
     return lsr;
@@ -276,7 +296,7 @@ export class Uart16550 implements MmioDevice {
   /** The highest-priority enabled interrupt condition, as IIR's low nibble. */
   private interruptId(): number {
     const ier = this.ier;
-    if (ier & IER_RLSI && this.overrun) return IIR_RLS;
+    if (ier & IER_RLSI && (this.overrun || this.breakAt === 0)) return IIR_RLS;
     if (ier & IER_RDI && this.rxCount > 0) {
       // Below the trigger level a real FIFO raises a character timeout after four idle
       // character times; input arrives in bursts here, so it is raised right away.

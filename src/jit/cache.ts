@@ -5,17 +5,13 @@
 // a write to the page (seen by GuestMemory.markDirty, since code pages get no TLB write
 // entries) drops the page.
 
-import { HART_SCRATCH, Hart, MSTATUS, PC, PRIV } from '../cpu/hart.js';
-import { execute } from '../cpu/interp.js';
-import { pendingInterrupt } from '../cpu/priv.js';
-import { Slot, slotIndex } from '../cpu/state.js';
+import { HART_SCRATCH, Hart } from '../cpu/hart.js';
 import type { GuestMemory } from '../cpu/memory.js';
 import { CallFn, LOOKUP_BYTES, LOOKUP_ENTRIES, dispatcherModule } from './dispatch.js';
 import { BlockCode, buildModule } from './module.js';
 import { scanBlock } from './scan.js';
+import { slowPaths } from './slow.js';
 
-
-const MIE = slotIndex(Slot.Mie), MIP = slotIndex(Slot.Mip);
 
 export interface Entry {
   /** Instructions the interpreter runs for this entry while it is cold. */
@@ -95,38 +91,7 @@ export class Jit {
     this.code = new Uint8Array(mem.wasm.buffer.byteLength >>> 12);
     mem.codePages = this.code;
     mem.onCodeWrite = (page) => this.invalidate(page);
-    // Slow paths. When one raises, the state is made exact at the faulting instruction
-    // (registers are written through, so only the pc and the retired count are missing).
-    const ld = (lo: number, hi: number, size: number, retired: number, off: number): void => {
-      const h = this.cur as Hart;
-      try {
-        this.scr[0] = h.loadSlow(lo, hi, size);
-      } catch (e) {
-        this.fault(h, retired, off);
-        throw e;
-      }
-      this.scr[1] = h.ldHi;
-    };
-    const st = (lo: number, hi: number, size: number, vlo: number, vhi: number, retired: number, off: number): void => {
-      const h = this.cur as Hart;
-      try {
-        h.storeSlow(lo, hi, size, vlo, vhi);
-      } catch (e) {
-        this.fault(h, retired, off);
-        throw e;
-      }
-      if (h.stopRequested) this.scr[3] = 1;
-    };
-    const amo = (lo: number, hi: number, size: number, retired: number, off: number): number => {
-      const h = this.cur as Hart;
-      try {
-        return h.amoHost(lo, hi, size);
-      } catch (e) {
-        this.fault(h, retired, off);
-        throw e;
-      }
-    };
-    this.imports = { e: { m: mem.wasm, ld, st, amo, csr: (off: number) => this.csr(off) } };
+    this.imports = { e: { m: mem.wasm, ...slowPaths(this) } };
     this.lookupBase = mem.allocPrivate(LOOKUP_BYTES);
     this.lookup = new Int32Array(mem.wasm.buffer, Math.max(this.lookupBase, 0), this.lookupBase < 0 ? 0 : LOOKUP_BYTES / 4);
     const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherModule(this.lookupBase)), { e: { m: mem.wasm, t: this.table } });
@@ -138,47 +103,6 @@ export class Jit {
     if (free !== undefined) return free;
     if (this.nextSlot === this.table.length) this.table.grow(this.table.length);
     return this.nextSlot++;
-  }
-
-  /** A slow path raised in the page call the dispatcher last made: pc = delta + page + off;
-   *  retired = before that call + within it (scratch words: see SCR_BASE in regs.ts). */
-  private fault(h: Hart, retired: number, off: number): void {
-    const scr = this.scr;
-    const dlo = scr[5];
-    const lo = (dlo + scr[7] + off) | 0;
-    h.w[PC] = lo;
-    h.w[PC + 1] = (scr[6] + ((lo >>> 0) < (dlo >>> 0) ? 1 : 0)) | 0;
-    scr[2] = scr[4] + retired;
-  }
-
-  /** A CSR instruction of a translated block, at page offset `off`, run by the interpreter;
-   *  returns 0 to go on, 1 (retired, but leave) or 2 (not retired: trap, interrupt, stop).
-   *  scr[8] counts those the block counted (instret was added by execute()); scr[9] asks the
-   *  runtime to re-check interrupts. */
-  private csr(off: number): number {
-    const h = this.cur as Hart;
-    const w = h.w, scr = this.scr;
-    const dlo = scr[5];
-    const lo = (dlo + scr[7] + off) | 0;
-    const hi = (scr[6] + ((lo >>> 0) < (dlo >>> 0) ? 1 : 0)) | 0;
-    w[PC] = lo;
-    w[PC + 1] = hi;
-    const ctx = h.dataContext(), ms = w[MSTATUS], mie = w[MIE], mip = w[MIP], priv = w[PRIV];
-    execute(h, 1);
-    const nlo = (lo + 4) | 0;
-    if (w[PC] !== nlo || w[PC + 1] !== ((nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi)) {
-      scr[9] = 1;
-      scr[3] = 1;
-      return 2;
-    }
-    scr[8]++;
-    const irq = (ms !== w[MSTATUS] || mie !== w[MIE] || mip !== w[MIP] || priv !== w[PRIV]) && pendingInterrupt(h) >= 0;
-    if (irq || h.dataContext() !== ctx || h.stopRequested) {
-      scr[9] = 1;
-      scr[3] = 1;
-      return 1;
-    }
-    return 0;
   }
 
   /** Makes the block at host offset `pa` reachable from the dispatcher's loop. */

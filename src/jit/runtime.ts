@@ -1,7 +1,7 @@
 // runJit: the executor loop. At every block boundary it maps the pc through the fetch TLB
 // (so mappings, satp and privilege are checked exactly as the interpreter checks them),
 // runs the block's translation when there is one, and the interpreter otherwise: cold
-// code, and every instruction the translator leaves out (CSRs, system, FENCE.I, LR/SC,
+// code, and every instruction the translator leaves out (most CSRs, system, FENCE.I, LR/SC,
 // FP). Untranslatable loops (FP) get ever longer interpreted stretches, so they run at the
 // interpreter's speed rather than paying this loop's overhead on every iteration.
 

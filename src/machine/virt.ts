@@ -179,6 +179,15 @@ export class VirtMachine {
     this.finish({ kind: 'stopped' });
   }
 
+  /** system_powerdown. The board has no power button (QEMU's riscv virt has none either:
+   *  no ACPI), so it does what an operator at a serial console can: a break followed by
+   *  magic SysRq 'o', which Linux's serial console turns into an orderly kernel power-off
+   *  (the guest then ends the run through SBI or sifive_test, as any poweroff). */
+  powerButton(): void {
+    if (this.uart.receiveBreak()) this.consoleInput(Uint8Array.of(0x6f));
+    this.wake?.();
+  }
+
   /** Ends run() as a guest reset would; the caller builds the machine anew. */
   reset(): void {
     this.finish({ kind: 'reset' });

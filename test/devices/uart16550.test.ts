@@ -251,3 +251,23 @@ test('the IRQ line is told only about changes', () => {
   r(RBR);
   assert.deepEqual(line.history, [true, false]);
 });
+
+test('a break arrives as a NUL with LSR.BI and a line-status interrupt, in order with the data', () => {
+  const { uart, line, r, w } = setup();
+  linuxInit(w);
+  w(IER, 0x05); // RDI | RLSI
+  uart.receive(Uint8Array.of(0x41));
+  assert.equal(uart.receiveBreak(), true);
+  assert.equal(uart.receiveBreak(), false, 'one break at a time');
+  uart.receive(Uint8Array.of(0x6f));
+  // 'A' first: no BI while it is at the top of the FIFO.
+  assert.equal(r(LSR) & 0x10, 0);
+  assert.equal(r(RBR), 0x41);
+  assert.equal(r(IIR) & 0x0f, 0x06, 'line status interrupt for the break');
+  assert.equal(line.level, true);
+  assert.equal(r(LSR) & 0x11, 0x11);
+  assert.equal(r(RBR), 0);
+  assert.equal(r(LSR) & 0x10, 0, 'BI goes with its character');
+  assert.equal(r(RBR), 0x6f);
+  assert.equal(line.level, false);
+});

@@ -39,6 +39,11 @@ class Session {
     });
   }
 
+  /** Settles once every request received so far has been answered. */
+  drained(): Promise<void> {
+    return this.queue.catch(() => undefined);
+  }
+
   send(msg: unknown): void {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(JSON.stringify(msg) + '\r\n');
   }
@@ -79,7 +84,9 @@ class Session {
       if (name === 'quit') this.ctx.control.quit();
     } catch (e) {
       if (e instanceof QmpError) return this.error(e.cls, e.message, id);
-      throw e;
+      // Anything else failed inside the VMM: the client still gets an answer, and the
+      // session (whose requests are chained) stays usable.
+      return this.error('GenericError', (e as Error).message ?? String(e), id);
     }
   }
 }
@@ -116,9 +123,17 @@ export class QmpServer {
     return this.sessions.size;
   }
 
-  close(): Promise<void> {
+  /** Answers what is still pending (a command that ended the VM, such as
+   *  system_powerdown, gets its reply), then closes every connection. */
+  async close(): Promise<void> {
     this.unsubscribe();
-    for (const s of this.sessions) s.socket.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([Promise.all([...this.sessions].map((s) => s.drained())), grace]);
+    for (const s of this.sessions) {
+      s.socket.end();
+      setTimeout(() => s.socket.destroy(), 1000).unref();
+    }
+    await closed;
   }
 }
