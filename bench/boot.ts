@@ -43,15 +43,18 @@ export async function bootBench(): Promise<void> {
   }
   const { kernelPath, initrdPath } = image.info;
   console.log(`\nboot of Debian ${image.info.manifest.kernelVersion} with the image's initramfs, 512 MiB, 1 hart, -- true`);
-  const rv = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--append', APPEND, '--', 'true']);
-  report('rvisor', rv);
+  const interp = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--exec', 'interp', '--append', APPEND, '--', 'true']);
+  report('interp', interp);
+  const rv = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--exec', 'jit', '--append', APPEND, '--', 'true']);
+  report('jit', rv);
   if (!existsSync(QEMU)) {
     console.log(`(${QEMU} not found: install qemu-system-misc for the comparison)`);
     return;
   }
   const q = await timeBoot(QEMU, ['-M', 'virt', '-m', '512M', '-smp', '1', '-nographic', '-kernel', kernelPath, '-initrd', initrdPath, '-append', `${APPEND} -- true`]);
   report('qemu TCG', q);
-  console.log(`rvisor/qemu: to /init ${(rv.toInit / q.toInit).toFixed(1)}x, whole run ${(rv.total / q.total).toFixed(1)}x the time`);
+  console.log(`translator/qemu: to /init ${(rv.toInit / q.toInit).toFixed(1)}x, whole run ${(rv.total / q.total).toFixed(1)}x the time`);
+  console.log(`interpreter/qemu: to /init ${(interp.toInit / q.toInit).toFixed(1)}x, whole run ${(interp.total / q.total).toFixed(1)}x the time`);
 }
 
 function report(name: string, t: BootTiming): void {

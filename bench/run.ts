@@ -10,6 +10,7 @@ import { assemble } from '../src/isa/asm.js';
 import { writeElf } from '../src/isa/elf.js';
 import { BareMetalMachine } from '../src/machine/baremetal.js';
 import { bootBench } from './boot.js';
+import { guestCpuBench } from './guest-cpu.js';
 import { ioBench } from './io.js';
 import { snapshotBench } from './snapshot.js';
 import { PROGRAMS, source } from './programs.js';
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
   if (!haveQemu) console.log(`(${QEMU} not found: install Debian's qemu-user for the comparison)`);
   if (!process.argv.includes('--cpu-only')) {
     await bootBench();
+    await guestCpuBench();
     await ioBench();
     await snapshotBench();
   }

@@ -33,8 +33,8 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    without --kernel, the bundled demo
   --mem SIZE       guest RAM, e.g. 512M or 2G (default 512M; bare metal 128M)
   --smp N          harts (default 1)
-  --exec interp|jit  run guest code on the interpreter (default) or translate hot
-                   code to WebAssembly
+  --exec jit|interp  translate hot guest code to WebAssembly (default), or run
+                   everything on the interpreter
   --max-insns N    bare metal: stop with status 3 after N instructions
   --disk file=PATH[,format=raw|qcow2][,ro][,serial=ID]
                    a virtio disk (repeat for more: the first is /dev/vda); the
@@ -76,7 +76,7 @@ async function run(args: string[]): Promise<number> {
       share: { type: 'string', multiple: true, default: [] },
       qmp: { type: 'string' },
       loadvm: { type: 'string' },
-      exec: { type: 'string', default: 'interp' },
+      exec: { type: 'string', default: 'jit' },
       gdb: { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },

@@ -41,3 +41,9 @@ test('--smp 2 brings both harts online through SBI HSM', async () => {
   assert.match(r.stdout, /^2$/m);
   assert.match(r.stdout, /^0-1$/m);
 });
+
+test('--exec interp: the interpreter alone boots the same kernel', async () => {
+  const r = await rvisor(['run', 'debian', '--exec', 'interp', '--net', 'none', '--', 'sh', '-c', 'echo $((6*7))']);
+  assert.equal(r.status, 0, r.stderr + r.stdout.slice(-3000));
+  assert.match(r.stdout, /^42$/m);
+});
