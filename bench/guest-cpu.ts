@@ -6,12 +6,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine, openImage } from '../src/host/index.js';
+import { timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
-
-const timed = (label: string, cmd: string) =>
-  `t0=$(cut -d' ' -f1 /proc/uptime); ${cmd}; t1=$(cut -d' ' -f1 /proc/uptime); awk -v a=$t0 -v b=$t1 'BEGIN { printf "${label} %.2f\\n", b - a }'`;
 
 const SCRIPT = ['sh', '-c', [
   'dd if=/dev/urandom of=/tmp/data bs=1M count=4 2>/dev/null',
@@ -29,8 +27,8 @@ function run(cmd: string, args: string[]): Promise<Record<string, number>> {
     child.on('close', () => {
       const r: Record<string, number> = {};
       for (const w of WORKLOADS) {
-        const m = new RegExp(`^${w} ([\\d.]+)`, 'm').exec(out);
-        if (m) r[w] = Number(m[1]);
+        const v = timedValue(out, w);
+        if (v !== undefined) r[w] = v;
       }
       resolve(r);
     });

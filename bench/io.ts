@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine, openImage } from '../src/host/index.js';
+import { timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -40,24 +41,13 @@ async function tcpSink(): Promise<{ port: number; rate: () => number | undefined
   };
 }
 
-/** Times a command in the guest by /proc/uptime (10 ms resolution) and prints its MB/s:
- *  BusyBox's dd is built without its transfer summary. */
-const timed = (label: string, cmd: string) =>
-  `t0=$(cut -d' ' -f1 /proc/uptime); ${cmd}; t1=$(cut -d' ' -f1 /proc/uptime); awk -v a=$t0 -v b=$t1 'BEGIN { printf "${label} %.2f\\n", ${MIB} * 1.048576 / (b - a) }'`;
-
 function guestScript(port: number): string[] {
   return ['sh', '-c', [
-    timed('write', `dd if=/dev/zero of=/dev/vda bs=1M count=${MIB} conv=fsync 2>/dev/null`),
+    timed('write', `dd if=/dev/zero of=/dev/vda bs=1M count=${MIB} conv=fsync 2>/dev/null`, `${MIB} * 1.048576 / s`),
     'echo 3 > /proc/sys/vm/drop_caches',
-    timed('read', `dd if=/dev/vda of=/dev/null bs=1M count=${MIB} 2>/dev/null`),
+    timed('read', `dd if=/dev/vda of=/dev/null bs=1M count=${MIB} 2>/dev/null`, `${MIB} * 1.048576 / s`),
     `dd if=/dev/zero bs=64k count=${MIB * 16} 2>/dev/null | nc 10.0.2.2 ${port}`,
   ].join('; ')];
-}
-
-/** MB/s from a "write 12.34" line. */
-function rate(out: string, what: string): number | undefined {
-  const m = new RegExp(`^${what} ([\\d.]+)$`, 'm').exec(out);
-  return m ? Number(m[1]) : undefined;
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -75,7 +65,7 @@ async function measure(start: (disk: string, port: number) => Promise<string>, d
   const sink = await tcpSink();
   try {
     const out = await start(disk, sink.port);
-    return { writeMBs: rate(out, 'write'), readMBs: rate(out, 'read'), tcpMBs: sink.rate() };
+    return { writeMBs: timedValue(out, 'write'), readMBs: timedValue(out, 'read'), tcpMBs: sink.rate() };
   } finally {
     sink.close();
   }

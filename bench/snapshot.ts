@@ -3,34 +3,12 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hmpOverQmp } from '../src/cli/snapshot-cmd.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-/** Sends one QMP command after negotiation and resolves with its reply. */
-function qmpSession(path: string): Promise<(cmd: object) => Promise<Record<string, unknown>>> {
-  return new Promise((resolve, reject) => {
-    const s = connect(path);
-    let buf = '';
-    const waiting: ((m: Record<string, unknown>) => void)[] = [];
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      buf += d;
-      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
-        const m = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
-        if (!('event' in m)) waiting.shift()?.(m);
-      }
-    });
-    s.on('error', reject);
-    const send = (cmd: object) => new Promise<Record<string, unknown>>((r) => { waiting.push(r); s.write(JSON.stringify(cmd)); });
-    waiting.push(() => {
-      void send({ execute: 'qmp_capabilities' }).then(() => resolve(send));
-    });
-  });
-}
 
 export async function snapshotBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rvisor-snapbench-'));
@@ -42,8 +20,10 @@ export async function snapshotBench(): Promise<void> {
       let out = '';
       child.stdout.on('data', (d) => { out += d; if (out.includes('guest-ready')) resolve(); });
     });
-    const send = await qmpSession(sock);
-    const hmp = (line: string) => send({ execute: 'human-monitor-command', arguments: { 'command-line': line } });
+    const hmp = async (line: string) => {
+      const out = await hmpOverQmp(`unix:${sock}`, line);
+      if (out.trim()) throw new Error(`${line}: ${out.trim()}`);
+    };
     let t = performance.now();
     await hmp('savevm bench');
     const save = (performance.now() - t) / 1000;
@@ -52,7 +32,7 @@ export async function snapshotBench(): Promise<void> {
     const load = (performance.now() - t) / 1000;
     const size = statSync(join(dir, 'snapshots', 'bench', 'vm.rvsnap')).size;
     console.log(`\nsnapshot of a booted 512 MiB Debian guest: savevm ${save.toFixed(2)} s, loadvm ${load.toFixed(2)} s, state file ${(size / 2 ** 20).toFixed(1)} MiB`);
-    await send({ execute: 'quit' });
+    await hmp('quit').catch(() => undefined); // the VM may close the socket first
   } finally {
     child.kill();
     rmSync(dir, { recursive: true, force: true });

@@ -43,7 +43,7 @@ export async function snapshotCommand(args: string[]): Promise<number> {
 }
 
 /** One human-monitor command over QMP; returns its output (empty on success). */
-async function hmpOverQmp(address: string, command: string): Promise<string> {
+export async function hmpOverQmp(address: string, command: string): Promise<string> {
   const addr = parseListenAddress(address, '--qmp');
   const socket: Socket = await new Promise((resolve, reject) => {
     const s = addr.kind === 'unix' ? connect(addr.path) : connect(addr.port, addr.host);

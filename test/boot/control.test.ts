@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { QmpClient, type Msg } from '../vmm/qmp-client.js';
-import { CLI, ensureImage } from './support.js';
+import { CLI, ensureImage, freePort, sleep, until } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rvisor-control-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,21 +18,8 @@ before(() => ensureImage());
 const GDB = 'gdb-multiarch';
 const haveGdb = spawnSync(GDB, ['--version']).status === 0;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 600_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !check(); await sleep(200)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 /** The next message that is not an event, collecting events on the way. */
 async function reply(c: QmpClient, events: Msg[]): Promise<Msg> {

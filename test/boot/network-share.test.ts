@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureImage, rvisor } from './support.js';
+import { ensureImage, freePort, rvisor } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rvisor-net-boot-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,14 +19,6 @@ function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
-/** A port nobody listens on right now, for --publish. */
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function fetchText(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {

@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { QmpClient, type Msg } from '../vmm/qmp-client.js';
-import { CLI, ensureImage } from './support.js';
+import { CLI, ensureImage, until } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rvisor-snap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 before(() => ensureImage());
 
 const env = { ...process.env, RVISOR_STATE: join(dir, 'state') };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function start(args: string[]) {
   const child = spawn(process.execPath, [CLI, 'run', 'debian', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -29,11 +28,6 @@ function start(args: string[]) {
 
 const counts = (out: string) => [...out.matchAll(/^count (\d+)$/gm)].map((m) => Number(m[1]));
 
-async function until(what: string, check: () => boolean, timeoutMs = 600_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !check(); await sleep(200)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 /** Files on the guest's ext2 disk, read by debugfs from a raw copy of the qcow2 image. */
 function guestFiles(image: string): string[] {

@@ -2,6 +2,7 @@
 // cache (the same place `rvisor run` uses), so every test boots the real kernel.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,4 +65,22 @@ export function rvisor(args: string[], opts: { timeoutMs?: number; env?: NodeJS.
       resolve({ status, stdout, stderr });
     });
   });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it holds, or fails naming `what`. */
+export async function until(what: string, check: () => boolean, timeoutMs = BOOT_TIMEOUT_MS): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !check(); await sleep(200)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+/** A loopback TCP port nobody listens on right now (for --publish, --gdb). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

@@ -1,0 +1,13 @@
+// Timing inside the guest: BusyBox has no `time -f` and its dd prints no rate, so a
+// command is bracketed by /proc/uptime reads (10 ms resolution) and awk prints
+// "LABEL VALUE", VALUE being `expr` over the elapsed seconds `s`.
+
+export function timed(label: string, cmd: string, expr = 's'): string {
+  return `t0=$(cut -d' ' -f1 /proc/uptime); ${cmd}; t1=$(cut -d' ' -f1 /proc/uptime); awk -v a=$t0 -v b=$t1 'BEGIN { s = b - a; printf "${label} %.2f\\n", ${expr} }'`;
+}
+
+/** The value of a "LABEL VALUE" line, if the guest printed one. */
+export function timedValue(out: string, label: string): number | undefined {
+  const m = new RegExp(`^${label} ([\\d.]+)\\s*$`, 'm').exec(out);
+  return m ? Number(m[1]) : undefined;
+}
