@@ -1,5 +1,6 @@
 // `rvisor run` on a real terminal: a pseudo-terminal from util-linux's `script`, a
-// command typed at the BusyBox prompt, and Ctrl-A X to quit, as a person would.
+// command typed at the BusyBox prompt, the monitor (Ctrl-A C), and Ctrl-A X to quit, as a
+// person would.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,7 +9,7 @@ import { BOOT_TIMEOUT_MS, CLI, ensureImage } from './support.js';
 
 before(() => ensureImage());
 
-test('an interactive shell on the console; Ctrl-A X quits and the terminal comes back', { timeout: BOOT_TIMEOUT_MS }, async () => {
+test('an interactive shell on the console; Ctrl-A C opens the monitor; Ctrl-A X quits and the terminal comes back', { timeout: BOOT_TIMEOUT_MS }, async () => {
   // `script` gives rvisor a pty as stdin/stdout; what we write to script's stdin is typed.
   const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} run; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'`, '/dev/null'], {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -31,15 +32,31 @@ test('an interactive shell on the console; Ctrl-A X quits and the terminal comes
       check();
     });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // BusyBox's prompt may be followed by its terminal-size query (ESC [6n), and the pty
+  // turns the guest's CRLF into CR CR LF.
+  const PROMPT = new RegExp(`# (?:${String.fromCharCode(27)}\\[6n)?$`, 'm');
 
-  let at = await waitFor(/# $/m, 0);
+  let at = await waitFor(PROMPT, 0);
   child.stdin.write('echo $((191*7))\r');
-  at = await waitFor(/^1337\r?$/m, at);
-  await waitFor(/# $/m, at);
+  at = await waitFor(/^1337\r*$/m, at);
+  at = await waitFor(PROMPT, at);
+  // Ctrl-A C: QEMU's monitor on the same terminal, and back to the guest.
+  child.stdin.write('\x01c');
+  at = await waitFor(/\(qemu\) $/m, at);
+  child.stdin.write('stop\r');
+  at = await waitFor(/\(qemu\) $/m, at);
+  child.stdin.write('info status\r');
+  at = await waitFor(/^VM status: paused\r*$/m, at);
+  child.stdin.write('cont\r');
+  at = await waitFor(/\(qemu\) $/m, at);
+  child.stdin.write('\x01c');
+  child.stdin.write('echo $((6*7))\r');
+  at = await waitFor(/^42\r*$/m, at);
+  await waitFor(PROMPT, at);
   child.stdin.write('\x01x');
   const status = await exited;
   assert.equal(status, 0, out.slice(-2000));
   assert.match(out, /terminated by C-a x/);
   // After rvisor exits, the same terminal is back in canonical (cooked) mode.
-  assert.match(out, /^icanon\r?$/m);
+  assert.match(out, /^icanon\r*$/m);
 });
