@@ -27,7 +27,9 @@ const enum Op {
   Branch = 0x18, Jalr = 0x19, Jal = 0x1b, System = 0x1c,
 }
 
-function addInstret(h: Hart, n: number): void {
+/** Retires `n` instructions into minstret and mcycle (unless mcountinhibit says not);
+ *  the translator counts through this too. */
+export function addInstret(h: Hart, n: number): void {
   const w = h.w;
   const inhibit = w[MCOUNTINHIBIT];
   if (!(inhibit & 4)) bump(w, INSTRET, n);

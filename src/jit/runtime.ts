@@ -6,17 +6,14 @@
 // interpreter's speed rather than paying this loop's overhead on every iteration.
 
 import { HART_TLB, Hart, MSTATUS, PC, PRIV } from '../cpu/hart.js';
-import { execute } from '../cpu/interp.js';
+import { addInstret, execute } from '../cpu/interp.js';
 import { Access } from '../cpu/pmp.js';
 import { enterTrap, pendingInterrupt, wakeupPending } from '../cpu/priv.js';
 import { Slot, slotIndex } from '../cpu/state.js';
 import { TRAP } from '../cpu/trap.js';
 import { Entry, jitOf } from './cache.js';
 
-const INSTRET = slotIndex(Slot.Instret);
 const MIE = slotIndex(Slot.Mie), MIP = slotIndex(Slot.Mip), STIMECMP = slotIndex(Slot.Stimecmp);
-const CYCLE = slotIndex(Slot.Cycle);
-const MCOUNTINHIBIT = slotIndex(Slot.Mcountinhibit);
 const SET_BYTES = 256 * 4;
 const SCR_RETIRED = 2, SCR_EXIT = 3, SCR_CSRS = 8, SCR_RECHECK = 9;
 
@@ -125,15 +122,3 @@ export function runJit(h: Hart, budget: number): number {
   return n;
 }
 
-function addInstret(h: Hart, n: number): void {
-  const w = h.w;
-  const inhibit = w[MCOUNTINHIBIT];
-  if (!(inhibit & 4)) bump(w, INSTRET, n);
-  if (!(inhibit & 1)) bump(w, CYCLE, n);
-}
-
-function bump(w: Int32Array, i: number, n: number): void {
-  const lo = (w[i] >>> 0) + n;
-  w[i] = lo | 0;
-  if (lo > 0xffffffff) w[i + 1] = (w[i + 1] + 1) | 0;
-}
