@@ -2,11 +2,10 @@
 // loop, and sha256sum and gzip of a generated 4 MiB file. Run on the interpreter, on the
 // translator, and on qemu-system-riscv64 (TCG) with the same kernel and initramfs.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine, openImage } from '../src/host/index.js';
-import { timed, timedValue } from './guest-timing.js';
+import { guestOutput, timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -19,20 +18,15 @@ const SCRIPT = ['sh', '-c', [
 ].join('; ')];
 const WORKLOADS = ['shell-loop', 'sha256sum', 'gzip'];
 
-function run(cmd: string, args: string[]): Promise<Record<string, number>> {
-  return new Promise((resolve) => {
-    let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    child.stdout.on('data', (d) => (out += d));
-    child.on('close', () => {
-      const r: Record<string, number> = {};
-      for (const w of WORKLOADS) {
-        const v = timedValue(out, w);
-        if (v !== undefined) r[w] = v;
-      }
-      resolve(r);
-    });
-  });
+/** Seconds per workload, from the guest's "LABEL VALUE" lines. */
+async function run(cmd: string, args: string[]): Promise<Record<string, number>> {
+  const out = await guestOutput(cmd, args);
+  const r: Record<string, number> = {};
+  for (const w of WORKLOADS) {
+    const v = timedValue(out, w);
+    if (v !== undefined) r[w] = v;
+  }
+  return r;
 }
 
 export async function guestCpuBench(): Promise<void> {

@@ -2,6 +2,8 @@
 // command is bracketed by /proc/uptime reads (10 ms resolution) and awk prints
 // "LABEL VALUE", VALUE being `expr` over the elapsed seconds `s`.
 
+import { spawn } from 'node:child_process';
+
 export function timed(label: string, cmd: string, expr = 's'): string {
   return `t0=$(cut -d' ' -f1 /proc/uptime); ${cmd}; t1=$(cut -d' ' -f1 /proc/uptime); awk -v a=$t0 -v b=$t1 'BEGIN { s = b - a; printf "${label} %.2f\\n", ${expr} }'`;
 }
@@ -10,4 +12,14 @@ export function timed(label: string, cmd: string, expr = 's'): string {
 export function timedValue(out: string, label: string): number | undefined {
   const m = new RegExp(`^${label} ([\\d.]+)\\s*$`, 'm').exec(out);
   return m ? Number(m[1]) : undefined;
+}
+
+/** Runs a VMM (rvisor or QEMU) to its end and returns what the guest printed. */
+export function guestOutput(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', () => resolve(out));
+  });
 }

@@ -3,14 +3,13 @@
 // for rvisor and for qemu-system-riscv64 -M virt (-drive if=virtio, -netdev user) booting
 // the same kernel and initramfs.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine, openImage } from '../src/host/index.js';
-import { timed, timedValue } from './guest-timing.js';
+import { guestOutput, timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -50,15 +49,6 @@ function guestScript(port: number): string[] {
   ].join('; ')];
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    child.stdout.on('data', (d) => (out += d));
-    child.on('close', () => resolve(out));
-  });
-}
-
 async function measure(start: (disk: string, port: number) => Promise<string>, dir: string, name: string): Promise<IoResult> {
   const disk = join(dir, `${name}.img`);
   writeFileSync(disk, new Uint8Array((MIB + 16) << 20));
@@ -82,14 +72,14 @@ export async function ioBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rvisor-io-'));
   try {
     console.log(`\nI/O on Debian's kernel: dd ${MIB} MiB to and from a raw virtio disk, ${MIB} MiB over TCP to the host (MB/s)`);
-    const rv = await measure((disk, port) => run(process.execPath, [CLI, 'run', 'debian', '--disk', `file=${disk},format=raw`, '--', ...guestScript(port)]), dir, 'rvisor');
+    const rv = await measure((disk, port) => guestOutput(process.execPath, [CLI, 'run', 'debian', '--disk', `file=${disk},format=raw`, '--', ...guestScript(port)]), dir, 'rvisor');
     report('rvisor', rv);
     if (!existsSync(QEMU)) {
       console.log(`(${QEMU} not found: install qemu-system-misc for the comparison)`);
       return;
     }
     const { kernelPath, initrdPath } = image.info;
-    const q = await measure((disk, port) => run(QEMU, ['-M', 'virt', '-m', '512M', '-nographic', '-kernel', kernelPath, '-initrd', initrdPath,
+    const q = await measure((disk, port) => guestOutput(QEMU, ['-M', 'virt', '-m', '512M', '-nographic', '-kernel', kernelPath, '-initrd', initrdPath,
       '-append', `console=ttyS0 quiet ${guestCommandLine(guestScript(port))}`,
       '-drive', `file=${disk},format=raw,if=virtio`, '-netdev', 'user,id=n0', '-device', 'virtio-net-device,netdev=n0']), dir, 'qemu');
     report('qemu TCG', q);
