@@ -83,7 +83,6 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       checkSnapshot(tag, o.devices.disks);
       pendingLoad = tag;
       const done = new Promise<void>((resolve) => (loaded = resolve));
-      machine?.resume();
       machine?.stop();
       return done;
     },
@@ -99,7 +98,6 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     },
     quit: () => {
       userQuit = true;
-      machine?.resume();
       machine?.stop();
     },
     toggleMonitor: () => {

@@ -49,7 +49,6 @@ export class VmControlSurface {
       },
       quit: () => {
         this.quitRequested = true;
-        this.machine?.resume();
         this.machine?.stop();
       },
       powerdown: o.powerdown,

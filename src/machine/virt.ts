@@ -175,6 +175,7 @@ export class VirtMachine {
     this.virtio.console?.input(bytes);
   }
 
+  /** Ends run(), paused or not. */
   stop(): void {
     this.finish({ kind: 'stopped' });
   }
