@@ -8,7 +8,7 @@
 // to specialise instead of its slow generic one.
 
 import { TLB_ARRAY_BYTES } from '../cpu/hart.js';
-import { Gen, L_DELTA, L_LO, L_N, L_NEXT, L_T, L_V, L_VA, P_BUDGET, P_ST, PC_OFF, SCR_BASE, SCR_DHI, SCR_DLO, SCR_EXIT, SCR_PAGE } from './regs.js';
+import { Gen, L_DELTA, L_LO, L_N, L_T, L_V, L_VA, P_BUDGET, P_ST, PC_OFF, SCR_BASE, SCR_DHI, SCR_DLO, SCR_EXIT, SCR_PAGE } from './regs.js';
 import { Bytes, T, W } from './wasm.js';
 
 
@@ -91,9 +91,9 @@ export function dispatcherModule(lookup: number): Uint8Array<ArrayBuffer> {
  * The end of a block with a computed target (JALR, e.g. a return): when the target lies in
  * the same page and the lookup table says this very module (its `slot` global, set at
  * install) has a block there, chain to it like a direct branch; otherwise return with pc.
- * The target address is in L_VA; `toLoop` is the br depth of the dispatch loop here.
+ * The target address is in L_VA.
  */
-export function emitIndirectExit(g: Gen, page: number, count: number, toLoop: number, lookup: number): void {
+export function emitIndirectExit(g: Gen, page: number, count: number, lookup: number): void {
   const b = g.b;
   if (lookup >= 0) {
     b.get(L_VA); b.get(L_DELTA); b.op(W.I64Sub); b.tee(L_V); b.i64(12); b.op(W.I64ShrU); b.i64n(page); b.op(W.I64Eq);
@@ -106,11 +106,10 @@ export function emitIndirectExit(g: Gen, page: number, count: number, toLoop: nu
     b.get(L_N); b.i32(count); b.op(W.I32Add); b.tee(L_N);
     b.get(L_T); b.mem(W.I32Load, 12); b.op(W.I32Add); b.get(P_BUDGET); b.op(W.I32GtU);
     b.get(P_ST); b.mem(W.I32Load, SCR_EXIT); b.op(W.I32Or);
-    b.op(W.If, T.Void); b.get(P_ST); b.get(L_VA); b.mem(W.I64Store, PC_OFF); b.get(L_N); b.op(W.Return, W.End);
-    b.get(L_T); b.mem(W.I32Load, 8); b.set(L_NEXT);
-    b.op(W.Br); b.u32(toLoop + 2);
+    b.op(W.If, T.Void); b.get(P_ST); b.get(L_VA); b.mem(W.I64Store, PC_OFF); b.get(L_N); g.ret(-1); b.op(W.End);
+    b.get(L_N); b.op(W.I64ExtendI32U); b.get(L_T); b.mem(W.I64Load32U, 8); b.i64(32); b.op(W.I64Shl, W.I64Or, W.Return);
     b.op(W.End, W.End);
   }
   b.get(P_ST); b.get(L_VA); b.mem(W.I64Store, PC_OFF);
-  b.get(L_N); b.i32(count); b.op(W.I32Add, W.Return);
+  b.get(L_N); b.i32(count); b.op(W.I32Add); g.ret(-1);
 }

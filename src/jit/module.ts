@@ -9,7 +9,7 @@ import { TLB_ARRAY_BYTES } from '../cpu/hart.js';
 import { emitAlu } from './alu.js';
 import { emitIndirectExit } from './dispatch.js';
 import {
-  FN_AMO, FN_CSR, FN_LD, FN_RUN, FN_ST, Gen, L_A, L_B, I32_LOCALS, I64_LOCALS, L_DELTA, L_LO, L_N, L_NEXT, L_T, L_V, L_VA,
+  FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_RUN, FN_ST, Gen, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
   P_BUDGET, P_DHI, P_DLO, P_ENTRY, P_RSET, P_ST, P_WSET, SCR_EXIT, SCR_VALUE,
 } from './regs.js';
 import { Kind, classify } from './scan.js';
@@ -26,58 +26,95 @@ const LOAD_OPS = [W.I64Load8S, W.I64Load16S, W.I64Load32S, W.I64Load, W.I64Load8
 const SLOW_EXTEND = [W.I64Extend8S, W.I64Extend16S, W.I64Extend32S];
 /** Buffers reused from one module to the next (growing them was a large part of the
  *  code generator's time). */
-const BODY = new Bytes(), CODE = new Bytes(), MODULE = new Bytes();
+const BODY = new Bytes(), HEAD = new Bytes(), RUN = new Bytes(), CODE = new Bytes(), MODULE = new Bytes();
 const STORE_OPS = [W.I64Store8, W.I64Store16, W.I64Store32, W.I64Store];
 
-/** Builds the module's bytes for the blocks of one page. */
-/** `lookup`: the dispatcher's lookup table in memory (-1: none), for chaining JALRs. */
+/** Builds the module's bytes for the blocks of one page. `lookup`: the dispatcher's lookup
+ *  table in memory (-1: none), for chaining JALRs. Each block is a function of its own, so
+ *  V8 tiers up (optimises) just the hot blocks, and `run` is only the dispatch loop:
+ *  optimising one large function per page cost far more than the code ever saved. */
 export function buildModule(blocks: BlockCode[], lookup = -1): Uint8Array<ArrayBuffer> {
   const index = new Map<number, number>();
   blocks.forEach((bl, i) => index.set(bl.pa, i));
-  const body = BODY.reset();
-  body.u32(2);
-  body.u32(I32_LOCALS); body.byte(T.I32);
-  body.u32(I64_LOCALS); body.byte(T.I64);
-  const g = new Gen(body);
-  // delta = deltaHi:deltaLo
-  body.get(P_DLO); body.op(W.I64ExtendI32U); body.get(P_DHI); body.op(W.I64ExtendI32U);
-  body.i64(32); body.op(W.I64Shl, W.I64Or); body.set(L_DELTA);
-  body.get(P_ENTRY); body.set(L_NEXT);
-  const k = blocks.length;
-  body.op(W.Loop, T.Void, W.Block, T.Void);
-  for (let i = 0; i < k; i++) body.op(W.Block, T.Void);
-  body.get(L_NEXT);
-  body.op(W.BrTable); body.u32(k);
-  for (let i = 0; i < k; i++) body.u32(i);
-  body.u32(k);
-  body.op(W.End);
-  for (let i = 0; i < k; i++) {
-    emitBlock(g, blocks[i], blocks, index, k - i, lookup);
-    body.op(W.End);
-  }
-  body.get(L_N); body.op(W.Return, W.End, W.Unreachable, W.End);
-  return wrapModule(body);
+  const code = CODE.reset();
+  code.u32(2 + blocks.length);
+  appendBody(code, runBody());
+  appendBody(code, mulhuBody());
+  const g = new Gen(BODY);
+  for (const bl of blocks) appendBody(code, blockBody(g, bl, blocks, index, lookup));
+  return wrapModule(code, blocks.length);
 }
 
-function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number, number>, toLoop: number, lookup: number): void {
+function appendBody(code: Bytes, body: Bytes): void {
+  code.u32(body.len);
+  code.bytes(body.view());
+}
+
+/** run(entry, budget, state, readSet, writeSet, deltaLo, deltaHi) -> retired: calls block
+ *  functions through the module's table, starting at block `entry`, while each names the
+ *  next one. (An indirect call rather than br_table: V8's baseline compiler turns a large
+ *  br_table into a chain of compares.) */
+function runBody(): Bytes {
+  const body = RUN.reset();
+  const N = 7, NEXT = 8, DELTA = 9, R = 10;
+  body.u32(2);
+  body.u32(2); body.byte(T.I32);
+  body.u32(2); body.byte(T.I64);
+  body.get(P_DLO); body.op(W.I64ExtendI32U); body.get(P_DHI); body.op(W.I64ExtendI32U);
+  body.i64(32); body.op(W.I64Shl, W.I64Or); body.set(DELTA);
+  body.get(P_ENTRY); body.set(NEXT);
+  body.op(W.Loop, T.Void);
+  body.get(N);
+  for (const p of [P_BUDGET, P_ST, P_RSET, P_WSET]) body.get(p);
+  body.get(DELTA);
+  body.get(NEXT);
+  body.op(W.CallIndirect); body.u32(TYPE_BLOCK); body.u32(0);
+  body.tee(R); body.op(W.I32WrapI64); body.set(N);
+  body.get(R); body.i64(32); body.op(W.I64ShrU, W.I32WrapI64); body.tee(NEXT);
+  body.i32(0); body.op(W.I32GeS, W.BrIf); body.u32(0);
+  body.op(W.End);
+  body.get(N); body.op(W.End);
+  return body;
+}
+
+/** One block's function: (retired so far, budget, state, readSet, writeSet, delta) ->
+ *  retired | next << 32, next being a block index of the module or -1 (see Gen.ret). */
+function blockBody(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number, number>, lookup: number): Bytes {
+  const code = BODY.reset();
+  g.startFunction();
+  // A loop around the block, for branches back to its own start (hot loops stay here).
+  code.op(W.Loop, T.Void);
+  emitBlock(g, bl, blocks, index, lookup);
+  code.op(W.End, W.Unreachable, W.End);
+  // The locals are known only now: the declarations go in front.
+  const body = HEAD.reset();
+  body.u32(2);
+  body.u32(I32_LOCALS); body.byte(T.I32);
+  body.u32(I64_LOCALS + g.xLocals); body.byte(T.I64);
+  body.bytes(code.view());
+  return body;
+}
+
+function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number, number>, lookup: number): void {
   const b = g.b;
   g.startBlock();
   const count = bl.insns.length;
   let pa = bl.pa;
-  /** Ends the block at `target`: chains to it when it is a block of this module. */
-  const leave = (target: number, depth: number) => {
+  /** Leaves the block for `target`, `retired` instructions in, `depth` structures inside
+   *  the function's loop: chains to it when it is a block of this module. */
+  const leave = (target: number, retired: number, depth: number) => {
     const j = index.get(target);
     if (j === undefined) {
       g.setPc(target);
-      b.get(L_N); b.i32(count); b.op(W.I32Add, W.Return);
+      b.get(L_N); b.i32(retired); b.op(W.I32Add); g.ret(-1);
       return;
     }
-    b.get(L_N); b.i32(count); b.op(W.I32Add); b.tee(L_N);
+    b.get(L_N); b.i32(retired); b.op(W.I32Add); b.tee(L_N);
     b.i32(blocks[j].insns.length); b.op(W.I32Add); b.get(P_BUDGET); b.op(W.I32GtU);
     b.get(P_ST); b.mem(W.I32Load, SCR_EXIT); b.op(W.I32Or);
-    b.op(W.If, T.Void); g.setPc(target); b.get(L_N); b.op(W.Return, W.End);
-    b.i32(j); b.set(L_NEXT);
-    b.op(W.Br); b.u32(toLoop + depth);
+    b.op(W.If, T.Void); g.setPc(target); b.get(L_N); g.ret(-1); b.op(W.End);
+    if (target === bl.pa) { b.op(W.Br); b.u32(depth); return; }
+    b.get(L_N); g.ret(j);
   };
   for (let i = 0; i < count; i++, pa += bl.lens[i - 1]) {
     const insn = bl.insns[i];
@@ -95,7 +132,7 @@ function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number
         // not retire (trap, interrupt, stop): the state's pc says where to resume.
         b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR); b.tee(L_LO);
         b.op(W.If, T.Void);
-        b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add, W.Return, W.End);
+        b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.ret(-1); b.op(W.End);
         g.startBlock();
         break;
       case Kind.Branch: {
@@ -103,27 +140,32 @@ function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number
         b.op([W.I64Eq, W.I64Ne, 0, 0, W.I64LtS, W.I64GeS, W.I64LtU, W.I64GeU][f3]);
         const imm = ((insn >> 31) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 0x3f) << 5) | (((insn >> 8) & 0xf) << 1);
         b.op(W.If, T.Void);
-        leave(pa + imm, 1);
+        leave(pa + imm, i + 1, 1);
+        if (i + 1 < count) {
+          // A side exit: the block goes on along the not-taken path.
+          b.op(W.End);
+          break;
+        }
         b.op(W.Else);
-        leave(pa + len, 1);
+        leave(pa + len, i + 1, 1);
         b.op(W.End);
         return;
       }
       case Kind.Jal: {
         const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >> 20) & 1) << 11) | (((insn >> 21) & 0x3ff) << 1);
         g.pcOf(pa + len); g.write(rd);
-        leave(pa + imm, 0);
+        leave(pa + imm, count, 0);
         return;
       }
       case Kind.Jalr:
         g.read(r1); b.i64(insn >> 20); b.op(W.I64Add); b.i64(-2); b.op(W.I64And); b.set(L_VA);
         g.pcOf(pa + len); g.write(rd);
-        emitIndirectExit(g, bl.pa >>> 12, count, toLoop, lookup);
+        emitIndirectExit(g, bl.pa >>> 12, count, lookup);
         return;
       default: throw new Error('jit: untranslatable instruction in a block');
     }
   }
-  leave(pa, 0);
+  leave(pa, count, 0);
 }
 
 /** Leaves lo = low word of the address and t = the TLB entry's address; pushes the hit test. */
@@ -213,18 +255,20 @@ function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: numb
   g.write(rd);
 }
 
-/** Types, imports (memory, ld, st, amo), the two functions and the export around `run`'s body. */
-function wrapModule(runBody: Bytes): Uint8Array<ArrayBuffer> {
+/** Types, imports (memory, ld, st, amo, csr), the functions' declarations and the exports
+ *  around the code section `code`. */
+function wrapModule(code: Bytes, blockCount: number): Uint8Array<ArrayBuffer> {
   const m = MODULE.reset();
   m.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
-  types.u32(6);
+  types.u32(7);
   types.bytes([0x60, 7, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, 1, T.I32]);
   types.bytes([0x60, 5, T.I32, T.I32, T.I32, T.I32, T.I32, 0]);
   types.bytes([0x60, 7, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, 0]);
   types.bytes([0x60, 2, T.I64, T.I64, 1, T.I64]);
   types.bytes([0x60, 5, T.I32, T.I32, T.I32, T.I32, T.I32, 1, T.I32]);
   types.bytes([0x60, 1, T.I32, 1, T.I32]);
+  types.bytes([0x60, 6, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64, 1, T.I64]);
   m.section(1, types);
   const imports = new Bytes();
   imports.u32(5);
@@ -235,8 +279,13 @@ function wrapModule(runBody: Bytes): Uint8Array<ArrayBuffer> {
   imports.name('e'); imports.name('csr'); imports.bytes([0x00, 5]);
   m.section(2, imports);
   const funcs = new Bytes();
-  funcs.bytes([2, 0, 3]);
+  funcs.u32(2 + blockCount);
+  funcs.bytes([0, 3]);
+  for (let i = 0; i < blockCount; i++) funcs.byte(6);
   m.section(3, funcs);
+  const table = new Bytes();
+  table.u32(1); table.byte(0x70); table.byte(0x01); table.u32(blockCount); table.u32(blockCount);
+  m.section(4, table);
   // The module's table slot, set at install: JALR chaining checks the lookup against it.
   const globals = new Bytes();
   globals.u32(1); globals.bytes([T.I32, 0x01, W.I32Const]); globals.s32(-1); globals.byte(W.End);
@@ -245,11 +294,11 @@ function wrapModule(runBody: Bytes): Uint8Array<ArrayBuffer> {
   exports.u32(2); exports.name('run'); exports.bytes([0x00, FN_RUN]);
   exports.name('slot'); exports.bytes([0x03, 0]);
   m.section(7, exports);
-  const code = CODE.reset();
-  code.u32(2);
-  code.u32(runBody.len); code.bytes(runBody.view());
-  const mh = mulhuBody();
-  code.u32(mh.len); code.bytes(mh.view());
+  const elems = new Bytes();
+  elems.u32(1); elems.byte(0x00); elems.i32(0); elems.byte(W.End);
+  elems.u32(blockCount);
+  for (let i = 0; i < blockCount; i++) elems.u32(FN_BLOCK0 + i);
+  m.section(9, elems);
   m.section(10, code);
   return m.view().slice();
 }

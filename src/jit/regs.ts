@@ -4,13 +4,17 @@
 import { HART_SCRATCH } from '../cpu/hart.js';
 import { Bytes, W } from './wasm.js';
 
-// Parameters of the translated function `run`, then its locals.
+// Parameters of the page's function `run` (called by the dispatcher).
 export const P_ENTRY = 0, P_BUDGET = 1, P_ST = 2, P_RSET = 3, P_WSET = 4, P_DLO = 5, P_DHI = 6;
-export const L_N = 7, L_NEXT = 8, L_LO = 9, L_T = 10;
-export const L_DELTA = 11, L_VA = 12, L_V = 13, L_A = 14, L_B = 15;
-/** i32 locals after the parameters, then i64 locals (delta, va, v, a, b, x1..x31). */
-export const I32_LOCALS = 4, I64_LOCALS = 5 + 31;
-export const xLocal = (r: number): number => 15 + r;
+// A block function's parameters: instructions retired so far in this call (updated in
+// place), budget, state, read and write TLB sets, delta (i64); then its locals.
+export const L_N = 0, L_DELTA = 5;
+export const L_LO = 6, L_T = 7;
+export const L_VA = 8, L_V = 9, L_A = 10, L_B = 11;
+/** A block function's i32 locals after the parameters, then its fixed i64 locals (va, v,
+ *  a, b), then one i64 local per guest register the block uses. */
+export const I32_LOCALS = 2, I64_LOCALS = 4;
+const FIRST_X_LOCAL = 12;
 
 /** Byte offsets in the hart's area (state at 0, see hart.ts). */
 export const PC_OFF = 512;
@@ -21,8 +25,11 @@ export const SCR_EXIT = HART_SCRATCH + 12;
  *  page call, that call's delta (virtual minus host) and its page. */
 export const SCR_BASE = HART_SCRATCH + 16, SCR_DLO = HART_SCRATCH + 20, SCR_DHI = HART_SCRATCH + 24, SCR_PAGE = HART_SCRATCH + 28;
 
-/** Function indices: the three imports, then run and the multiply-high helper. */
-export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_RUN = 4, FN_MULHU = 5;
+/** Function indices: the four imports, run, the multiply-high helper, then one function
+ *  per block. */
+export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_RUN = 4, FN_MULHU = 5, FN_BLOCK0 = 6;
+/** The type index of block functions. */
+export const TYPE_BLOCK = 6;
 
 /**
  * Guest registers are loaded into locals on first use in a block and written through to
@@ -32,20 +39,39 @@ export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_RUN = 4, FN_MULHU 
  */
 export class Gen {
   loaded = 0;
+  /** Locals given to guest registers in this function (V8's baseline compiler zeroes
+   *  every declared local on entry, so a block declares only those it uses). */
+  xLocals = 0;
+  /** Each register's local (0: none yet). */
+  private readonly localOf = new Int32Array(32);
   constructor(readonly b: Bytes) {}
 
+  /** A new function. */
+  startFunction(): void {
+    this.loaded = 0;
+    this.xLocals = 0;
+    this.localOf.fill(0);
+  }
+
+  /** Forgets the cached registers (they may have changed behind the block's back). */
   startBlock(): void {
     this.loaded = 0;
+  }
+
+  private xLocal(r: number): number {
+    let l = this.localOf[r];
+    if (l === 0) l = this.localOf[r] = FIRST_X_LOCAL + this.xLocals++;
+    return l;
   }
 
   /** Pushes x[r] (i64). */
   read(r: number): void {
     const b = this.b;
     if (r === 0) { b.i64(0); return; }
-    if (this.loaded & (1 << r)) { b.get(xLocal(r)); return; }
+    if (this.loaded & (1 << r)) { b.get(this.xLocal(r)); return; }
     b.get(P_ST);
     b.mem(W.I64Load, r * 8);
-    b.tee(xLocal(r));
+    b.tee(this.xLocal(r));
     this.loaded |= 1 << r;
   }
 
@@ -53,9 +79,9 @@ export class Gen {
   write(r: number): void {
     const b = this.b;
     if (r === 0) { b.op(W.Drop); return; }
-    b.set(xLocal(r));
+    b.set(this.xLocal(r));
     b.get(P_ST);
-    b.get(xLocal(r));
+    b.get(this.xLocal(r));
     b.mem(W.I64Store, r * 8);
     this.loaded |= 1 << r;
   }
@@ -72,6 +98,14 @@ export class Gen {
     this.b.get(P_ST);
     this.pcOf(pa);
     this.b.mem(W.I64Store, PC_OFF);
+  }
+
+  /** Returns from a block function (retired count on the stack) to the page's loop, which
+   *  goes on with block `next` of the module, or returns to the dispatcher when it is -1. */
+  ret(next: number): void {
+    this.b.op(W.I64ExtendI32U);
+    this.b.i64(0, next);
+    this.b.op(W.I64Or, W.Return);
   }
 
   /** Pushes the two arguments that let a slow path that raises leave the state exact:

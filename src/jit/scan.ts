@@ -1,6 +1,8 @@
-// Finding basic blocks: decode from a host offset to the first control transfer, the end
-// of the page or the first instruction the translator leaves to the interpreter (CSR,
-// system, FENCE.I, LR/SC, FP, anything illegal), which then starts its own block.
+// Finding blocks: decode from a host offset to the first jump, the end of the page or the
+// first instruction the translator leaves to the interpreter (CSR, system, FENCE.I,
+// LR/SC, FP, anything illegal), which then starts its own block. Conditional branches do
+// not end a translated block (the taken side leaves it, the other goes on), so that a
+// block holds the straight path through a function rather than a few instructions.
 
 /** Longest block, so that one block's instructions stay well inside any budget. */
 export const MAX_BLOCK = 64;
@@ -11,8 +13,8 @@ export interface Scan {
   /** Instructions of the translatable prefix (expanded to 32 bits) and their lengths. */
   insns: number[];
   lens: number[];
-  /** Instructions up to and including the first control transfer, whatever they are:
-   *  what the interpreter runs for this entry while it is cold. */
+  /** Instructions up to and including the first control transfer (branches included),
+   *  whatever they are: what the interpreter runs for this entry while it is cold. */
   interpCount: number;
 }
 
@@ -21,10 +23,12 @@ export function scanBlock(u16: Uint16Array, rvc: Int32Array, host: number): Scan
   const insns: number[] = [];
   const lens: number[] = [];
   let translating = true;
+  /** 0 until the first control transfer is scanned. */
   let interpCount = 0;
+  let scanned = 0;
   const page = host >>> 12;
   let off = host;
-  while (interpCount < MAX_BLOCK && off >>> 12 === page) {
+  while (scanned < MAX_BLOCK && off >>> 12 === page && (translating || interpCount === 0)) {
     let insn = u16[off >>> 1];
     let len = 2;
     if ((insn & 3) !== 3) insn = rvc[insn];
@@ -33,12 +37,13 @@ export function scanBlock(u16: Uint16Array, rvc: Int32Array, host: number): Scan
     const kind = insn === 0 ? Kind.Stop : classify(insn);
     if (kind === Kind.Stop) translating = false;
     if (translating) { insns.push(insn); lens.push(len); }
-    interpCount++;
+    scanned++;
     off += len;
-    // A Stop only ends the translatable prefix: the interpreter runs on to the branch.
-    if (kind === Kind.Branch || kind === Kind.Jal || kind === Kind.Jalr) break;
+    const jump = kind === Kind.Jal || kind === Kind.Jalr;
+    if (interpCount === 0 && (jump || kind === Kind.Branch)) interpCount = scanned;
+    if (jump) break;
   }
-  if (interpCount === 0) interpCount = 1;
+  if (interpCount === 0) interpCount = Math.max(scanned, 1);
   return { insns, lens, interpCount };
 }
 
