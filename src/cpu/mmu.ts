@@ -9,6 +9,8 @@ import { Ms } from './trap.js';
 
 const SATP = slotIndex(Slot.Satp);
 const TWO32 = 4294967296;
+/** Pages in a leaf at each level: 512^level. */
+const SUPERPAGE_PAGES = [1, 512, 262144, 134217728, 68719476736];
 
 const enum Pte {
   V = 1,
@@ -87,8 +89,7 @@ export function translate(h: Hart, vaLo: number, vaHi: number, access: Access, p
       h.raise(pageFault(access), vaLo, vaHi);
     }
     // A superpage's PPN must be aligned to its size.
-    const span = Math.pow(2, 9 * level);
-    if (level > 0 && ppn % span !== 0) h.raise(pageFault(access), vaLo, vaHi);
+    if (level > 0 && ppn % SUPERPAGE_PAGES[level] !== 0) h.raise(pageFault(access), vaLo, vaHi);
     const want = Pte.A | (access === Access.Write ? Pte.D : 0);
     if ((lo & want) !== want) {
       if (!h.pmp.check(pteAddr, 8, Access.Write, 1)) h.raise(accessFault(access), vaLo, vaHi);

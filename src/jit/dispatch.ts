@@ -107,7 +107,7 @@ export function emitIndirectExit(g: Gen, page: number, count: number, lookup: nu
     b.get(L_T); b.mem(W.I32Load, 12); b.op(W.I32Add); b.get(P_BUDGET); b.op(W.I32GtU);
     b.get(P_ST); b.mem(W.I32Load, SCR_EXIT); b.op(W.I32Or);
     b.op(W.If, T.Void); b.get(P_ST); b.get(L_VA); b.mem(W.I64Store, PC_OFF); b.get(L_N); g.ret(-1); b.op(W.End);
-    b.get(L_N); b.op(W.I64ExtendI32U); b.get(L_T); b.mem(W.I64Load32U, 8); b.i64(32); b.op(W.I64Shl, W.I64Or, W.Return);
+    b.get(L_N); g.chainIndirect(() => { b.get(L_T); b.mem(W.I32Load, 8); });
     b.op(W.End, W.End);
   }
   b.get(P_ST); b.get(L_VA); b.mem(W.I64Store, PC_OFF);

@@ -114,7 +114,7 @@ function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number
     b.get(P_ST); b.mem(W.I32Load, SCR_EXIT); b.op(W.I32Or);
     b.op(W.If, T.Void); g.setPc(target); b.get(L_N); g.ret(-1); b.op(W.End);
     if (target === bl.pa) { b.op(W.Br); b.u32(depth); return; }
-    b.get(L_N); g.ret(j);
+    b.get(L_N); g.chain(j);
   };
   for (let i = 0; i < count; i++, pa += bl.lens[i - 1]) {
     const insn = bl.insns[i];

@@ -2,7 +2,7 @@
 // guest registers cached in wasm locals within one block, and the exits to the runtime.
 
 import { HART_SCRATCH } from '../cpu/hart.js';
-import { Bytes, W } from './wasm.js';
+import { Bytes, W, features } from './wasm.js';
 
 // Parameters of the page's function `run` (called by the dispatcher).
 export const P_ENTRY = 0, P_BUDGET = 1, P_ST = 2, P_RSET = 3, P_WSET = 4, P_DLO = 5, P_DHI = 6;
@@ -106,6 +106,30 @@ export class Gen {
     this.b.op(W.I64ExtendI32U);
     this.b.i64(0, next);
     this.b.op(W.I64Or, W.Return);
+  }
+
+  /** Goes on with block `next` of the module (retired count on the stack): a tail call
+   *  where the engine has them, else through the page's loop. */
+  chain(next: number): void {
+    if (!features.tailCalls) { this.ret(next); return; }
+    this.pushBlockArgs();
+    this.b.op(W.ReturnCall); this.b.u32(FN_BLOCK0 + next);
+  }
+
+  /** chain() to the block whose index the i32 `pushIndex` pushes. */
+  chainIndirect(pushIndex: () => void): void {
+    const b = this.b;
+    if (!features.tailCalls) {
+      b.op(W.I64ExtendI32U); pushIndex(); b.op(W.I64ExtendI32U); b.i64(32); b.op(W.I64Shl, W.I64Or, W.Return);
+      return;
+    }
+    this.pushBlockArgs();
+    pushIndex();
+    b.op(W.ReturnCallIndirect); b.u32(TYPE_BLOCK); b.u32(0);
+  }
+
+  private pushBlockArgs(): void {
+    for (const l of [P_BUDGET, P_ST, P_RSET, P_WSET, L_DELTA]) this.b.get(l);
   }
 
   /** Pushes the two arguments that let a slow path that raises leave the state exact:

@@ -11,6 +11,7 @@ import { writeElf } from '../../src/isa/elf.js';
 import type { Fixture } from '../diff/shrink.js';
 import { execute } from '../../src/cpu/interp.js';
 import { jitOf, runJit } from '../../src/jit/index.js';
+import { features } from '../../src/jit/wasm.js';
 import { makeBatch } from '../diff/runner.js';
 import { loadUserElf, runUser } from '../support/user-mode.js';
 import { compareOutcomes, formatOutcomeDiff } from './util.js';
@@ -33,6 +34,22 @@ for (const seed of [11, 12, 13]) {
     assert.ok(jit.counters.blocksTranslated > 1000, `only ${jit.counters.blocksTranslated} blocks translated`);
   });
 }
+
+test('translator matches the interpreter where the engine has no tail calls (blocks chain through the page loop)', () => {
+  const saved = features.tailCalls;
+  features.tailCalls = false;
+  try {
+    const batch = makeBatch(15, 150);
+    const ref = runUser(loadUserElf(batch.elf), { maxInstructions: 1_000_000, exec: execute });
+    const h = loadUserElf(batch.elf);
+    jitOf(h.mem).threshold = 1;
+    const got = runUser(h, { maxInstructions: 1_000_000, exec: runJit });
+    assert.equal(got.instructions, ref.instructions);
+    assert.deepEqual(compareOutcomes(ref.stdout, got.stdout), []);
+  } finally {
+    features.tailCalls = saved;
+  }
+});
 
 test('translator matches the interpreter with a cache that keeps flushing', () => {
   const batch = makeBatch(14, 150);
