@@ -1,14 +1,15 @@
 // The translation cache of one guest RAM (shared by its harts: translated code takes the
 // hart's state and TLB addresses as arguments). Entries are keyed by host offset, i.e.
 // physical address, so satp writes and SFENCE.VMA cost nothing here: the runtime maps the
-// pc through the fetch TLB before every entry. Each page's hot blocks form one module;
-// a write to the page (seen by GuestMemory.markDirty, since code pages get no TLB write
-// entries) drops the page.
+// pc through the fetch TLB before every entry. When a block of a page gets hot, the page's
+// blocks not yet compiled form one module (earlier ones stay as they are), each block a
+// function in its own slot of the dispatcher's table. A write to the page (seen by
+// GuestMemory.markDirty, since code pages get no TLB write entries) drops the page.
 
 import { HART_SCRATCH, Hart } from '../cpu/hart.js';
 import type { GuestMemory } from '../cpu/memory.js';
 import { CallFn, LOOKUP_BYTES, LOOKUP_ENTRIES, dispatcherModule } from './dispatch.js';
-import { BlockCode, buildModule } from './module.js';
+import { BLOCK_EXPORT, BlockCode, CompiledBlock, buildModule } from './module.js';
 import { scanBlock } from './scan.js';
 import { slowPaths } from './slow.js';
 
@@ -22,18 +23,16 @@ export interface Entry {
   /** Instructions the interpreter runs from here when the entry repeats back to back
    *  (a loop the translator cannot take, e.g. FP): grows so the loop stays in execute(). */
   stretch: number;
-  /** The page module's table slot and this block's index in it, once compiled (else -1). */
+  /** The block function's slot in the dispatcher's table once compiled (else -1). */
   slot: number;
-  idx: number;
 }
 
 interface Page {
   entries: (Entry | undefined)[];
+  /** Writes to the page are watched (it holds or is getting translations). */
   compiled: boolean;
   /** An asynchronous compilation is under way. */
   pending: boolean;
-  /** The page's slot in the function table (-1 until first compiled). */
-  slot: number;
 }
 
 export interface JitCounters {
@@ -111,7 +110,6 @@ export class Jit {
     const i = ((pa >>> 1) & (LOOKUP_ENTRIES - 1)) * 4;
     this.lookup[i] = pa + 1;
     this.lookup[i + 1] = e.slot;
-    this.lookup[i + 2] = e.idx;
     this.lookup[i + 3] = e.trans;
   }
 
@@ -134,7 +132,7 @@ export class Jit {
     const pn = host >>> 12;
     let p = pn === this.lastPn ? this.lastPage : this.pages.get(pn);
     if (p === undefined) {
-      p = { entries: new Array<Entry | undefined>(2048), compiled: false, pending: false, slot: -1 };
+      p = { entries: new Array<Entry | undefined>(2048), compiled: false, pending: false };
       this.pages.set(pn, p);
     }
     this.lastPn = pn;
@@ -143,13 +141,14 @@ export class Jit {
     let e = p.entries[i];
     if (e === undefined) {
       const s = scanBlock(this.mem.u16, (this.cur as Hart).rvc, host);
-      e = { interpCount: s.interpCount, trans: s.insns.length, hits: 0, stretch: s.interpCount, slot: -1, idx: -1 };
+      e = { interpCount: s.interpCount, trans: s.insns.length, hits: 0, stretch: s.interpCount, slot: -1 };
       p.entries[i] = e;
     }
     return e;
   }
 
-  /** Translates every known block of the page holding `host` into one module. */
+  /** Translates the known blocks of the page holding `host` that have no translation yet
+   *  into one module. */
   compile(host: number): void {
     const pn = host >>> 12;
     const p = this.pages.get(pn);
@@ -163,14 +162,14 @@ export class Jit {
     const owners: Entry[] = [];
     const rvc = (this.cur as Hart).rvc;
     p.entries.forEach((e, i) => {
-      if (e === undefined || e.trans === 0) return;
+      if (e === undefined || e.trans === 0 || e.slot >= 0) return;
       const pa = (pn << 12) + 2 * i;
       // Decoded afresh: the page was not watched for writes before it held code.
       const s = scanBlock(this.mem.u16, rvc, pa);
       e.interpCount = s.interpCount;
       e.trans = s.insns.length;
       if (e.trans === 0) return;
-      blocks.push({ pa, insns: s.insns, lens: s.lens });
+      blocks.push({ pa, insns: s.insns, lens: s.lens, slot: this.allocSlot() });
       owners.push(e);
     });
     if (blocks.length === 0) return;
@@ -179,18 +178,27 @@ export class Jit {
     p.compiled = true;
     this.code[pn] = 1;
     for (const h of this.harts) h.dropWriteEntries(pn);
-    const bytes = buildModule(blocks, this.lookup.length > 0 ? this.lookupBase : -1);
+    const compiled = (pa: number): CompiledBlock | undefined => {
+      if (pa >>> 12 !== pn) return undefined;
+      const e = p.entries[(pa & 0xfff) >>> 1];
+      return e !== undefined && e.slot >= 0 ? e : undefined;
+    };
+    const bytes = buildModule(blocks, compiled, this.lookup.length > 0 ? this.lookupBase : -1);
     this.counters.wasmBytes += bytes.length;
     this.counters.blocksTranslated += blocks.length;
     this.counters.modulesCompiled++;
     const install = (mod: WebAssembly.Module) => {
-      if (this.pages.get(pn) !== p) return; // invalidated meanwhile
+      if (this.pages.get(pn) !== p) {
+        // Invalidated meanwhile: the slots were never filled.
+        for (const bl of blocks) this.freeSlots.push(bl.slot);
+        return;
+      }
       const exp = new WebAssembly.Instance(mod, this.imports).exports;
-      if (p.slot < 0) p.slot = this.allocSlot();
-      (exp.slot as WebAssembly.Global).value = p.slot;
-      const run = exp.run;
-      this.table.set(p.slot, run);
-      owners.forEach((e, i) => { e.slot = p.slot; e.idx = i; this.publish(blocks[i].pa, e); });
+      owners.forEach((e, i) => {
+        e.slot = blocks[i].slot;
+        this.table.set(e.slot, exp[BLOCK_EXPORT(i)]);
+        this.publish(blocks[i].pa, e);
+      });
     };
     if (this.asyncCompile) {
       // Compiled on the engine's background threads while the interpreter goes on.
@@ -211,14 +219,14 @@ export class Jit {
   invalidate(page: number): void {
     const p = this.pages.get(page);
     if (p !== undefined) {
-      p.entries.forEach((e, i) => { if (e !== undefined && e.slot >= 0) this.unpublish((page << 12) + 2 * i); });
+      p.entries.forEach((e, i) => {
+        if (e === undefined || e.slot < 0) return;
+        this.unpublish((page << 12) + 2 * i);
+        // Safe while its code runs: the exit flag below stops chaining into other slots.
+        this.table.set(e.slot, null);
+        this.freeSlots.push(e.slot);
+      });
       if (p.compiled) this.compiledPages--;
-      if (p.slot >= 0) {
-        // Safe while its code runs: the exit flag below stops the dispatcher before it
-        // could look the slot up again.
-        this.table.set(p.slot, null);
-        this.freeSlots.push(p.slot);
-      }
       this.pages.delete(page);
     }
     this.lastPn = -1;

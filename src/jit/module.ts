@@ -1,16 +1,18 @@
-// One WebAssembly module per guest page: every translated block of the page in one
-// function `run(entry, budget, state, readSet, writeSet, deltaLo, deltaHi) -> retired`,
-// dispatched by br_table. Direct branches to another block of the same page chain inside
-// the function (a loop around the br_table) while the budget lasts, so hot loops never
-// leave wasm. Addresses are host offsets; the guest pc is delta + host offset, delta being
-// the entry's virtual-minus-host page offset (the same for the whole page).
+// One WebAssembly module per batch of hot blocks of one guest page, one function per block
+// (so V8 optimises just the hot ones): `(retired, budget, state, readSet, writeSet, delta)
+// -> retired | next << 32`, exported as b0, b1, ... for the dispatcher's table. A block
+// continues into a block of the same page, the budget and exit flag permitting: by tail
+// call within the module, else by naming the next table slot to the dispatcher (next -1:
+// look the pc up), so hot code never leaves wasm.
+// Addresses are host offsets; the guest pc is delta + host offset, delta being the
+// virtual-minus-host offset of the page (the same for every block of the page).
 
 import { TLB_ARRAY_BYTES } from '../cpu/hart.js';
 import { emitAlu } from './alu.js';
 import { emitIndirectExit } from './dispatch.js';
 import {
-  FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_RUN, FN_ST, Gen, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
-  P_BUDGET, P_DHI, P_DLO, P_ENTRY, P_RSET, P_ST, P_WSET, SCR_EXIT, SCR_VALUE,
+  FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_ST, Gen, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
+  P_BUDGET, P_RSET, P_ST, P_WSET, SCR_EXIT, SCR_VALUE,
 } from './regs.js';
 import { Kind, classify } from './scan.js';
 import { Bytes, T, W } from './wasm.js';
@@ -20,71 +22,57 @@ export interface BlockCode {
   pa: number;
   insns: number[];
   lens: number[];
+  /** The block's slot in the dispatcher's table. */
+  slot: number;
+}
+
+/** A block of the page compiled earlier (in another module): where to chain to it. */
+export interface CompiledBlock {
+  slot: number;
+  trans: number;
 }
 
 const LOAD_OPS = [W.I64Load8S, W.I64Load16S, W.I64Load32S, W.I64Load, W.I64Load8U, W.I64Load16U, W.I64Load32U];
 const SLOW_EXTEND = [W.I64Extend8S, W.I64Extend16S, W.I64Extend32S];
 /** Buffers reused from one module to the next (growing them was a large part of the
  *  code generator's time). */
-const BODY = new Bytes(), HEAD = new Bytes(), RUN = new Bytes(), CODE = new Bytes(), MODULE = new Bytes();
+const BODY = new Bytes(), HEAD = new Bytes(), CODE = new Bytes(), MODULE = new Bytes();
 const STORE_OPS = [W.I64Store8, W.I64Store16, W.I64Store32, W.I64Store];
 
-/** Builds the module's bytes for the blocks of one page. `lookup`: the dispatcher's lookup
- *  table in memory (-1: none), for chaining JALRs. Each block is a function of its own, so
- *  V8 tiers up (optimises) just the hot blocks, and `run` is only the dispatch loop:
- *  optimising one large function per page cost far more than the code ever saved. */
-export function buildModule(blocks: BlockCode[], lookup = -1): Uint8Array<ArrayBuffer> {
+/** Builds the module's bytes for `blocks` (all of one page). `compiled` finds the page's
+ *  blocks from earlier modules; `lookup` is the dispatcher's lookup table in memory (-1:
+ *  none), for chaining JALRs. */
+export function buildModule(blocks: BlockCode[], compiled: (pa: number) => CompiledBlock | undefined, lookup = -1): Uint8Array<ArrayBuffer> {
   const index = new Map<number, number>();
   blocks.forEach((bl, i) => index.set(bl.pa, i));
   const code = CODE.reset();
-  code.u32(2 + blocks.length);
-  appendBody(code, runBody());
+  code.u32(1 + blocks.length);
   appendBody(code, mulhuBody());
   const g = new Gen(BODY);
-  for (const bl of blocks) appendBody(code, blockBody(g, bl, blocks, index, lookup));
-  return wrapModule(code, blocks.length);
+  /** Where a block chains to `target`: a function of this module or another slot. */
+  const targetOf = (target: number): { fn: number; slot: number; trans: number } | undefined => {
+    const j = index.get(target);
+    if (j !== undefined) return { fn: FN_BLOCK0 + j, slot: blocks[j].slot, trans: blocks[j].insns.length };
+    const c = compiled(target);
+    return c && { fn: -1, slot: c.slot, trans: c.trans };
+  };
+  for (const bl of blocks) appendBody(code, blockBody(g, bl, targetOf, lookup));
+  return wrapModule(code, blocks);
 }
+
+type TargetOf = (target: number) => { fn: number; slot: number; trans: number } | undefined;
 
 function appendBody(code: Bytes, body: Bytes): void {
   code.u32(body.len);
   code.bytes(body.view());
 }
 
-/** run(entry, budget, state, readSet, writeSet, deltaLo, deltaHi) -> retired: calls block
- *  functions through the module's table, starting at block `entry`, while each names the
- *  next one. (An indirect call rather than br_table: V8's baseline compiler turns a large
- *  br_table into a chain of compares.) */
-function runBody(): Bytes {
-  const body = RUN.reset();
-  const N = 7, NEXT = 8, DELTA = 9, R = 10;
-  body.u32(2);
-  body.u32(2); body.byte(T.I32);
-  body.u32(2); body.byte(T.I64);
-  body.get(P_DLO); body.op(W.I64ExtendI32U); body.get(P_DHI); body.op(W.I64ExtendI32U);
-  body.i64(32); body.op(W.I64Shl, W.I64Or); body.set(DELTA);
-  body.get(P_ENTRY); body.set(NEXT);
-  body.op(W.Loop, T.Void);
-  body.get(N);
-  for (const p of [P_BUDGET, P_ST, P_RSET, P_WSET]) body.get(p);
-  body.get(DELTA);
-  body.get(NEXT);
-  body.op(W.CallIndirect); body.u32(TYPE_BLOCK); body.u32(0);
-  body.tee(R); body.op(W.I32WrapI64); body.set(N);
-  body.get(R); body.i64(32); body.op(W.I64ShrU, W.I32WrapI64); body.tee(NEXT);
-  body.i32(0); body.op(W.I32GeS, W.BrIf); body.u32(0);
-  body.op(W.End);
-  body.get(N); body.op(W.End);
-  return body;
-}
-
-/** One block's function: (retired so far, budget, state, readSet, writeSet, delta) ->
- *  retired | next << 32, next being a block index of the module or -1 (see Gen.ret). */
-function blockBody(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number, number>, lookup: number): Bytes {
+function blockBody(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): Bytes {
   const code = BODY.reset();
   g.startFunction();
   // A loop around the block, for branches back to its own start (hot loops stay here).
   code.op(W.Loop, T.Void);
-  emitBlock(g, bl, blocks, index, lookup);
+  emitBlock(g, bl, targetOf, lookup);
   code.op(W.End, W.Unreachable, W.End);
   // The locals are known only now: the declarations go in front.
   const body = HEAD.reset();
@@ -95,26 +83,26 @@ function blockBody(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number
   return body;
 }
 
-function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number, number>, lookup: number): void {
+function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): void {
   const b = g.b;
   g.startBlock();
   const count = bl.insns.length;
   let pa = bl.pa;
   /** Leaves the block for `target`, `retired` instructions in, `depth` structures inside
-   *  the function's loop: chains to it when it is a block of this module. */
+   *  the function's loop: chains to it when it is a compiled block of the page. */
   const leave = (target: number, retired: number, depth: number) => {
-    const j = index.get(target);
-    if (j === undefined) {
+    const t = targetOf(target);
+    if (t === undefined) {
       g.setPc(target);
-      b.get(L_N); b.i32(retired); b.op(W.I32Add); g.ret(-1);
+      b.get(L_N); b.i32(retired); b.op(W.I32Add); g.exit();
       return;
     }
     b.get(L_N); b.i32(retired); b.op(W.I32Add); b.tee(L_N);
-    b.i32(blocks[j].insns.length); b.op(W.I32Add); b.get(P_BUDGET); b.op(W.I32GtU);
+    b.i32(t.trans); b.op(W.I32Add); b.get(P_BUDGET); b.op(W.I32GtU);
     b.get(P_ST); b.mem(W.I32Load, SCR_EXIT); b.op(W.I32Or);
-    b.op(W.If, T.Void); g.setPc(target); b.get(L_N); g.ret(-1); b.op(W.End);
+    b.op(W.If, T.Void); g.setPc(target); b.get(L_N); g.exit(); b.op(W.End);
     if (target === bl.pa) { b.op(W.Br); b.u32(depth); return; }
-    b.get(L_N); g.chain(j);
+    b.get(L_N); g.chain(t.fn, t.slot);
   };
   for (let i = 0; i < count; i++, pa += bl.lens[i - 1]) {
     const insn = bl.insns[i];
@@ -132,7 +120,7 @@ function emitBlock(g: Gen, bl: BlockCode, blocks: BlockCode[], index: Map<number
         // not retire (trap, interrupt, stop): the state's pc says where to resume.
         b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR); b.tee(L_LO);
         b.op(W.If, T.Void);
-        b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.ret(-1); b.op(W.End);
+        b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.exit(); b.op(W.End);
         g.startBlock();
         break;
       case Kind.Branch: {
@@ -255,53 +243,46 @@ function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: numb
   g.write(rd);
 }
 
-/** Types, imports (memory, ld, st, amo, csr), the functions' declarations and the exports
- *  around the code section `code`. */
-function wrapModule(code: Bytes, blockCount: number): Uint8Array<ArrayBuffer> {
+/** Types, imports (memory, ld, st, amo, csr), the functions' declarations and the
+ *  exports around the code section `code`. */
+function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
   const m = MODULE.reset();
   m.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
-  types.u32(7);
-  types.bytes([0x60, 7, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, 1, T.I32]);
+  types.u32(6);
   types.bytes([0x60, 5, T.I32, T.I32, T.I32, T.I32, T.I32, 0]);
   types.bytes([0x60, 7, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, 0]);
   types.bytes([0x60, 2, T.I64, T.I64, 1, T.I64]);
   types.bytes([0x60, 5, T.I32, T.I32, T.I32, T.I32, T.I32, 1, T.I32]);
   types.bytes([0x60, 1, T.I32, 1, T.I32]);
-  types.bytes([0x60, 6, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64, 1, T.I64]);
+  types.bytes(BLOCK_TYPE);
   m.section(1, types);
   const imports = new Bytes();
   imports.u32(5);
   imports.name('e'); imports.name('m'); imports.bytes([0x02, 0x00]); imports.u32(1);
-  imports.name('e'); imports.name('ld'); imports.bytes([0x00, 1]);
-  imports.name('e'); imports.name('st'); imports.bytes([0x00, 2]);
-  imports.name('e'); imports.name('amo'); imports.bytes([0x00, 4]);
-  imports.name('e'); imports.name('csr'); imports.bytes([0x00, 5]);
+  imports.name('e'); imports.name('ld'); imports.bytes([0x00, 0]);
+  imports.name('e'); imports.name('st'); imports.bytes([0x00, 1]);
+  imports.name('e'); imports.name('amo'); imports.bytes([0x00, 3]);
+  imports.name('e'); imports.name('csr'); imports.bytes([0x00, 4]);
   m.section(2, imports);
   const funcs = new Bytes();
-  funcs.u32(2 + blockCount);
-  funcs.bytes([0, 3]);
-  for (let i = 0; i < blockCount; i++) funcs.byte(6);
+  funcs.u32(1 + blocks.length);
+  funcs.byte(2);
+  for (let i = 0; i < blocks.length; i++) funcs.byte(TYPE_BLOCK);
   m.section(3, funcs);
-  const table = new Bytes();
-  table.u32(1); table.byte(0x70); table.byte(0x01); table.u32(blockCount); table.u32(blockCount);
-  m.section(4, table);
-  // The module's table slot, set at install: JALR chaining checks the lookup against it.
-  const globals = new Bytes();
-  globals.u32(1); globals.bytes([T.I32, 0x01, W.I32Const]); globals.s32(-1); globals.byte(W.End);
-  m.section(6, globals);
   const exports = new Bytes();
-  exports.u32(2); exports.name('run'); exports.bytes([0x00, FN_RUN]);
-  exports.name('slot'); exports.bytes([0x03, 0]);
+  exports.u32(blocks.length);
+  for (let i = 0; i < blocks.length; i++) { exports.name(BLOCK_EXPORT(i)); exports.byte(0x00); exports.u32(FN_BLOCK0 + i); }
   m.section(7, exports);
-  const elems = new Bytes();
-  elems.u32(1); elems.byte(0x00); elems.i32(0); elems.byte(W.End);
-  elems.u32(blockCount);
-  for (let i = 0; i < blockCount; i++) elems.u32(FN_BLOCK0 + i);
-  m.section(9, elems);
   m.section(10, code);
   return m.view().slice();
 }
+
+/** The export name of block `i` of a page module. */
+export const BLOCK_EXPORT = (i: number): string => 'b' + i;
+
+/** The block function type: (i32 retired, budget, state, readSet, writeSet; i64 delta) -> i64. */
+export const BLOCK_TYPE = [0x60, 6, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64, 1, T.I64];
 
 /** The high 64 bits of an unsigned 64 x 64 product, from 32-bit partial products. */
 function mulhuBody(): Bytes {

@@ -4,11 +4,9 @@
 import { HART_SCRATCH } from '../cpu/hart.js';
 import { Bytes, W, features } from './wasm.js';
 
-// Parameters of the page's function `run` (called by the dispatcher).
-export const P_ENTRY = 0, P_BUDGET = 1, P_ST = 2, P_RSET = 3, P_WSET = 4, P_DLO = 5, P_DHI = 6;
-// A block function's parameters: instructions retired so far in this call (updated in
-// place), budget, state, read and write TLB sets, delta (i64); then its locals.
-export const L_N = 0, L_DELTA = 5;
+// A block function's parameters: instructions retired so far in this dispatcher call
+// (updated in place), budget, state, read and write TLB sets, delta (i64); then its locals.
+export const L_N = 0, P_BUDGET = 1, P_ST = 2, P_RSET = 3, P_WSET = 4, L_DELTA = 5;
 export const L_LO = 6, L_T = 7;
 export const L_VA = 8, L_V = 9, L_A = 10, L_B = 11;
 /** A block function's i32 locals after the parameters, then its fixed i64 locals (va, v,
@@ -21,15 +19,15 @@ export const PC_OFF = 512;
 export const SCR_VALUE = HART_SCRATCH;
 /** Non-zero asks translated code to return at the next block boundary (code invalidated). */
 export const SCR_EXIT = HART_SCRATCH + 12;
-/** Kept by the dispatcher for the fault handler: instructions retired before the current
- *  page call, that call's delta (virtual minus host) and its page. */
-export const SCR_BASE = HART_SCRATCH + 16, SCR_DLO = HART_SCRATCH + 20, SCR_DHI = HART_SCRATCH + 24, SCR_PAGE = HART_SCRATCH + 28;
+/** Kept by the dispatcher for the fault handler: the current page's delta (virtual minus
+ *  host) and its host offset. */
+export const SCR_DLO = HART_SCRATCH + 20, SCR_DHI = HART_SCRATCH + 24, SCR_PAGE = HART_SCRATCH + 28;
 
-/** Function indices: the four imports, run, the multiply-high helper, then one function
- *  per block. */
-export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_RUN = 4, FN_MULHU = 5, FN_BLOCK0 = 6;
-/** The type index of block functions. */
-export const TYPE_BLOCK = 6;
+/** Function indices: the four imports, the multiply-high helper, then one function per
+ *  block. */
+export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_MULHU = 4, FN_BLOCK0 = 5;
+/** The type index of block functions in a page module. */
+export const TYPE_BLOCK = 5;
 
 /**
  * Guest registers are loaded into locals on first use in a block and written through to
@@ -100,32 +98,30 @@ export class Gen {
     this.b.mem(W.I64Store, PC_OFF);
   }
 
-  /** Returns from a block function (retired count on the stack) to the page's loop, which
-   *  goes on with block `next` of the module, or returns to the dispatcher when it is -1. */
-  ret(next: number): void {
+  /** Returns to the dispatcher (retired count on the stack), which looks the pc up. */
+  exit(): void {
     this.b.op(W.I64ExtendI32U);
-    this.b.i64(0, next);
+    this.b.i64(0, -1);
     this.b.op(W.I64Or, W.Return);
   }
 
-  /** Goes on with block `next` of the module (retired count on the stack): a tail call
-   *  where the engine has them, else through the page's loop. */
-  chain(next: number): void {
-    if (!features.tailCalls) { this.ret(next); return; }
-    this.pushBlockArgs();
-    this.b.op(W.ReturnCall); this.b.u32(FN_BLOCK0 + next);
-  }
-
-  /** chain() to the block whose index the i32 `pushIndex` pushes. */
-  chainIndirect(pushIndex: () => void): void {
-    const b = this.b;
-    if (!features.tailCalls) {
-      b.op(W.I64ExtendI32U); pushIndex(); b.op(W.I64ExtendI32U); b.i64(32); b.op(W.I64Shl, W.I64Or, W.Return);
+  /** Goes on with block function `fn` of this module by tail call where the engine has
+   *  them, else (or for a block of another module, fn -1) returns to the dispatcher asking
+   *  it to call table slot `slot` next. Retired count on the stack. */
+  chain(fn: number, slot: number): void {
+    if (fn < 0 || !features.tailCalls) {
+      this.b.op(W.I64ExtendI32U); this.b.i64(0, slot); this.b.op(W.I64Or, W.Return);
       return;
     }
     this.pushBlockArgs();
-    pushIndex();
-    b.op(W.ReturnCallIndirect); b.u32(TYPE_BLOCK); b.u32(0);
+    this.b.op(W.ReturnCall); this.b.u32(fn);
+  }
+
+  /** chain() to the table slot that `pushSlot` pushes, through the dispatcher. (Page
+   *  modules do not import the table: V8 updates every importing instance on each change.) */
+  chainIndirect(pushSlot: () => void): void {
+    const b = this.b;
+    b.op(W.I64ExtendI32U); pushSlot(); b.op(W.I64ExtendI32U); b.i64(32); b.op(W.I64Shl, W.I64Or, W.Return);
   }
 
   private pushBlockArgs(): void {

@@ -78,7 +78,7 @@ export function runJit(h: Hart, budget: number): number {
       jit.publish(host, e);
       let r: number;
       try {
-        r = jit.call(e.slot, e.idx, Math.min(budget - n, 0x7fffffff), st, rset, rset + SET_BYTES, dlo, dhi, fset, host);
+        r = jit.call(e.slot, Math.min(budget - n, 0x7fffffff), st, rset, rset + SET_BYTES, dlo, dhi, fset, host);
       } catch (ex) {
         if (ex !== TRAP) throw ex;
         // The state is exact at the faulting instruction (pc, registers, retired count).

@@ -2,7 +2,8 @@
 // and AMOs (TLB misses, MMIO, page crossings, faults) and CSR instructions run by the
 // interpreter. When a slow path raises, the state is made exact at the faulting
 // instruction: registers are written through, so only the pc and the retired count are
-// missing, and the dispatcher's scratch words give both (see SCR_BASE in regs.ts).
+// missing: the slow path's arguments give the count and the page offset, the dispatcher's
+// scratch words the page and its delta (see SCR_DLO in regs.ts).
 
 import { Hart, MSTATUS, PC, PRIV } from '../cpu/hart.js';
 import { execute } from '../cpu/interp.js';
@@ -12,8 +13,8 @@ import { Slot, slotIndex } from '../cpu/state.js';
 const MIE = slotIndex(Slot.Mie), MIP = slotIndex(Slot.Mip);
 
 /** What the slow paths need of the cache: the hart running translated code and its
- *  scratch words ([0..1] load result, [2] retired at a fault, [3] exit flag, [4..7] the
- *  dispatcher's current call, [8] CSR instructions counted, [9] re-check interrupts). */
+ *  scratch words ([0..1] load result, [2] retired at a fault, [3] exit flag, [5..7] the
+ *  dispatcher's current page, [8] CSR instructions counted, [9] re-check interrupts). */
 export interface SlowContext {
   cur: Hart | undefined;
   scr: Int32Array;
@@ -30,7 +31,7 @@ export function slowPaths(j: SlowContext): Record<string, (...args: number[]) =>
   };
   const fault = (h: Hart, retired: number, off: number): void => {
     pcAt(h, off);
-    j.scr[2] = j.scr[4] + retired;
+    j.scr[2] = retired;
   };
   return {
     ld(lo: number, hi: number, size: number, retired: number, off: number): void {
