@@ -11,7 +11,7 @@ import { TLB_ARRAY_BYTES } from '../cpu/hart.js';
 import { emitAlu } from './alu.js';
 import { emitIndirectExit } from './dispatch.js';
 import {
-  FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_ST, Gen, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
+  FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_LR, FN_ST, Gen, RESERVATION_OFF, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
   P_BUDGET, P_RSET, P_ST, P_WSET, SCR_EXIT, SCR_VALUE,
 } from './regs.js';
 import { Kind, classify } from './scan.js';
@@ -113,7 +113,14 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
       case Kind.Load: emitLoad(g, pa, i, rd, r1, f3, insn >> 20); break;
       case Kind.Store: emitStore(g, pa, i, r1, r2, f3, ((insn >> 25) << 5) | ((insn >> 7) & 31)); break;
       case Kind.Fence: break;
+      case Kind.FenceI:
+        // Writes to translated pages already dropped them (and raised the exit flag that
+        // leave() checks), so all that is left is to end the block.
+        leave(pa + len, count, 0);
+        return;
       case Kind.Amo: emitAmo(g, pa, i, rd, r1, r2, f3, insn >>> 27); break;
+      case Kind.Lr: emitLr(g, pa, i, rd, r1, f3); break;
+      case Kind.Sc: emitSc(g, pa, i, rd, r1, r2, f3); break;
       case Kind.Csr:
         // Run by the interpreter (state is exact: registers are written through). 0: go on;
         // 1: it retired but the block must end (context or interrupts changed); 2: it did
@@ -206,13 +213,47 @@ function emitStore(g: Gen, pa: number, i: number, r1: number, r2: number, f3: nu
   b.op(W.End);
 }
 
-/** AMOs (not LR/SC): the write TLB when it hits an aligned address, else the hart's
- *  amoHost (alignment, permission, dirty log; raises exactly); then the operation on
- *  sign-extended operands as interp.ts does it. */
-function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: number, f3: number, f5: number): void {
+/** LR: an aligned read-TLB hit loads inline, anything else goes through the `lr` slow
+ *  path (alignment, MMIO, faults, exactly as the interpreter); then the reservation. */
+function emitLr(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number): void {
+  const b = g.b;
+  const size = f3 === 2 ? 4 : 8;
+  tlbProbe(g, r1, 0, P_RSET, size);
+  b.get(L_LO); b.i32(size - 1); b.op(W.I32And, W.I32Eqz, W.I32And);
+  b.op(W.If, T.I64);
+  hostAddr(g); b.mem(size === 4 ? W.I64Load32S : W.I64Load, 0);
+  b.op(W.Else);
+  b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_LR);
+  b.get(P_ST); b.mem(W.I64Load, SCR_VALUE);
+  if (size === 4) b.op(W.I64Extend32S);
+  b.op(W.End);
+  g.write(rd);
+  b.get(P_ST); b.get(L_VA); b.i64(-1, 0x7fffffff); b.op(W.I64And); b.mem(W.I64Store, RESERVATION_OFF);
+}
+
+/** SC, in the interpreter's order: alignment and store permission are checked (through
+ *  the AMO slow path unless the write TLB hits) whether or not the reservation holds; the
+ *  reservation is dropped; the store happens only if it held. */
+function emitSc(g: Gen, pa: number, i: number, rd: number, r1: number, r2: number, f3: number): void {
   const b = g.b;
   const size = f3 === 2 ? 4 : 8;
   g.read(r2); b.set(L_V);
+  amoHost(g, pa, i, r1, size);
+  b.get(P_ST); b.mem(W.I64Load, RESERVATION_OFF); b.get(L_VA); b.i64(-1, 0x7fffffff); b.op(W.I64And, W.I64Eq); b.set(L_LO);
+  b.get(P_ST); b.i32(-1); b.mem(W.I32Store, RESERVATION_OFF + 4);
+  b.get(L_LO);
+  b.op(W.If, T.Void);
+  b.get(L_T); b.get(L_V); b.mem(size === 4 ? W.I64Store32 : W.I64Store, 0);
+  b.op(W.End);
+  b.get(L_LO); b.op(W.I32Eqz, W.I64ExtendI32U);
+  g.write(rd);
+}
+
+/** Leaves in L_T the host address for an AMO of `size` at x[r1] (L_VA the address): the
+ *  write TLB when it hits an aligned address, else the hart's amoHost (alignment,
+ *  permission, dirty log; raises exactly). */
+function amoHost(g: Gen, pa: number, i: number, r1: number, size: number): void {
+  const b = g.b;
   tlbProbe(g, r1, 0, P_WSET, size);
   b.get(L_LO); b.i32(size - 1); b.op(W.I32And, W.I32Eqz, W.I32And);
   b.op(W.If, T.I32);
@@ -221,6 +262,16 @@ function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: numb
   b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_AMO);
   b.op(W.End);
   b.set(L_T);
+}
+
+/** AMOs (not LR/SC): the write TLB when it hits an aligned address, else the hart's
+ *  amoHost (alignment, permission, dirty log; raises exactly); then the operation on
+ *  sign-extended operands as interp.ts does it. */
+function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: number, f3: number, f5: number): void {
+  const b = g.b;
+  const size = f3 === 2 ? 4 : 8;
+  g.read(r2); b.set(L_V);
+  amoHost(g, pa, i, r1, size);
   b.get(L_T); b.mem(size === 4 ? W.I64Load32S : W.I64Load, 0); b.set(L_A);
   b.get(L_V);
   if (size === 4) b.op(W.I32WrapI64, W.I64ExtendI32S);
@@ -243,7 +294,7 @@ function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: numb
   g.write(rd);
 }
 
-/** Types, imports (memory, ld, st, amo, csr), the functions' declarations and the
+/** Types, imports (memory, ld, st, amo, csr, lr), the functions' declarations and the
  *  exports around the code section `code`. */
 function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
   const m = MODULE.reset();
@@ -258,12 +309,13 @@ function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
   types.bytes(BLOCK_TYPE);
   m.section(1, types);
   const imports = new Bytes();
-  imports.u32(5);
+  imports.u32(6);
   imports.name('e'); imports.name('m'); imports.bytes([0x02, 0x00]); imports.u32(1);
   imports.name('e'); imports.name('ld'); imports.bytes([0x00, 0]);
   imports.name('e'); imports.name('st'); imports.bytes([0x00, 1]);
   imports.name('e'); imports.name('amo'); imports.bytes([0x00, 3]);
   imports.name('e'); imports.name('csr'); imports.bytes([0x00, 4]);
+  imports.name('e'); imports.name('lr'); imports.bytes([0x00, 0]);
   m.section(2, imports);
   const funcs = new Bytes();
   funcs.u32(1 + blocks.length);

@@ -2,6 +2,7 @@
 // guest registers cached in wasm locals within one block, and the exits to the runtime.
 
 import { HART_SCRATCH } from '../cpu/hart.js';
+import { Slot, slotIndex } from '../cpu/state.js';
 import { Bytes, W, features } from './wasm.js';
 
 // A block function's parameters: instructions retired so far in this dispatcher call
@@ -23,9 +24,11 @@ export const SCR_EXIT = HART_SCRATCH + 12;
  *  host) and its host offset. */
 export const SCR_DLO = HART_SCRATCH + 20, SCR_DHI = HART_SCRATCH + 24, SCR_PAGE = HART_SCRATCH + 28;
 
-/** Function indices: the four imports, the multiply-high helper, then one function per
+/** Function indices: the five imports, the multiply-high helper, then one function per
  *  block. */
-export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_MULHU = 4, FN_BLOCK0 = 5;
+export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_LR = 4, FN_MULHU = 5, FN_BLOCK0 = 6;
+/** The LR/SC reservation in the state (address, high word -1 when none is held). */
+export const RESERVATION_OFF = slotIndex(Slot.Reservation) * 4;
 /** The type index of block functions in a page module. */
 export const TYPE_BLOCK = 5;
 

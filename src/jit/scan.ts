@@ -7,7 +7,7 @@
 /** Longest block, so that one block's instructions stay well inside any budget. */
 export const MAX_BLOCK = 64;
 
-export const enum Kind { Stop, Plain, Load, Store, Branch, Jal, Jalr, Fence, Amo, Csr }
+export const enum Kind { Stop, Plain, Load, Store, Branch, Jal, Jalr, Fence, FenceI, Amo, Lr, Sc, Csr }
 
 export interface Scan {
   /** Instructions of the translatable prefix (expanded to 32 bits) and their lengths. */
@@ -39,7 +39,9 @@ export function scanBlock(u16: Uint16Array, rvc: Int32Array, host: number): Scan
     if (translating) { insns.push(insn); lens.push(len); }
     scanned++;
     off += len;
-    const jump = kind === Kind.Jal || kind === Kind.Jalr;
+    // FENCE.I ends a block: code written before it (which dropped its page's
+    // translations) must not run from this block's stale copy.
+    const jump = kind === Kind.Jal || kind === Kind.Jalr || kind === Kind.FenceI;
     if (interpCount === 0 && (jump || kind === Kind.Branch)) interpCount = scanned;
     if (jump) break;
   }
@@ -66,12 +68,14 @@ export function classify(insn: number): Kind {
   if ((insn & 3) !== 3) return Kind.Stop;
   switch ((insn >> 2) & 31) {
     case 0x0d: case 0x05: return Kind.Plain; // lui, auipc
-    case 0x03: return f3 === 0 ? Kind.Fence : Kind.Stop; // FENCE is a no-op here too; FENCE.I is left to the interpreter
+    case 0x03: return f3 === 0 ? Kind.Fence : f3 === 1 ? Kind.FenceI : Kind.Stop; // FENCE is a no-op here too
     case 0x1c: // Zicsr on CSRs that cannot change how translated code runs (not satp, counters)
       return f3 !== 0 && f3 !== 4 && INLINE_CSRS.has(f12) ? Kind.Csr : Kind.Stop;
-    case 0x0b: { // AMOs other than LR/SC
+    case 0x0b: { // AMOs
       const f5 = insn >>> 27;
       if (f3 !== 2 && f3 !== 3) return Kind.Stop;
+      if (f5 === 0x02) return ((insn >> 20) & 31) === 0 ? Kind.Lr : Kind.Stop;
+      if (f5 === 0x03) return Kind.Sc;
       return f5 === 0x00 || f5 === 0x01 || f5 === 0x04 || f5 === 0x08 || f5 === 0x0c || (f5 >= 0x10 && (f5 & 3) === 0) ? Kind.Amo : Kind.Stop;
     }
     case 0x1b: return Kind.Jal;

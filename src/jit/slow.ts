@@ -9,6 +9,7 @@ import { Hart, MSTATUS, PC, PRIV } from '../cpu/hart.js';
 import { execute } from '../cpu/interp.js';
 import { pendingInterrupt } from '../cpu/priv.js';
 import { Slot, slotIndex } from '../cpu/state.js';
+import { Cause } from '../cpu/trap.js';
 
 const MIE = slotIndex(Slot.Mie), MIP = slotIndex(Slot.Mip);
 
@@ -54,6 +55,18 @@ export function slowPaths(j: SlowContext): Record<string, (...args: number[]) =>
       }
       // A device asked the machine to stop: leave at the next block boundary.
       if (h.stopRequested) j.scr[3] = 1;
+    },
+    /** LR's load: alignment first (LR never splits), then as any load. */
+    lr(lo: number, hi: number, size: number, retired: number, off: number): void {
+      const h = j.cur as Hart;
+      try {
+        if (lo & (size - 1)) h.raise(Cause.LoadMisaligned, lo, hi);
+        j.scr[0] = h.loadSlow(lo, hi, size);
+      } catch (e) {
+        fault(h, retired, off);
+        throw e;
+      }
+      j.scr[1] = h.ldHi;
     },
     amo(lo: number, hi: number, size: number, retired: number, off: number): number {
       const h = j.cur as Hart;

@@ -92,6 +92,45 @@ buf: .dword 0, 0`));
   assert.equal(jitOf(b.mem).counters.faults, 1, 'the fault was raised in translated code');
 });
 
+test('LR/SC in translated code match the interpreter, and a misaligned LR traps exactly', () => {
+  const [a, b] = both(() => load(`
+    la t0, mtrap
+    csrw mtvec, t0
+    la s4, buf
+    addi s5, s4, 8
+    li s3, 40
+loop:
+    lr.w a0, (s4)
+    addi a0, a0, 3
+    sc.w a1, a0, (s4)
+    add s8, s8, a1
+    lr.d a2, (s5)
+    sc.d a3, a0, (s4)
+    add s8, s8, a3
+    sc.d a3, a2, (s5)
+    add s8, s8, a3
+    lr.d a4, (s5)
+    xori a4, a4, 5
+    sc.d a5, a4, (s5)
+    add s9, s9, a5
+    addi s3, s3, -1
+    bnez s3, loop
+    addi t1, s4, 4
+fault:
+    lr.d a0, (t1)
+done: j done
+mtrap:
+    csrr s11, minstret
+spin: j spin
+    .align 12
+buf: .dword 0x7ffffff9, 0x11`));
+  assert.equal(runTo(a, execute, ['done', 'spin']), 'spin');
+  assert.equal(runTo(b, runJit, ['done', 'spin']), 'spin');
+  assert.deepEqual(mtrap(b.h), { cause: 4n, epc: b.sym('fault'), tval: b.sym('buf') + 4n });
+  sameState(a, b);
+  assert.equal(jitOf(b.mem).counters.faults, 1, 'the fault was raised in translated code');
+});
+
 test('calls and returns within a page chain inside translated code', () => {
   const src = `
     li s2, 1000
