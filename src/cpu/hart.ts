@@ -168,6 +168,22 @@ export class Hart {
   flushTlb(): void {
     this.tlbTagLo.fill(INVALID_TAG);
     this.fetchTagLo = INVALID_TAG;
+    this.superRegions.clear();
+  }
+
+  /** SFENCE.VMA with an address: drops that page's entries in every set, unless a
+   *  superpage (whose other 4 KiB entries hold the same leaf) may map it, as QEMU does. */
+  flushTlbPage(vaLo: number, vaHi: number): void {
+    if (this.superRegions.has(regionKey(vaLo, vaHi))) {
+      this.flushTlb();
+      return;
+    }
+    const tag = vaLo & -4096;
+    const i = (vaLo >>> 12) & (TLB_SIZE - 1);
+    for (let t = i; t < TLB_SETS * TLB_SIZE; t += TLB_SIZE) {
+      if (this.tlbTagLo[t] === tag && this.tlbTagHi[t] === vaHi) this.tlbTagLo[t] = INVALID_TAG;
+    }
+    this.fetchTagLo = INVALID_TAG;
   }
 
   /** Drops every write entry that maps host page `page` (it now holds translated code,
@@ -215,6 +231,11 @@ export class Hart {
     return p;
   }
 
+  /** Level of the leaf PTE of the last translate() (0: a 4 KiB page or no paging). */
+  leafLevel = 0;
+  /** 1 GiB regions of the address space holding TLB entries made from superpages. */
+  private readonly superRegions = new Set<number>();
+
   /** Host offset for an access that does not cross a page, filling the TLB when allowed;
    *  -1 when the address is not RAM (the physical address is then in `mmioPa`). */
   mmioPa = 0;
@@ -241,6 +262,7 @@ export class Hart {
     const code = access === Access.Write && this.mem.codePages !== undefined && this.mem.codePages[host >>> 12] === 1;
     if (!code && this.pmp.check(pagePa, 4096, access, priv)) {
       if (access === Access.Write) this.mem.markDirty(pa);
+      if (this.leafLevel > 0) this.superRegions.add(regionKey(vaLo, vaHi));
       this.tlbTagLo[t] = vaLo & -4096;
       this.tlbTagHi[t] = vaHi;
       this.tlbHost[t] = host - (vaLo & 0xfff);
@@ -351,6 +373,11 @@ export class Hart {
     this.fetchTagLo = saveLo; this.fetchTagHi = saveHi; this.fetchHost = saveHost;
     return this.mem.u16[host >>> 1];
   }
+}
+
+/** The 1 GiB region of a virtual address, as a number. */
+function regionKey(vaLo: number, vaHi: number): number {
+  return vaHi * 4 + (vaLo >>> 30);
 }
 
 function fetchContext(priv: number): TlbContext {

@@ -422,7 +422,10 @@ function system(h: Hart, insn: number): SystemResult {
   const priv = w[PRIV];
   if (((insn >>> 25) === 0x09) && ((insn >> 7) & 31) === 0) { // sfence.vma
     if (priv === 0 || (priv === 1 && (w[MSTATUS] & Ms.TVM))) h.raise(Cause.IllegalInsn);
-    h.flushTlb();
+    // ASIDs are not cached apart, so rs2 changes nothing.
+    const r1 = (insn >> 15) & 31;
+    if (r1 === 0) h.flushTlb();
+    else h.flushTlbPage(h.x[2 * r1], h.x[2 * r1 + 1]);
     return SystemResult.Flush;
   }
   if ((insn & 0x000fff80) !== 0) h.raise(Cause.IllegalInsn);

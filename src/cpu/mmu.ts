@@ -50,6 +50,7 @@ export function translate(h: Hart, vaLo: number, vaHi: number, access: Access, p
   if (priv === 3 || mode === SatpMode.Bare) {
     // Physical addresses are 56 bits; anything above does not exist.
     if (vaHi < 0 || vaHi >= 0x1000000) h.raise(accessFault(access), vaLo, vaHi);
+    h.leafLevel = 0;
     return vaHi * TWO32 + (vaLo >>> 0);
   }
   const levels = mode === SatpMode.Sv39 ? 3 : mode === SatpMode.Sv48 ? 4 : 5;
@@ -97,6 +98,7 @@ export function translate(h: Hart, vaLo: number, vaHi: number, access: Access, p
       mem.i32[host >> 2] = lo;
       mem.markDirty(pteAddr);
     }
+    h.leafLevel = level;
     return ppn * 4096 + lowBits(vaLo, vaHi, 12 + 9 * level);
   }
   // Unreachable: level 0 either returns or faults.

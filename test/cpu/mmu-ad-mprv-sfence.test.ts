@@ -128,3 +128,44 @@ test('after invalidating a PTE, sfence.vma makes the access fault', () => {
   assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'mtrap');
   assert.deepEqual(mtrap(m.h), { cause: 13n, epc: m.sym('site'), tval: VA });
 });
+
+test('sfence.vma of one address in a megapage drops the TLB entries of its other 4 KiB parts', () => {
+  // The TLB keeps 4 KiB entries; all those made from one megapage hold the same leaf.
+  const MEGA = 0x40200000n;
+  let pteAddr = 0n;
+  const m = paged(SATP_SV39, `
+    li t1, ${MEGA + 0x3000n}
+    ld a0, 0(t1)                 # an entry for the megapage's fourth 4 KiB page
+    la t2, pte_addr
+    ld t2, 0(t2)
+    la t3, new_pte
+    ld t3, 0(t3)
+    sd t3, 0(t2)                 # repoint the megapage
+    li t4, ${MEGA}
+    sfence.vma t4, zero          # names its first page only
+    ld a1, 0(t1)
+    li t5, ${VA}
+    ld a2, 0(t5)                 # a 4 KiB page elsewhere still maps
+    sfence.vma t5, zero
+    ld a3, 0(t5)
+    j done
+  .data
+  pte_addr: .dword 0
+  new_pte: .dword 0
+  .text`, (pt, mm) => {
+    const base = DATA_PA & ~0x1fffffn;
+    pteAddr = pt.map(MEGA, base, PTE_R | PTE_A, 1);
+    pt.map(VA, DATA_PA, PTE_R | PTE_A);
+    poke64(mm.mem, mm.sym('pte_addr'), pteAddr);
+    poke64(mm.mem, mm.sym('new_pte'), (((base + 0x200000n) >> 12n) << 10n) | 1n | PTE_R | PTE_A);
+  }, { ramSize: 8 << 20 });
+  const base = DATA_PA & ~0x1fffffn;
+  poke64(m.mem, base + 0x3000n, 0x1111n);
+  poke64(m.mem, base + 0x203000n, 0x2222n);
+  poke64(m.mem, DATA_PA, 0x3333n);
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'done');
+  assert.equal(reg(m.h, 'a0'), 0x1111n);
+  assert.equal(reg(m.h, 'a1'), 0x2222n);
+  assert.equal(reg(m.h, 'a2'), 0x3333n);
+  assert.equal(reg(m.h, 'a3'), 0x3333n);
+});

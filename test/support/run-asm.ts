@@ -245,6 +245,7 @@ export interface PagedOptions {
   /** Extra mstatus bits set before leaving M (SUM, MXR, MPRV...). */
   mstatusBits?: bigint;
   time?: TimeSource;
+  ramSize?: number;
 }
 
 /**
@@ -272,7 +273,7 @@ export function paged(satpMode: bigint, body: string, map: (pt: PageTables, m: M
   .align 2
   mtrap: j mtrap
   .data
-  satp_value: .dword 0`, { time: opts.time });
+  satp_value: .dword 0`, { time: opts.time, ramSize: opts.ramSize });
   const pt = new PageTables(m.mem, satpMode, PT_POOL);
   pt.map(BigInt(RAM_BASE), BigInt(RAM_BASE), PTE_R | PTE_W | PTE_X | PTE_A | PTE_D, 2);
   poke64(m.mem, m.sym('satp_value'), pt.satp);
