@@ -55,6 +55,7 @@ export class VmControlSurface {
       blocks: () => o.blocks,
       saveSnapshot: o.saveSnapshot,
       loadSnapshot: o.loadSnapshot,
+      translatorStats: () => this.machine?.translatorStats(),
     });
     this.control.onEvent((e) => {
       if (e.event === 'STOP') this.debug?.notifyPaused();

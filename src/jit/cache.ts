@@ -236,6 +236,23 @@ export class Jit {
     this.scr[3] = 1;
   }
 
+  /** The counters under the names `info jit` shows. */
+  stats(): Record<string, number> {
+    const c = this.counters;
+    return {
+      'blocks translated': c.blocksTranslated,
+      'modules compiled': c.modulesCompiled,
+      'wasm bytes': c.wasmBytes,
+      'compile ms (main thread)': Math.round(c.compileMs * 10) / 10,
+      'entries into translated code': c.cacheHits,
+      'blocks interpreted': c.interpreted,
+      '... untranslatable': c.untranslatable,
+      'faults in translated code': c.faults,
+      'invalidations': c.invalidations,
+      'flushes': c.flushes,
+    };
+  }
+
   /** Drops every translation. */
   flush(): void {
     this.pages.clear();

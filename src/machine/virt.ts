@@ -194,6 +194,11 @@ export class VirtMachine {
     this.finish({ kind: 'reset' });
   }
 
+  /** The translator's counters (undefined with --exec interp). */
+  translatorStats(): Record<string, number> | undefined {
+    return this.cfg.exec === 'jit' ? jitOf(this.mem).stats() : undefined;
+  }
+
   get paused(): boolean {
     return this.pausedFlag;
   }

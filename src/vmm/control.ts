@@ -38,6 +38,9 @@ export interface NamedValue {
   value: bigint;
 }
 
+/** The translator's counters (issue 5), named as they are shown. */
+export type TranslatorStats = Record<string, number>;
+
 export interface VmControl {
   status(): RunState;
   /** Stops every hart at the next instruction boundary; emits STOP when it was running. */
@@ -57,6 +60,8 @@ export interface VmControl {
   /** Whole-VM snapshot under a tag (RAM, harts, devices); rejects with a message. */
   saveSnapshot(tag: string): Promise<void>;
   loadSnapshot(tag: string): Promise<void>;
+  /** The translator's counters; undefined when the harts run in the interpreter only. */
+  translatorStats(): TranslatorStats | undefined;
   /** Subscribes to life-cycle events; returns the unsubscribe function. */
   onEvent(listener: (e: VmEvent) => void): () => void;
 }

@@ -11,6 +11,7 @@ const HELP: [string, string][] = [
   ['info cpus', 'show the harts'],
   ['info registers', 'show the registers of the current hart'],
   ['info block', 'show the disks'],
+  ['info jit', 'show the translator\'s counters'],
   ['info version', 'show the version'],
   ['cpu N', 'select the hart that info registers shows'],
   ['stop|s', 'pause emulation'],
@@ -31,6 +32,13 @@ function statusText(s: RunState): string {
 }
 
 const hex16 = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
+
+/** `info jit` (QEMU prints its TCG statistics there); also QMP's x-query-jit. */
+export function jitText(stats: Record<string, number> | undefined): string {
+  if (stats === undefined) return 'Translator off: the harts run in the interpreter (--exec interp)\r\n';
+  const width = Math.max(...Object.keys(stats).map((k) => k.length));
+  return Object.entries(stats).map(([k, v]) => `${k.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(1)}\r\n`).join('');
+}
 
 export class Hmp {
   /** The hart `info registers` shows (QEMU's monitor "current CPU"). */
@@ -112,7 +120,8 @@ export class Hmp {
         return disks.map((d) => `${d.device}: ${d.file} (${d.format}${d.readOnly ? ', read-only' : ''})\r\n`).join('');
       }
       case 'version': return `${QEMU_VERSION.major}.${QEMU_VERSION.minor}.${QEMU_VERSION.micro} (rvisor)\r\n`;
-      case undefined: return 'info status|cpus|registers|block|version\r\n';
+      case 'jit': return jitText(c.translatorStats());
+      case undefined: return 'info status|cpus|registers|block|jit|version\r\n';
       default: return `info: unknown item '${args[0]}'\r\n`;
     }
   }

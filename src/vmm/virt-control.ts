@@ -4,7 +4,7 @@
 // resume between slices, reset, snapshots).
 
 import type { Hart } from '../cpu/hart.js';
-import type { BlockInfo, CpuInfo, NamedValue, RunState, VmControl, VmEvent } from './control.js';
+import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VmControl, VmEvent } from './control.js';
 import { DEBUG_CSRS } from './gdb/registers.js';
 import { readHartRegister } from './hart-regs.js';
 
@@ -21,6 +21,7 @@ export interface MachineHooks {
   blocks?(): BlockInfo[];
   saveSnapshot?(tag: string): Promise<void>;
   loadSnapshot?(tag: string): Promise<void>;
+  translatorStats?(): TranslatorStats | undefined;
   /** Hart stopped by SBI HSM or waiting in WFI. */
   halted?(index: number): boolean;
 }
@@ -97,6 +98,10 @@ export class MachineControl implements VmControl {
 
   blocks(): BlockInfo[] {
     return this.m.blocks?.() ?? [];
+  }
+
+  translatorStats(): TranslatorStats | undefined {
+    return this.m.translatorStats?.();
   }
 
   registers(cpu: number): NamedValue[] {

@@ -68,6 +68,11 @@ test('QMP and gdb-multiarch drive a running Debian guest', { skip: !haveGdb && !
   assert.equal(cpus.length, 1);
   assert.equal(cpus[0]['cpu-index'], 0);
   assert.equal(cpus[0].target, 'riscv');
+  // The booted guest runs through the translator, and its counters say so.
+  const jit = ((await c.execute('x-query-jit')).return as Msg)['human-readable-text'] as string;
+  const count = (name: string) => Number(new RegExp(`^${name} +(\\d+)$`, 'm').exec(jit)?.[1]);
+  assert.ok(count('blocks translated') > 1000, jit);
+  assert.ok(count('entries into translated code') > 1000, jit);
   const bad = await c.execute('no-such-command');
   assert.equal((bad.error as Msg).class, 'CommandNotFound');
   c.send('{"execute": ');

@@ -29,6 +29,8 @@ export class FakeVm implements VmControl {
   cpus(): CpuInfo[] {
     return [0, 1].map((i) => ({ index: i, hartId: i, pc: 0x80000000n + BigInt(i * 4), priv: 1, halted: i === 1 }));
   }
+  jit: Record<string, number> | undefined = { 'blocks translated': 12, 'compile ms (main thread)': 3.25 };
+  translatorStats(): Record<string, number> | undefined { return this.jit; }
   blocks(): BlockInfo[] { return [{ device: 'virtio0', file: '/tmp/disk.qcow2', format: 'qcow2', readOnly: false }]; }
   registers(cpu: number): NamedValue[] {
     return [{ name: 'pc', value: 0x80000000n + BigInt(cpu) }, { name: 'x1/ra', value: 0xdeadbeefn }, { name: 'x2/sp', value: -16n }];

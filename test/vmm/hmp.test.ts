@@ -88,3 +88,11 @@ test('human-monitor-command style cpu override leaves the selected cpu alone', a
   assert.match(await hmp.execute('info registers', 1), /^ pc {7}0000000080000001 /);
   assert.match(await hmp.execute('info registers'), /^ pc {7}0000000080000000 /);
 });
+
+test('info jit shows the translator\'s counters, or says it is off', async () => {
+  const vm = new FakeVm();
+  const hmp = new Hmp(vm);
+  assert.equal(await hmp.execute('info jit'), 'blocks translated         12\r\ncompile ms (main thread)  3.3\r\n');
+  vm.jit = undefined;
+  assert.match(await hmp.execute('info jit'), /^Translator off: .*--exec interp/);
+});

@@ -116,6 +116,7 @@ test('queries: cpus, block, version, commands', async () => {
   assert.deepEqual((block[0].inserted as Msg).file, '/tmp/disk.qcow2');
   assert.deepEqual((block[0].inserted as Msg).drv, 'qcow2');
   assert.deepEqual((await c.execute('query-version')).return, { qemu: { major: 7, minor: 2, micro: 0 }, package: 'rvisor' });
+  assert.deepEqual((await c.execute('x-query-jit')).return, { 'human-readable-text': 'blocks translated         12\ncompile ms (main thread)  3.3\n' });
   const names = ((await c.execute('query-commands')).return as { name: string }[]).map((x) => x.name);
   for (const n of ['qmp_capabilities', 'query-status', 'stop', 'cont', 'quit', 'human-monitor-command', 'snapshot-save', 'snapshot-load', 'query-jobs']) assert.ok(names.includes(n), n);
   c.close();

@@ -2,7 +2,7 @@
 // VmControl (no sockets), so the table is the one place to read what rvisor answers.
 
 import type { VmControl } from '../control.js';
-import { Hmp, QEMU_VERSION } from '../hmp.js';
+import { Hmp, QEMU_VERSION, jitText } from '../hmp.js';
 import type { JobTable } from './jobs.js';
 
 export type ErrorClass = 'GenericError' | 'CommandNotFound';
@@ -59,6 +59,8 @@ const COMMANDS: Record<string, Command> = {
     })),
   },
   'query-version': { run: () => ({ qemu: { ...QEMU_VERSION }, package: 'rvisor' }) },
+  // QEMU's x-query-jit answers with the text of HMP's info jit.
+  'x-query-jit': { run: (_a, { control }) => ({ 'human-readable-text': jitText(control.translatorStats()).replaceAll('\r\n', '\n') }) },
   'query-commands': { run: () => [...Object.keys(COMMANDS), 'qmp_capabilities'].map((name) => ({ name })) },
   'query-jobs': { run: (_a, { jobs }) => jobs.list() },
   'job-dismiss': { args: { id: 'str' }, run: (a, { jobs }) => { jobs.dismiss(a.id as string); return {}; } },
