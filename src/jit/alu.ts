@@ -1,7 +1,7 @@
 // Integer instructions (RV64I, M, Zba, Zbb, Zbs) as i64 wasm. Only encodings that
 // scan.ts classifies as Plain reach here; each computes exactly what interp.ts does.
 
-import { FN_MULHU, Gen, L_A, L_B, L_LO, L_T } from './regs.js';
+import { Gen, L_A, L_B, L_C, L_LO, L_T, L_V, L_VA } from './regs.js';
 import { W } from './wasm.js';
 
 /** Emits one Plain instruction at host offset `pa`. */
@@ -121,6 +121,21 @@ function op(g: Gen, f7: number, f3: number): void {
   }
 }
 
+/** Pushes the high 64 bits of the unsigned product of L_A and L_B, from 32-bit partial
+ *  products (inline: hot multiprecision loops run mostly this). */
+function mulhu(g: Gen): void {
+  const b = g.b;
+  const LH = L_VA, HL = L_V, MID = L_C;
+  const lo = (x: number) => { b.get(x); b.i64(-1, 0); b.op(W.I64And); };
+  const hi = (x: number) => { b.get(x); b.i64(32); b.op(W.I64ShrU); };
+  lo(L_A); hi(L_B); b.op(W.I64Mul); b.set(LH);
+  hi(L_A); lo(L_B); b.op(W.I64Mul); b.set(HL);
+  lo(L_A); lo(L_B); b.op(W.I64Mul); b.i64(32); b.op(W.I64ShrU);
+  lo(LH); b.op(W.I64Add); lo(HL); b.op(W.I64Add); b.set(MID);
+  hi(L_A); hi(L_B); b.op(W.I64Mul);
+  hi(LH); b.op(W.I64Add); hi(HL); b.op(W.I64Add); hi(MID); b.op(W.I64Add);
+}
+
 /** M extension on (rs1, rs2); division by zero and overflow as the ISA defines them. */
 function muldiv(g: Gen, f3: number): void {
   const b = g.b;
@@ -128,7 +143,7 @@ function muldiv(g: Gen, f3: number): void {
   switch (f3) {
     case 0: b.get(L_A); b.get(L_B); b.op(W.I64Mul); return;
     case 1: case 2: case 3: {
-      b.get(L_A); b.get(L_B); b.op(W.Call); b.u32(FN_MULHU);
+      mulhu(g);
       // Signed corrections: mulh = mulhu - (a<0 ? b : 0) - (b<0 ? a : 0); mulhsu the first.
       if (f3 !== 3) { b.get(L_A); b.i64(63); b.op(W.I64ShrS); b.get(L_B); b.op(W.I64And, W.I64Sub); }
       if (f3 === 1) { b.get(L_B); b.i64(63); b.op(W.I64ShrS); b.get(L_A); b.op(W.I64And, W.I64Sub); }

@@ -46,8 +46,7 @@ export function buildModule(blocks: BlockCode[], compiled: (pa: number) => Compi
   const index = new Map<number, number>();
   blocks.forEach((bl, i) => index.set(bl.pa, i));
   const code = CODE.reset();
-  code.u32(1 + blocks.length);
-  appendBody(code, mulhuBody());
+  code.u32(blocks.length);
   const g = new Gen(BODY);
   /** Where a block chains to `target`: a function of this module or another slot. */
   const targetOf = (target: number): { fn: number; slot: number; trans: number } | undefined => {
@@ -300,10 +299,9 @@ function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
   const m = MODULE.reset();
   m.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
-  types.u32(6);
+  types.u32(5);
   types.bytes([0x60, 5, T.I32, T.I32, T.I32, T.I32, T.I32, 0]);
   types.bytes([0x60, 7, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, 0]);
-  types.bytes([0x60, 2, T.I64, T.I64, 1, T.I64]);
   types.bytes([0x60, 5, T.I32, T.I32, T.I32, T.I32, T.I32, 1, T.I32]);
   types.bytes([0x60, 1, T.I32, 1, T.I32]);
   types.bytes(BLOCK_TYPE);
@@ -313,13 +311,12 @@ function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
   imports.name('e'); imports.name('m'); imports.bytes([0x02, 0x00]); imports.u32(1);
   imports.name('e'); imports.name('ld'); imports.bytes([0x00, 0]);
   imports.name('e'); imports.name('st'); imports.bytes([0x00, 1]);
-  imports.name('e'); imports.name('amo'); imports.bytes([0x00, 3]);
-  imports.name('e'); imports.name('csr'); imports.bytes([0x00, 4]);
+  imports.name('e'); imports.name('amo'); imports.bytes([0x00, 2]);
+  imports.name('e'); imports.name('csr'); imports.bytes([0x00, 3]);
   imports.name('e'); imports.name('lr'); imports.bytes([0x00, 0]);
   m.section(2, imports);
   const funcs = new Bytes();
-  funcs.u32(1 + blocks.length);
-  funcs.byte(2);
+  funcs.u32(blocks.length);
   for (let i = 0; i < blocks.length; i++) funcs.byte(TYPE_BLOCK);
   m.section(3, funcs);
   const exports = new Bytes();
@@ -336,19 +333,3 @@ export const BLOCK_EXPORT = (i: number): string => 'b' + i;
 /** The block function type: (i32 retired, budget, state, readSet, writeSet; i64 delta) -> i64. */
 export const BLOCK_TYPE = [0x60, 6, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64, 1, T.I64];
 
-/** The high 64 bits of an unsigned 64 x 64 product, from 32-bit partial products. */
-function mulhuBody(): Bytes {
-  const b = new Bytes();
-  const A = 0, B = 1, LH = 2, HL = 3, MID = 4;
-  b.u32(1); b.u32(3); b.byte(T.I64);
-  const lo = (x: number) => { b.get(x); b.i64(-1, 0); b.op(W.I64And); };
-  const hi = (x: number) => { b.get(x); b.i64(32); b.op(W.I64ShrU); };
-  lo(A); hi(B); b.op(W.I64Mul); b.set(LH);
-  hi(A); lo(B); b.op(W.I64Mul); b.set(HL);
-  lo(A); lo(B); b.op(W.I64Mul); b.i64(32); b.op(W.I64ShrU);
-  lo(LH); b.op(W.I64Add); lo(HL); b.op(W.I64Add); b.set(MID);
-  hi(A); hi(B); b.op(W.I64Mul);
-  hi(LH); b.op(W.I64Add); hi(HL); b.op(W.I64Add); hi(MID); b.op(W.I64Add);
-  b.op(W.End);
-  return b;
-}

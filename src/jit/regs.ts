@@ -9,11 +9,11 @@ import { Bytes, W, features } from './wasm.js';
 // (updated in place), budget, state, read and write TLB sets, delta (i64); then its locals.
 export const L_N = 0, P_BUDGET = 1, P_ST = 2, P_RSET = 3, P_WSET = 4, L_DELTA = 5;
 export const L_LO = 6, L_T = 7;
-export const L_VA = 8, L_V = 9, L_A = 10, L_B = 11;
+export const L_VA = 8, L_V = 9, L_A = 10, L_B = 11, L_C = 12;
 /** A block function's i32 locals after the parameters, then its fixed i64 locals (va, v,
- *  a, b), then one i64 local per guest register the block uses. */
-export const I32_LOCALS = 2, I64_LOCALS = 4;
-const FIRST_X_LOCAL = 12;
+ *  a, b, c), then one i64 local per guest register the block uses. */
+export const I32_LOCALS = 2, I64_LOCALS = 5;
+const FIRST_X_LOCAL = 13;
 
 /** Byte offsets in the hart's area (state at 0, see hart.ts). */
 export const PC_OFF = 512;
@@ -24,13 +24,12 @@ export const SCR_EXIT = HART_SCRATCH + 12;
  *  host) and its host offset. */
 export const SCR_DLO = HART_SCRATCH + 20, SCR_DHI = HART_SCRATCH + 24, SCR_PAGE = HART_SCRATCH + 28;
 
-/** Function indices: the five imports, the multiply-high helper, then one function per
- *  block. */
-export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_LR = 4, FN_MULHU = 5, FN_BLOCK0 = 6;
+/** Function indices: the five imports, then one function per block. */
+export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_LR = 4, FN_BLOCK0 = 5;
 /** The LR/SC reservation in the state (address, high word -1 when none is held). */
 export const RESERVATION_OFF = slotIndex(Slot.Reservation) * 4;
 /** The type index of block functions in a page module. */
-export const TYPE_BLOCK = 5;
+export const TYPE_BLOCK = 4;
 
 /**
  * Guest registers are loaded into locals on first use in a block and written through to
