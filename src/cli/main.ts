@@ -3,6 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { ImageError, listImages, pullImage, removeImage } from '../host/index.js';
 import { AsmError } from '../isa/asm.js';
 import { ElfError } from '../isa/elf.js';
@@ -187,4 +188,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Translated code is compiled when the translator asks for it, on V8's background threads
+// (WebAssembly.compile), rather than lazily on the first call to each block, which put
+// that compilation on the emulation thread. Set before any module is compiled.
+setFlagsFromString('--no-wasm-lazy-compilation');
 process.exitCode = await main(process.argv.slice(2));
