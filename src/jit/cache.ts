@@ -63,6 +63,9 @@ export class Jit {
    *  event loop next runs: for machines that yield to it; synchronous callers (tests,
    *  runSync) would never see the result. */
   asyncCompile = false;
+  /** Asynchronous compilations under way: their modules are installed when the host's
+   *  event loop runs, so the machine yields to it sooner while there are any. */
+  pendingCompiles = 0;
   readonly counters: JitCounters = {
     blocksTranslated: 0, modulesCompiled: 0, compileMs: 0, wasmBytes: 0, cacheHits: 0, interpreted: 0, untranslatable: 0, invalidations: 0, flushes: 0, faults: 0,
   };
@@ -203,8 +206,10 @@ export class Jit {
     if (this.asyncCompile) {
       // Compiled on the engine's background threads while the interpreter goes on.
       p.pending = true;
+      this.pendingCompiles++;
       void WebAssembly.compile(bytes).then((mod) => {
         p.pending = false;
+        this.pendingCompiles--;
         const t1 = performance.now();
         install(mod);
         this.counters.compileMs += performance.now() - t1;

@@ -4,7 +4,7 @@
 
 import { Hart } from '../cpu/hart.js';
 import { execute } from '../cpu/interp.js';
-import { jitOf, runJit } from '../jit/index.js';
+import { type Jit, jitOf, runJit } from '../jit/index.js';
 import { GuestMemory } from '../cpu/memory.js';
 import { Slot, slotIndex } from '../cpu/state.js';
 import { Clint, CLINT_WIDTHS } from '../devices/clint.js';
@@ -34,6 +34,9 @@ export const VIRT_MMU = 'riscv,sv48';
 const SLICE = 20_000;
 /** Longest stretch of emulation between returns to the event loop. */
 const YIELD_MS = 15;
+/** ... while translations are being compiled: V8 finishes an asynchronous compilation in
+ *  a few steps on this thread's event loop, and until then hot code is interpreted. */
+const YIELD_MS_COMPILING = 1;
 const STIMECMP = slotIndex(Slot.Stimecmp);
 const MENVCFG = slotIndex(Slot.Menvcfg);
 
@@ -92,12 +95,16 @@ export class VirtMachine {
   /** Set by the GDB stub. */
   debugGate: HartGate | undefined;
   readonly time = hostClock(VIRT.timebaseHz);
+  private readonly jit: Jit | undefined;
 
   constructor(readonly cfg: VirtConfig) {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
     this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
     // run() yields to the event loop, so translations can compile in the background.
-    if (cfg.exec === 'jit') jitOf(this.mem).asyncCompile = true;
+    if (cfg.exec === 'jit') {
+      this.jit = jitOf(this.mem);
+      this.jit.asyncCompile = true;
+    }
     for (let i = 0; i < cfg.harts; i++) this.harts.push(new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time }));
 
     this.plic = new Plic(this.harts, VIRT.plic.sources);
@@ -258,7 +265,7 @@ export class VirtMachine {
       if (!busy) {
         await this.idle(deadline);
         lastYield = performance.now();
-      } else if (now - lastYield >= YIELD_MS) {
+      } else if (now - lastYield >= (this.jit !== undefined && this.jit.pendingCompiles > 0 ? YIELD_MS_COMPILING : YIELD_MS)) {
         await yieldToHost();
         lastYield = performance.now();
       }
