@@ -104,6 +104,7 @@ export function dispatcherModule(lookup: number): Uint8Array<ArrayBuffer> {
  */
 export function emitIndirectExit(g: Gen, page: number, count: number, lookup: number): void {
   const b = g.b;
+  g.flush();
   if (lookup >= 0) {
     b.get(L_VA); b.get(L_DELTA); b.op(W.I64Sub); b.tee(L_V); b.i64(12); b.op(W.I64ShrU); b.i64n(page); b.op(W.I64Eq);
     b.op(W.If, T.Void);

@@ -11,7 +11,7 @@ import { TLB_ARRAY_BYTES } from '../cpu/hart.js';
 import { emitAlu } from './alu.js';
 import { emitIndirectExit } from './dispatch.js';
 import {
-  FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_LR, FN_ST, Gen, RESERVATION_OFF, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
+  F_OFF, FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_LR, FN_ST, FS_MASK, Gen, MSTATUS_OFF, RESERVATION_OFF, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
   P_BUDGET, P_RSET, P_ST, P_WSET, SCR_EXIT, SCR_VALUE,
 } from './regs.js';
 import { Kind, classify } from './scan.js';
@@ -90,6 +90,7 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
   /** Leaves the block for `target`, `retired` instructions in, `depth` structures inside
    *  the function's loop: chains to it when it is a compiled block of the page. */
   const leave = (target: number, retired: number, depth: number) => {
+    g.flush();
     const t = targetOf(target);
     if (t === undefined) {
       g.setPc(target);
@@ -111,6 +112,14 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
       case Kind.Plain: emitAlu(g, insn, pa); break;
       case Kind.Load: emitLoad(g, pa, i, rd, r1, f3, insn >> 20); break;
       case Kind.Store: emitStore(g, pa, i, r1, r2, f3, ((insn >> 25) << 5) | ((insn >> 7) & 31)); break;
+      case Kind.LoadFp:
+        exitUnlessFpOn(g, pa, i);
+        emitLoad(g, pa, i, rd, r1, f3 === 2 ? 6 : 3, insn >> 20, true);
+        break;
+      case Kind.StoreFp:
+        exitUnlessFpOn(g, pa, i);
+        emitStore(g, pa, i, r1, r2, f3, ((insn >> 25) << 5) | ((insn >> 7) & 31), true);
+        break;
       case Kind.Fence: break;
       case Kind.FenceI:
         // Writes to translated pages already dropped them (and raised the exit flag that
@@ -124,6 +133,7 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
         // Run by the interpreter (state is exact: registers are written through). 0: go on;
         // 1: it retired but the block must end (context or interrupts changed); 2: it did
         // not retire (trap, interrupt, stop): the state's pc says where to resume.
+        g.flush();
         b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR); b.tee(L_LO);
         b.op(W.If, T.Void);
         b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.exit(); b.op(W.End);
@@ -183,28 +193,50 @@ function vaHi(g: Gen): void {
   g.b.get(L_VA); g.b.i64(32); g.b.op(W.I64ShrU, W.I32WrapI64);
 }
 
-function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number, imm: number): void {
+/** FP loads and stores need mstatus.FS on (CSR writes in the block may have changed it):
+ *  else the interpreter runs the instruction (through the CSR slow path, which runs any
+ *  one instruction), raising the illegal-instruction trap, and the block ends. */
+function exitUnlessFpOn(g: Gen, pa: number, i: number): void {
+  const b = g.b;
+  b.get(P_ST); b.mem(W.I32Load, MSTATUS_OFF); b.i32(FS_MASK); b.op(W.I32And, W.I32Eqz);
+  b.op(W.If, T.Void);
+  g.flush();
+  b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR); b.set(L_LO);
+  b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.exit();
+  b.op(W.End);
+}
+
+/** A load into x[rd], or with `fp` into f[rd] (flw NaN-boxed, mstatus.FS made dirty). */
+function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number, imm: number, fp = false): void {
   const b = g.b;
   const size = 1 << (f3 & 3);
   tlbProbe(g, r1, imm, P_RSET, size);
   b.op(W.If, T.I64);
   hostAddr(g); b.mem(LOAD_OPS[f3], 0);
   b.op(W.Else);
+  g.flush();
   b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_LD);
   b.get(P_ST); b.mem(W.I64Load, SCR_VALUE);
   if (f3 < 3) b.op(SLOW_EXTEND[f3]);
   b.op(W.End);
-  g.write(rd);
+  if (!fp) { g.write(rd); return; }
+  if (size === 4) { b.i64(-1, 0); b.op(W.I64And); b.i64(0, -1); b.op(W.I64Or); }
+  b.set(L_V);
+  b.get(P_ST); b.get(L_V); b.mem(W.I64Store, F_OFF + 8 * rd);
+  b.get(P_ST); b.get(P_ST); b.mem(W.I32Load, MSTATUS_OFF); b.i32(FS_MASK); b.op(W.I32Or); b.mem(W.I32Store, MSTATUS_OFF);
 }
 
-function emitStore(g: Gen, pa: number, i: number, r1: number, r2: number, f3: number, imm: number): void {
+/** A store of x[r2], or with `fp` of f[r2]. */
+function emitStore(g: Gen, pa: number, i: number, r1: number, r2: number, f3: number, imm: number, fp = false): void {
   const b = g.b;
   const size = 1 << f3;
-  g.read(r2); b.set(L_V);
+  if (fp) { b.get(P_ST); b.mem(W.I64Load, F_OFF + 8 * r2); } else g.read(r2);
+  b.set(L_V);
   tlbProbe(g, r1, imm, P_WSET, size);
   b.op(W.If, T.Void);
   hostAddr(g); b.get(L_V); b.mem(STORE_OPS[f3], 0);
   b.op(W.Else);
+  g.flush();
   b.get(L_LO); vaHi(g); b.i32(size);
   b.get(L_V); b.op(W.I32WrapI64); b.get(L_V); b.i64(32); b.op(W.I64ShrU, W.I32WrapI64);
   g.where(pa, i);
@@ -222,6 +254,7 @@ function emitLr(g: Gen, pa: number, i: number, rd: number, r1: number, f3: numbe
   b.op(W.If, T.I64);
   hostAddr(g); b.mem(size === 4 ? W.I64Load32S : W.I64Load, 0);
   b.op(W.Else);
+  g.flush();
   b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_LR);
   b.get(P_ST); b.mem(W.I64Load, SCR_VALUE);
   if (size === 4) b.op(W.I64Extend32S);
@@ -258,6 +291,7 @@ function amoHost(g: Gen, pa: number, i: number, r1: number, size: number): void 
   b.op(W.If, T.I32);
   hostAddr(g);
   b.op(W.Else);
+  g.flush();
   b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_AMO);
   b.op(W.End);
   b.set(L_T);

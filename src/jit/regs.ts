@@ -2,7 +2,7 @@
 // guest registers cached in wasm locals within one block, and the exits to the runtime.
 
 import { HART_SCRATCH } from '../cpu/hart.js';
-import { Slot, slotIndex } from '../cpu/state.js';
+import { F_OFFSET, Slot, slotIndex } from '../cpu/state.js';
 import { Bytes, W, features } from './wasm.js';
 
 // A block function's parameters: instructions retired so far in this dispatcher call
@@ -26,19 +26,23 @@ export const SCR_DLO = HART_SCRATCH + 20, SCR_DHI = HART_SCRATCH + 24, SCR_PAGE 
 
 /** Function indices: the five imports, then one function per block. */
 export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_LR = 4, FN_BLOCK0 = 5;
+/** The FP registers and mstatus (low word) in the state, and mstatus.FS. */
+export const F_OFF = F_OFFSET, MSTATUS_OFF = slotIndex(Slot.Mstatus) * 4, FS_MASK = 3 << 13;
 /** The LR/SC reservation in the state (address, high word -1 when none is held). */
 export const RESERVATION_OFF = slotIndex(Slot.Reservation) * 4;
 /** The type index of block functions in a page module. */
 export const TYPE_BLOCK = 4;
 
 /**
- * Guest registers are loaded into locals on first use in a block and written through to
- * the state on every write, so the state is exact at any exit or fault without writeback
- * code (which made modules large and slow to compile). Reads only happen on the block's
- * straight path (never inside a slow-path arm), so "loaded" is a static property.
+ * Guest registers are loaded into locals on first use in a block; writes stay in locals
+ * (dirty) and are stored to the state before anything that may look at it: every exit
+ * from the block and every slow-path call (which may fault, and a fault must see exact
+ * registers). Reads and writes only happen on the block's straight path (never inside a
+ * slow-path arm), so "loaded" and "dirty" are static properties.
  */
 export class Gen {
   loaded = 0;
+  dirty = 0;
   /** Locals given to guest registers in this function (V8's baseline compiler zeroes
    *  every declared local on entry, so a block declares only those it uses). */
   xLocals = 0;
@@ -49,13 +53,28 @@ export class Gen {
   /** A new function. */
   startFunction(): void {
     this.loaded = 0;
+    this.dirty = 0;
     this.xLocals = 0;
     this.localOf.fill(0);
   }
 
-  /** Forgets the cached registers (they may have changed behind the block's back). */
+  /** Forgets the cached registers (they may have changed behind the block's back: flush
+   *  first). */
   startBlock(): void {
     this.loaded = 0;
+    this.dirty = 0;
+  }
+
+  /** Stores the dirty registers to the state (they stay dirty for the code after an arm
+   *  that flushed, since the other arm did not). */
+  flush(): void {
+    const b = this.b;
+    for (let d = this.dirty; d !== 0; d &= d - 1) {
+      const r = 31 - Math.clz32(d & -d);
+      b.get(P_ST);
+      b.get(this.xLocal(r));
+      b.mem(W.I64Store, r * 8);
+    }
   }
 
   private xLocal(r: number): number {
@@ -80,10 +99,8 @@ export class Gen {
     const b = this.b;
     if (r === 0) { b.op(W.Drop); return; }
     b.set(this.xLocal(r));
-    b.get(P_ST);
-    b.get(this.xLocal(r));
-    b.mem(W.I64Store, r * 8);
     this.loaded |= 1 << r;
+    this.dirty |= 1 << r;
   }
 
   /** Pushes the guest-virtual address of host offset `pa` (same page mapping as the entry). */

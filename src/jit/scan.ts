@@ -1,13 +1,13 @@
 // Finding blocks: decode from a host offset to the first jump, the end of the page or the
-// first instruction the translator leaves to the interpreter (CSR, system, FENCE.I,
-// LR/SC, FP, anything illegal), which then starts its own block. Conditional branches do
+// first instruction the translator leaves to the interpreter (CSR, system, FP arithmetic,
+// anything illegal), which then starts its own block. Conditional branches do
 // not end a translated block (the taken side leaves it, the other goes on), so that a
 // block holds the straight path through a function rather than a few instructions.
 
 /** Longest block, so that one block's instructions stay well inside any budget. */
 export const MAX_BLOCK = 64;
 
-export const enum Kind { Stop, Plain, Load, Store, Branch, Jal, Jalr, Fence, FenceI, Amo, Lr, Sc, Csr }
+export const enum Kind { Stop, Plain, Load, Store, LoadFp, StoreFp, Branch, Jal, Jalr, Fence, FenceI, Amo, Lr, Sc, Csr }
 
 export interface Scan {
   /** Instructions of the translatable prefix (expanded to 32 bits) and their lengths. */
@@ -82,6 +82,8 @@ export function classify(insn: number): Kind {
     case 0x19: return f3 === 0 ? Kind.Jalr : Kind.Stop;
     case 0x18: return f3 === 2 || f3 === 3 ? Kind.Stop : Kind.Branch;
     case 0x00: return f3 === 7 ? Kind.Stop : Kind.Load;
+    case 0x01: return f3 === 2 || f3 === 3 ? Kind.LoadFp : Kind.Stop; // flw, fld
+    case 0x09: return f3 === 2 || f3 === 3 ? Kind.StoreFp : Kind.Stop; // fsw, fsd
     case 0x08: return f3 <= 3 ? Kind.Store : Kind.Stop;
     case 0x04: // OP-IMM
       if (f3 === 1) {

@@ -77,7 +77,8 @@ export function slowPaths(j: SlowContext): Record<string, (...args: number[]) =>
         throw e;
       }
     },
-    /** A CSR instruction at page offset `off`, run by the interpreter: 0 to go on, 1 when it
+    /** A CSR instruction at page offset `off` (or an FP access with mstatus.FS off, which
+     *  traps), run by the interpreter: 0 to go on, 1 when it
      *  retired but the block must end (data context changed, interrupt pending, stop), 2
      *  when it did not retire (trap, interrupt taken first, stop): the pc says where next. */
     csr(off: number): number {

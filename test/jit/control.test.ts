@@ -131,6 +131,47 @@ buf: .dword 0x7ffffff9, 0x11`));
   assert.equal(jitOf(b.mem).counters.faults, 1, 'the fault was raised in translated code');
 });
 
+test('FP loads and stores in translated code match the interpreter; with mstatus.FS off they trap', () => {
+  const [a, b] = both(() => load(`
+    la t0, mtrap
+    csrw mtvec, t0
+    li t0, 0x2000
+    csrs mstatus, t0
+    la s4, buf
+    li s3, 30
+loop:
+    fld f1, 0(s4)
+    flw f2, 8(s4)
+    fsd f2, 16(s4)
+    fsw f1, 24(s4)
+    ld a0, 16(s4)
+    lwu a1, 24(s4)
+    add s8, s8, a0
+    add s9, s9, a1
+    addi s3, s3, -1
+    bnez s3, loop
+    csrr s10, mstatus
+    li t0, 0x6000
+    csrc mstatus, t0
+fault:
+    fld f3, 0(s4)
+done: j done
+mtrap:
+    csrr s11, minstret
+spin: j spin
+    .align 12
+buf: .dword 0x1122334455667788, 0xaabbccdd99887766, 0, 0`));
+  assert.equal(runTo(a, execute, ['done', 'spin']), 'spin');
+  assert.equal(runTo(b, runJit, ['done', 'spin']), 'spin');
+  assert.equal(reg(b.h, 's8'), 30n * 0xffffffff99887766n & 0xffffffffffffffffn);
+  assert.equal(reg(b.h, 's10') & 0x6000n, 0x6000n, 'FS dirty after FP loads');
+  assert.equal(mtrap(b.h).cause, 2n);
+  assert.equal(mtrap(b.h).epc, b.sym('fault'));
+  sameState(a, b);
+  assert.equal(slot(b.h, Slot.Mstatus), slot(a.h, Slot.Mstatus));
+  assert.ok(jitOf(b.mem).counters.blocksTranslated > 0);
+});
+
 test('calls and returns within a page chain inside translated code', () => {
   const src = `
     li s2, 1000
