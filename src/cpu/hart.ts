@@ -35,7 +35,9 @@ export const enum TlbContext {
 }
 /** TLB sets: one per (context, access kind); set index = context * 3 + Access. */
 const TLB_SETS = 4 * 3;
-const INVALID_TAG = 1;
+/** Never equal to a page address, nor to one masked with -4096 | (size - 1) as translated
+ *  code compares it (bit 11 is never kept). */
+const INVALID_TAG = 0x800;
 
 /**
  * A hart's area in guest RAM's WebAssembly.Memory (GuestMemory.allocPrivate), so that

@@ -172,15 +172,17 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
   leave(pa, count, 0);
 }
 
-/** Leaves lo = low word of the address and t = the TLB entry's address; pushes the hit test. */
+/** Leaves lo = low word of the address and t = the TLB entry's address; pushes the hit
+ *  test, which also requires the access to be aligned (as QEMU's: the page mask keeps the
+ *  low address bits, so a misaligned address never equals a tag and takes the slow path;
+ *  an aligned one cannot cross the page). */
 function tlbProbe(g: Gen, r1: number, imm: number, set: number, size: number): void {
   const b = g.b;
   g.read(r1); b.i64(imm); b.op(W.I64Add); b.tee(L_VA); b.op(W.I32WrapI64); b.tee(L_LO);
   b.i32(10); b.op(W.I32ShrU); b.i32(0x3fc); b.op(W.I32And); b.get(set); b.op(W.I32Add); b.tee(L_T);
-  b.mem(W.I32Load, 0); b.get(L_LO); b.i32(-4096); b.op(W.I32And, W.I32Eq);
+  b.mem(W.I32Load, 0); b.get(L_LO); b.i32(-4096 | (size - 1)); b.op(W.I32And, W.I32Eq);
   b.get(L_T); b.mem(W.I32Load, TLB_ARRAY_BYTES);
   b.get(L_VA); b.i64(32); b.op(W.I64ShrU, W.I32WrapI64, W.I32Eq, W.I32And);
-  if (size > 1) { b.get(L_LO); b.i32(0xfff); b.op(W.I32And); b.i32(4096 - size); b.op(W.I32LeU, W.I32And); }
 }
 
 /** Pushes the host address of a TLB hit. */
@@ -244,13 +246,12 @@ function emitStore(g: Gen, pa: number, i: number, r1: number, r2: number, f3: nu
   b.op(W.End);
 }
 
-/** LR: an aligned read-TLB hit loads inline, anything else goes through the `lr` slow
+/** LR: a read-TLB hit (aligned, see tlbProbe) loads inline, anything else goes through the `lr` slow
  *  path (alignment, MMIO, faults, exactly as the interpreter); then the reservation. */
 function emitLr(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number): void {
   const b = g.b;
   const size = f3 === 2 ? 4 : 8;
   tlbProbe(g, r1, 0, P_RSET, size);
-  b.get(L_LO); b.i32(size - 1); b.op(W.I32And, W.I32Eqz, W.I32And);
   b.op(W.If, T.I64);
   hostAddr(g); b.mem(size === 4 ? W.I64Load32S : W.I64Load, 0);
   b.op(W.Else);
@@ -282,12 +283,11 @@ function emitSc(g: Gen, pa: number, i: number, rd: number, r1: number, r2: numbe
 }
 
 /** Leaves in L_T the host address for an AMO of `size` at x[r1] (L_VA the address): the
- *  write TLB when it hits an aligned address, else the hart's amoHost (alignment,
+ *  write TLB when it hits (so aligned), else the hart's amoHost (alignment,
  *  permission, dirty log; raises exactly). */
 function amoHost(g: Gen, pa: number, i: number, r1: number, size: number): void {
   const b = g.b;
   tlbProbe(g, r1, 0, P_WSET, size);
-  b.get(L_LO); b.i32(size - 1); b.op(W.I32And, W.I32Eqz, W.I32And);
   b.op(W.If, T.I32);
   hostAddr(g);
   b.op(W.Else);
