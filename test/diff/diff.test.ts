@@ -1,11 +1,13 @@
 // Differential test: random RV64GC + Zba/Zbb/Zbs sequences must leave exactly the same
-// registers, fcsr and memory under rvisor as under qemu-riscv64 (user mode).
+// registers, fcsr and memory under rvisor as under qemu-riscv64 (user mode), with the
+// interpreter and with the translator.
 // Needs Debian's qemu-user; CI installs it, elsewhere the test is skipped with a note.
 // More seeds and counts: npm run fuzz:diff -- --seed S --count N
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { QEMU, formatDivergence, qemuAvailable, runSeed } from './runner.js';
+import { jitOf, runJit } from '../../src/jit/index.js';
+import { Exec, QEMU, formatDivergence, qemuAvailable, runSeed } from './runner.js';
 
 /** 8 x 2,500 = 20,000 sequences; about 20 s on a 2-core machine. */
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -19,11 +21,17 @@ if (missing && process.env.CI) {
   });
 }
 
-for (const seed of SEEDS) {
+/** The translator, translating every block on first sight. */
+const translator: Exec = (h, budget) => {
+  jitOf(h.mem).threshold = 1;
+  return runJit(h, budget);
+};
+
+for (const [name, exec] of [['interpreter', undefined], ['translator', translator]] as const) for (const seed of SEEDS) {
   const skip = missing && !process.env.CI ? `${QEMU} not found; install qemu-user to run the differential test` : false;
-  test(`rvisor matches qemu-riscv64: seed ${seed}, ${PER_SEED} sequences`, { skip, timeout: 120_000 }, async () => {
+  test(`rvisor (${name}) matches qemu-riscv64: seed ${seed}, ${PER_SEED} sequences`, { skip, timeout: 120_000 }, async () => {
     if (missing) return;
-    const divergences = await runSeed(seed, PER_SEED);
+    const divergences = await runSeed(seed, PER_SEED, 500, undefined, undefined, exec);
     if (divergences.length > 0) {
       const shown = divergences.slice(0, REPORTS).map(formatDivergence).join('\n\n');
       const more = divergences.length > REPORTS ? `\n\n... and ${divergences.length - REPORTS} more` : '';

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assemble } from '../../src/isa/asm.js';
 import { writeElf } from '../../src/isa/elf.js';
+import type { Hart } from '../../src/cpu/hart.js';
 import { runUserElf } from '../support/user-mode.js';
 import { Rng, SCRATCH_SIZE, Sequence, generateSequence, renderBody } from './gen.js';
 import {
@@ -83,12 +84,16 @@ export interface RvisorRun {
   problem?: string;
 }
 
+/** How rvisor runs the hart: the interpreter (default) or the translator. */
+export type Exec = (h: Hart, budget: number) => number;
+
 /** Runs the batch under rvisor. When QEMU's records are given, the scratch area is reset
  *  to QEMU's after every sequence, so one memory divergence does not spill into the rest. */
-export function runRvisor(batch: Batch, expected?: Uint8Array[]): RvisorRun {
+export function runRvisor(batch: Batch, expected?: Uint8Array[], exec?: Exec): RvisorRun {
   const scratchAddr = Number(batch.scratchAddr);
   let k = 0;
   const res = runUserElf(batch.elf, {
+    exec,
     maxInstructions: batch.seqs.reduce((n, s) => n + 400 + 40 * s.blocks.length, 10_000),
     onWrite: (_bytes, h) => {
       const e = expected?.[k++];
@@ -105,10 +110,10 @@ export function runRvisor(batch: Batch, expected?: Uint8Array[]): RvisorRun {
 }
 
 /** Compares QEMU's output with rvisor's for one batch. */
-export function compareBatch(batch: Batch, qemuOut: Uint8Array): Divergence[] {
+export function compareBatch(batch: Batch, qemuOut: Uint8Array, exec?: Exec): Divergence[] {
   const exp = splitRecords(qemuOut);
   if (exp.length !== batch.seqs.length) throw new Error(`QEMU printed ${exp.length} records for ${batch.seqs.length} sequences`);
-  const run = runRvisor(batch, exp);
+  const run = runRvisor(batch, exp, exec);
   const out: Divergence[] = [];
   for (let i = 0; i < exp.length; i++) {
     const seq = batch.seqs[i];
@@ -127,7 +132,7 @@ export function compareBatch(batch: Batch, qemuOut: Uint8Array): Divergence[] {
 
 /** Runs `count` sequences of `seed` in batches, overlapping QEMU with rvisor. */
 export async function runSeed(seed: number, count: number, batchSize = 500,
-  onBatch?: (done: number) => void, length = SEQ_LENGTH): Promise<Divergence[]> {
+  onBatch?: (done: number) => void, length = SEQ_LENGTH, exec?: Exec): Promise<Divergence[]> {
   const sizes: number[] = [];
   for (let left = count; left > 0; left -= batchSize) sizes.push(Math.min(batchSize, left));
   // Each batch has its own generator seed derived from (seed, batch number).
@@ -141,7 +146,7 @@ export async function runSeed(seed: number, count: number, batchSize = 500,
   for (let k = 0; next; k++) {
     const cur = next;
     next = k + 1 < sizes.length ? prepare(k + 1) : undefined;
-    all.push(...compareBatch(cur.batch, await cur.qemu));
+    all.push(...compareBatch(cur.batch, await cur.qemu, exec));
     onBatch?.(sizes[k]);
   }
   return all;
