@@ -51,6 +51,8 @@ export interface JitCounters {
   flushes: number;
   /** Exceptions raised by translated code (slow-path loads and stores). */
   faults: number;
+  /** Modules the engine refused to compile (their blocks are interpreted). */
+  compileErrors: number;
 }
 
 
@@ -67,7 +69,7 @@ export class Jit {
    *  event loop runs, so the machine yields to it sooner while there are any. */
   pendingCompiles = 0;
   readonly counters: JitCounters = {
-    blocksTranslated: 0, modulesCompiled: 0, compileMs: 0, wasmBytes: 0, cacheHits: 0, interpreted: 0, untranslatable: 0, invalidations: 0, flushes: 0, faults: 0,
+    blocksTranslated: 0, modulesCompiled: 0, compileMs: 0, wasmBytes: 0, cacheHits: 0, interpreted: 0, untranslatable: 0, invalidations: 0, flushes: 0, faults: 0, compileErrors: 0,
   };
   private pages = new Map<number, Page>();
   /** The last page looked up (most block boundaries stay in one page). */
@@ -82,6 +84,8 @@ export class Jit {
   private readonly imports: WebAssembly.Imports;
   private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 1024 });
   private nextSlot = 0;
+  /** Counts flushes, which take back every table slot. */
+  private generation = 0;
   /** Slots of invalidated pages, emptied so their modules can be collected. */
   private freeSlots: number[] = [];
   readonly call: CallFn;
@@ -190,32 +194,60 @@ export class Jit {
     this.counters.wasmBytes += bytes.length;
     this.counters.blocksTranslated += blocks.length;
     this.counters.modulesCompiled++;
+    const generation = this.generation;
     const install = (mod: WebAssembly.Module) => {
+      // A flush meanwhile gave every slot out afresh: these are not ours any more.
+      if (this.generation !== generation) return;
       if (this.pages.get(pn) !== p) {
         // Invalidated meanwhile: the slots were never filled.
         for (const bl of blocks) this.freeSlots.push(bl.slot);
         return;
       }
-      const exp = new WebAssembly.Instance(mod, this.imports).exports;
+      let exp: WebAssembly.Exports;
+      try {
+        exp = new WebAssembly.Instance(mod, this.imports).exports;
+      } catch {
+        refused();
+        return;
+      }
       owners.forEach((e, i) => {
         e.slot = blocks[i].slot;
         this.table.set(e.slot, exp[BLOCK_EXPORT(i)]);
         this.publish(blocks[i].pa, e);
       });
     };
+    /** A module the engine refuses (a translator bug, never the guest's doing): its
+     *  blocks stay with the interpreter, which is exact, rather than ending the VMM. */
+    const refused = () => {
+      this.counters.compileErrors++;
+      if (this.generation !== generation) return;
+      for (const bl of blocks) this.freeSlots.push(bl.slot);
+      for (const e of owners) e.trans = 0;
+    };
     if (this.asyncCompile) {
       // Compiled on the engine's background threads while the interpreter goes on.
       p.pending = true;
       this.pendingCompiles++;
-      void WebAssembly.compile(bytes).then((mod) => {
+      WebAssembly.compile(bytes).then((mod) => {
         p.pending = false;
         this.pendingCompiles--;
         const t1 = performance.now();
         install(mod);
         this.counters.compileMs += performance.now() - t1;
+      }, () => {
+        p.pending = false;
+        this.pendingCompiles--;
+        refused();
       });
     } else {
-      install(new WebAssembly.Module(bytes));
+      let mod: WebAssembly.Module;
+      try {
+        mod = new WebAssembly.Module(bytes);
+      } catch {
+        refused();
+        return;
+      }
+      install(mod);
     }
     this.counters.compileMs += performance.now() - t0;
   }
@@ -255,11 +287,13 @@ export class Jit {
       'faults in translated code': c.faults,
       'invalidations': c.invalidations,
       'flushes': c.flushes,
+      'modules refused by the engine': c.compileErrors,
     };
   }
 
   /** Drops every translation. */
   flush(): void {
+    this.generation++;
     this.pages.clear();
     this.lastPn = -1;
     this.code.fill(0);

@@ -246,3 +246,62 @@ handler: j handler`;
   assert.equal(reg(b.h, 'a0'), 0n);
   sameState(a, b);
 });
+
+test('a module the engine refuses leaves its blocks to the interpreter, and the run goes on', () => {
+  const program = () => load(`
+    li s3, 200
+loop:
+    addi s8, s8, 3
+    xor s9, s9, s8
+    addi s3, s3, -1
+    bnez s3, loop
+done: j done`);
+  const [a, b] = both(program);
+  jitOf(b.mem); // the dispatcher is built before the engine starts refusing
+  const real = WebAssembly.Module;
+  (WebAssembly as { Module: unknown }).Module = function refuse() { throw new WebAssembly.CompileError('refused for the test'); };
+  try {
+    assert.equal(runTo(a, execute, ['done']), 'done');
+    assert.equal(runTo(b, runJit, ['done']), 'done');
+  } finally {
+    (WebAssembly as { Module: unknown }).Module = real;
+  }
+  sameState(a, b);
+  const c = jitOf(b.mem).counters;
+  assert.ok(c.compileErrors > 0, 'the refusal was counted');
+  assert.equal(c.cacheHits, 0, 'nothing ran translated');
+});
+
+test('a flush while a compilation is pending does not give its table slots out twice', async () => {
+  const m = load(`
+    li s3, 100000
+loop:
+    addi s8, s8, 1
+    addi s3, s3, -1
+    bnez s3, loop
+done: j done`);
+  const ref = load(`
+    li s3, 100000
+loop:
+    addi s8, s8, 1
+    addi s3, s3, -1
+    bnez s3, loop
+done: j done`);
+  const jit = jitOf(m.mem);
+  jit.threshold = 1;
+  jit.asyncCompile = true;
+  runJit(m.h, 50);
+  assert.equal(jit.pendingCompiles, 1);
+  jit.flush();
+  // Translate afresh (synchronously) while the first compilation is still under way.
+  jit.asyncCompile = false;
+  runJit(m.h, 50);
+  assert.ok(jit.counters.blocksTranslated >= 2);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(jit.pendingCompiles, 0);
+  // The late module's slot is in use by the new translation: it must not be free.
+  assert.deepEqual((jit as unknown as { freeSlots: number[] }).freeSlots, []);
+  assert.equal(runTo(m, runJit, ['done'], 100_000), 'done');
+  assert.equal(runTo(ref, execute, ['done'], 100_000), 'done');
+  sameState(ref, m);
+});
