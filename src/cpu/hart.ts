@@ -171,12 +171,13 @@ export class Hart {
     this.tlbTagLo.fill(INVALID_TAG);
     this.fetchTagLo = INVALID_TAG;
     this.superRegions.clear();
+    this.hugeLeaves = false;
   }
 
   /** SFENCE.VMA with an address: drops that page's entries in every set, unless a
    *  superpage (whose other 4 KiB entries hold the same leaf) may map it, as QEMU does. */
   flushTlbPage(vaLo: number, vaHi: number): void {
-    if (this.superRegions.has(regionKey(vaLo, vaHi))) {
+    if (this.hugeLeaves || this.superRegions.has(regionKey(vaLo, vaHi))) {
       this.flushTlb();
       return;
     }
@@ -235,8 +236,11 @@ export class Hart {
 
   /** Level of the leaf PTE of the last translate() (0: a 4 KiB page or no paging). */
   leafLevel = 0;
-  /** 1 GiB regions of the address space holding TLB entries made from superpages. */
+  /** 1 GiB regions of the address space holding TLB entries made from 2 MiB and 1 GiB
+   *  pages; larger leaves (512 GiB and up) span many regions, so any entry from one makes
+   *  every flush by address a full flush. */
   private readonly superRegions = new Set<number>();
+  private hugeLeaves = false;
 
   /** Host offset for an access that does not cross a page, filling the TLB when allowed;
    *  -1 when the address is not RAM (the physical address is then in `mmioPa`). */
@@ -264,7 +268,8 @@ export class Hart {
     const code = access === Access.Write && this.mem.codePages !== undefined && this.mem.codePages[host >>> 12] === 1;
     if (!code && this.pmp.check(pagePa, 4096, access, priv)) {
       if (access === Access.Write) this.mem.markDirty(pa);
-      if (this.leafLevel > 0) this.superRegions.add(regionKey(vaLo, vaHi));
+      if (this.leafLevel > 2) this.hugeLeaves = true;
+      else if (this.leafLevel > 0) this.superRegions.add(regionKey(vaLo, vaHi));
       this.tlbTagLo[t] = vaLo & -4096;
       this.tlbTagHi[t] = vaHi;
       this.tlbHost[t] = host - (vaLo & 0xfff);

@@ -79,7 +79,7 @@ export function execute(h: Hart, budget: number): number {
     try {
       for (; n < budget; n++) {
         let off: number;
-        // Exact compare: the invalid tag (1) has low bits set, so it never matches.
+        // Exact compare: the invalid tag (0x800) has low bits set, so it never matches.
         if ((pcLo & -4096) === fTagLo && pcHi === fTagHi) off = fHost + (pcLo & 0xfff);
         else {
           off = h.fetchSlow(pcLo, pcHi);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DATA_PA, PTE_A, PTE_D, PTE_R, PTE_W, SATP_SV39, mtrap, paged, peek64, poke64, reg, run,
+  DATA_PA, PTE_A, PTE_D, PTE_R, PTE_W, SATP_SV39, SATP_SV48, mtrap, paged, peek64, poke64, reg, run,
 } from '../support/run-asm.js';
 
 const VA = 0x40001000n;
@@ -168,4 +168,34 @@ test('sfence.vma of one address in a megapage drops the TLB entries of its other
   assert.equal(reg(m.h, 'a1'), 0x2222n);
   assert.equal(reg(m.h, 'a2'), 0x3333n);
   assert.equal(reg(m.h, 'a3'), 0x3333n);
+});
+
+test('sfence.vma of one address under a 512 GiB leaf drops the entries of the rest of it', () => {
+  // One Sv48 root entry maps [512 GiB, 1 TiB) to [0, 512 GiB): its TLB entries span many
+  // 1 GiB regions, so a flush by any address in it must reach them all.
+  const BIG = 1n << 39n;
+  const m = paged(SATP_SV48, `
+    li t1, ${BIG + DATA_PA + 0x7b000n}
+    li t2, 5
+    sd t2, 0(t1)                 # a write entry, far from the leaf's first page (and in a
+                                 # TLB slot no other access here uses)
+    la t2, pte_addr
+    ld t2, 0(t2)
+    la t3, new_pte
+    ld t3, 0(t3)
+    sd t3, 0(t2)                 # the leaf loses W
+    li t4, ${BIG}
+    sfence.vma t4, zero
+  site:
+    sd t2, 0(t1)
+    j done
+  .data
+  pte_addr: .dword 0
+  new_pte: .dword 0
+  .text`, (pt, mm) => {
+    poke64(mm.mem, mm.sym('pte_addr'), pt.map(BIG, 0n, PTE_R | PTE_W | PTE_A | PTE_D, 3));
+    poke64(mm.mem, mm.sym('new_pte'), 1n | PTE_R | PTE_A | PTE_D);
+  });
+  assert.equal(run(m, { until: ['done', 'mtrap'] }).stoppedAt, 'mtrap');
+  assert.deepEqual(mtrap(m.h), { cause: 15n, epc: m.sym('site'), tval: BIG + DATA_PA + 0x7b000n });
 });
