@@ -37,7 +37,7 @@ export const enum TlbContext {
 const TLB_SETS = 4 * 3;
 /** Never equal to a page address, nor to one masked with -4096 | (size - 1) as translated
  *  code compares it (bit 11 is never kept). */
-const INVALID_TAG = 0x800;
+export const INVALID_TAG = 0x800;
 
 /**
  * A hart's area in guest RAM's WebAssembly.Memory (GuestMemory.allocPrivate), so that

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Hart } from '../../src/cpu/hart.js';
+import { Hart, INVALID_TAG } from '../../src/cpu/hart.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import { Slot, slotIndex } from '../../src/cpu/state.js';
 import { SnapshotError } from '../../src/devices/snapshot.js';
@@ -33,7 +33,7 @@ test('hart: registers, CSRs, PMP (locked too) and WFI survive; the TLB does not'
   assert.deepEqual(saveHart(b), saved);
   assert.equal(b.pc, 0x8000_1234n);
   assert.equal(b.pmp.cfg[0], 0x8f);
-  assert.ok(b.tlbTagLo.every((v) => v === 1), 'every TLB entry is invalid');
+  assert.ok(b.tlbTagLo.every((v) => v === INVALID_TAG), 'every TLB entry is invalid');
 });
 
 test('hart: impossible states are refused', () => {
