@@ -130,13 +130,7 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
       case Kind.Lr: emitLr(g, pa, i, rd, r1, f3); break;
       case Kind.Sc: emitSc(g, pa, i, rd, r1, r2, f3); break;
       case Kind.Csr:
-        // Run by the interpreter (state is exact: registers are written through). 0: go on;
-        // 1: it retired but the block must end (context or interrupts changed); 2: it did
-        // not retire (trap, interrupt, stop): the state's pc says where to resume.
-        g.flush();
-        b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR); b.tee(L_LO);
-        b.op(W.If, T.Void);
-        b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.exit(); b.op(W.End);
+        interpretOne(g, pa, i, false);
         g.startBlock();
         break;
       case Kind.Branch: {
@@ -195,16 +189,30 @@ function vaHi(g: Gen): void {
   g.b.get(L_VA); g.b.i64(32); g.b.op(W.I64ShrU, W.I32WrapI64);
 }
 
+/**
+ * Runs instruction `i` of the block (at `pa`) in the interpreter, through the `csr` slow
+ * path (the state is exact: dirty registers are stored first). Its answer: 0, go on; 1, it
+ * retired but the block must end (context or interrupts changed); 2, it did not retire
+ * (trap, interrupt, stop) and the state's pc says where to resume. The block ends on 1 and
+ * 2, and always with `alwaysLeave`.
+ */
+function interpretOne(g: Gen, pa: number, i: number, alwaysLeave: boolean): void {
+  const b = g.b;
+  g.flush();
+  b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR);
+  const leave = () => { b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.exit(); };
+  if (alwaysLeave) { b.set(L_LO); leave(); return; }
+  b.tee(L_LO);
+  b.op(W.If, T.Void); leave(); b.op(W.End);
+}
+
 /** FP loads and stores need mstatus.FS on (CSR writes in the block may have changed it):
- *  else the interpreter runs the instruction (through the CSR slow path, which runs any
- *  one instruction), raising the illegal-instruction trap, and the block ends. */
+ *  else the interpreter runs the instruction, raising the illegal-instruction trap. */
 function exitUnlessFpOn(g: Gen, pa: number, i: number): void {
   const b = g.b;
   b.get(P_ST); b.mem(W.I32Load, MSTATUS_OFF); b.i32(FS_MASK); b.op(W.I32And, W.I32Eqz);
   b.op(W.If, T.Void);
-  g.flush();
-  b.i32(pa & 0xfff); b.op(W.Call); b.u32(FN_CSR); b.set(L_LO);
-  b.get(L_N); b.i32(i); b.op(W.I32Add); b.get(L_LO); b.i32(1); b.op(W.I32Eq, W.I32Add); g.exit();
+  interpretOne(g, pa, i, true);
   b.op(W.End);
 }
 
