@@ -7,10 +7,30 @@ import { test } from 'node:test';
 import { execute } from '../../src/cpu/interp.js';
 import { Slot } from '../../src/cpu/state.js';
 import { jitOf, runJit } from '../../src/jit/index.js';
-import { PTE_A, PTE_R, PTE_W, SATP_SV39, load, mtrap, paged, poke64, reg, slot } from '../support/run-asm.js';
+import { type Machine, PTE_A, PTE_R, PTE_W, SATP_SV39, load, mtrap, paged, poke64, reg, slot } from '../support/run-asm.js';
 import { both, runTo, sameState } from './machines.js';
 
 const VA = 0x40001000n;
+
+/** Runs `body` (after a trap vector is set, with `buf` page-aligned after the code and
+ *  holding `data`) on the interpreter and on the translator until it traps into `mtrap`;
+ *  both must end in the same state. Returns (interpreter, translator). */
+function bothToTrap(body: string, data: string): [Machine, Machine] {
+  const [a, b] = both(() => load(`
+    la t0, mtrap
+    csrw mtvec, t0
+    ${body}
+done: j done
+mtrap:
+    csrr s11, minstret
+spin: j spin
+    .align 12
+buf: .dword ${data}`));
+  assert.equal(runTo(a, execute, ['done', 'spin']), 'spin');
+  assert.equal(runTo(b, runJit, ['done', 'spin']), 'spin');
+  sameState(a, b);
+  return [a, b];
+}
 
 test('a fault after the dispatcher chained across pages: pc and instret exact', () => {
   // The store's address becomes bad only in the last iteration (no new block to
@@ -64,9 +84,7 @@ test('AMOs in translated code match the interpreter, and a misaligned one traps 
     `lw s6, 0(s4)`, `ld s7, 0(s5)`, `add s8, s8, s6`, `xor s8, s8, s7`,
     `add s9, s9, a${k % 6}`, `xor s9, s9, t${3 + (k % 3)}`,
   ]).join('\n    ');
-  const [a, b] = both(() => load(`
-    la t0, mtrap
-    csrw mtvec, t0
+  const [, b] = bothToTrap(`
     la s4, buf
     addi s5, s4, 8
     li t0, 0x7ffffff9
@@ -78,24 +96,13 @@ body:
     ${body}
     addi t1, s4, 2
 fault:
-    amoadd.w a0, t2, (t1)
-done: j done
-mtrap:
-    csrr s11, minstret
-spin: j spin
-    .align 12
-buf: .dword 0, 0`));
-  assert.equal(runTo(a, execute, ['done', 'spin']), 'spin');
-  assert.equal(runTo(b, runJit, ['done', 'spin']), 'spin');
+    amoadd.w a0, t2, (t1)`, '0, 0');
   assert.deepEqual(mtrap(b.h), { cause: 6n, epc: b.sym('fault'), tval: b.sym('buf') + 2n });
-  sameState(a, b);
   assert.equal(jitOf(b.mem).counters.faults, 1, 'the fault was raised in translated code');
 });
 
 test('LR/SC in translated code match the interpreter, and a misaligned LR traps exactly', () => {
-  const [a, b] = both(() => load(`
-    la t0, mtrap
-    csrw mtvec, t0
+  const [, b] = bothToTrap(`
     la s4, buf
     addi s5, s4, 8
     li s3, 40
@@ -117,24 +124,13 @@ loop:
     bnez s3, loop
     addi t1, s4, 4
 fault:
-    lr.d a0, (t1)
-done: j done
-mtrap:
-    csrr s11, minstret
-spin: j spin
-    .align 12
-buf: .dword 0x7ffffff9, 0x11`));
-  assert.equal(runTo(a, execute, ['done', 'spin']), 'spin');
-  assert.equal(runTo(b, runJit, ['done', 'spin']), 'spin');
+    lr.d a0, (t1)`, '0x7ffffff9, 0x11');
   assert.deepEqual(mtrap(b.h), { cause: 4n, epc: b.sym('fault'), tval: b.sym('buf') + 4n });
-  sameState(a, b);
   assert.equal(jitOf(b.mem).counters.faults, 1, 'the fault was raised in translated code');
 });
 
 test('FP loads and stores in translated code match the interpreter; with mstatus.FS off they trap', () => {
-  const [a, b] = both(() => load(`
-    la t0, mtrap
-    csrw mtvec, t0
+  const [a, b] = bothToTrap(`
     li t0, 0x2000
     csrs mstatus, t0
     la s4, buf
@@ -154,20 +150,11 @@ loop:
     li t0, 0x6000
     csrc mstatus, t0
 fault:
-    fld f3, 0(s4)
-done: j done
-mtrap:
-    csrr s11, minstret
-spin: j spin
-    .align 12
-buf: .dword 0x1122334455667788, 0xaabbccdd99887766, 0, 0`));
-  assert.equal(runTo(a, execute, ['done', 'spin']), 'spin');
-  assert.equal(runTo(b, runJit, ['done', 'spin']), 'spin');
+    fld f3, 0(s4)`, '0x1122334455667788, 0xaabbccdd99887766, 0, 0');
   assert.equal(reg(b.h, 's8'), 30n * 0xffffffff99887766n & 0xffffffffffffffffn);
   assert.equal(reg(b.h, 's10') & 0x6000n, 0x6000n, 'FS dirty after FP loads');
   assert.equal(mtrap(b.h).cause, 2n);
   assert.equal(mtrap(b.h).epc, b.sym('fault'));
-  sameState(a, b);
   assert.equal(slot(b.h, Slot.Mstatus), slot(a.h, Slot.Mstatus));
   assert.ok(jitOf(b.mem).counters.blocksTranslated > 0);
 });
