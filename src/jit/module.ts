@@ -216,8 +216,9 @@ function exitUnlessFpOn(g: Gen, pa: number, i: number): void {
   b.op(W.End);
 }
 
-/** A load into x[rd], or with `fp` into f[rd] (flw NaN-boxed, mstatus.FS made dirty). */
-function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number, imm: number, fp = false): void {
+/** A load into x[rd], or with `fp` into f[rd] (flw NaN-boxed, mstatus.FS made dirty);
+ *  `slow` is the slow path to import (LR's checks alignment first). */
+function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number, imm: number, fp = false, slow = FN_LD): void {
   const b = g.b;
   const size = 1 << (f3 & 3);
   tlbProbe(g, r1, imm, P_RSET, size);
@@ -225,7 +226,7 @@ function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: num
   hostAddr(g); b.mem(LOAD_OPS[f3], 0);
   b.op(W.Else);
   g.flush();
-  b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_LD);
+  b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(slow);
   b.get(P_ST); b.mem(W.I64Load, SCR_VALUE);
   if (f3 < 3) b.op(SLOW_EXTEND[f3]);
   b.op(W.End);
@@ -254,21 +255,11 @@ function emitStore(g: Gen, pa: number, i: number, r1: number, r2: number, f3: nu
   b.op(W.End);
 }
 
-/** LR: a read-TLB hit (aligned, see tlbProbe) loads inline, anything else goes through the `lr` slow
- *  path (alignment, MMIO, faults, exactly as the interpreter); then the reservation. */
+/** LR: a load whose slow path is `lr` (alignment first, then MMIO and faults exactly as
+ *  the interpreter), then the reservation. */
 function emitLr(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number): void {
   const b = g.b;
-  const size = f3 === 2 ? 4 : 8;
-  tlbProbe(g, r1, 0, P_RSET, size);
-  b.op(W.If, T.I64);
-  hostAddr(g); b.mem(size === 4 ? W.I64Load32S : W.I64Load, 0);
-  b.op(W.Else);
-  g.flush();
-  b.get(L_LO); vaHi(g); b.i32(size); g.where(pa, i); b.op(W.Call); b.u32(FN_LR);
-  b.get(P_ST); b.mem(W.I64Load, SCR_VALUE);
-  if (size === 4) b.op(W.I64Extend32S);
-  b.op(W.End);
-  g.write(rd);
+  emitLoad(g, pa, i, rd, r1, f3, 0, false, FN_LR);
   b.get(P_ST); b.get(L_VA); b.i64(-1, 0x7fffffff); b.op(W.I64And); b.mem(W.I64Store, RESERVATION_OFF);
 }
 
