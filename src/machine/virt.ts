@@ -203,7 +203,7 @@ export class VirtMachine {
 
   /** The translator's counters (undefined with --exec interp). */
   translatorStats(): Record<string, number> | undefined {
-    return this.cfg.exec === 'jit' ? jitOf(this.mem).stats() : undefined;
+    return this.jit?.stats();
   }
 
   get paused(): boolean {
