@@ -44,7 +44,8 @@ export async function openDevices(o: DeviceOptions): Promise<VmDevices> {
   try {
     const disks: BlockBackend[] = [];
     for (const d of o.disks) {
-      const disk = userError(`--disk ${d.file}`, () => openDisk({ file: d.file, format: d.format, readOnly: d.readOnly, serial: d.serial }));
+      const warn = (m: string) => process.stderr.write(`rvisor: warning: --disk ${m}\n`);
+      const disk = userError(`--disk ${d.file}`, () => openDisk({ file: d.file, format: d.format, readOnly: d.readOnly, serial: d.serial, warn }));
       closers.push(() => disk.close());
       disks.push(disk);
     }

@@ -6,3 +6,39 @@
 export class DiskError extends Error {
   override name = 'DiskError';
 }
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EFBIG: 'too large for the host filesystem',
+  ENOSPC: 'no space left on the host filesystem',
+  EDQUOT: 'disk quota exceeded on the host filesystem',
+  EROFS: 'the host filesystem is read-only',
+  EIO: 'I/O error on the host',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/**
+ * What a host file error means, as one line naming the file: Node's own errors (an errno
+ * from a syscall, a position or path Node refuses) are not for users to decode.
+ */
+export function asDiskError(file: string, e: unknown): DiskError {
+  if (e instanceof DiskError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const text = (err.code && ERRNO_TEXT[err.code]) ?? (err.code === 'ERR_OUT_OF_RANGE' ? 'an offset beyond what the host can address (corrupt image?)'
+    : err.code === 'ERR_INVALID_ARG_VALUE' ? 'not a usable file name' : err.message);
+  return new DiskError(`${file}: ${text}`);
+}
+
+/** Runs `fn`, turning any host file error into a DiskError about `file`. */
+export function withFileErrors<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw asDiskError(file, e);
+  }
+}

@@ -2,7 +2,7 @@
 
 import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import type { BlockBackend } from '../devices/block.js';
-import { DiskError } from './errors.js';
+import { DiskError, withFileErrors } from './errors.js';
 import { fileSize, preadFull, pwriteFull } from './fileio.js';
 
 export interface RawOptions {
@@ -47,17 +47,17 @@ export class RawBackend implements BlockBackend {
 
   read(offset: number, dest: Uint8Array): void {
     this.check(offset, dest.length);
-    preadFull(this.fd, dest, offset);
+    withFileErrors(this.file, () => preadFull(this.fd, dest, offset));
   }
 
   write(offset: number, src: Uint8Array): void {
     this.checkWritable();
     this.check(offset, src.length);
-    pwriteFull(this.fd, src, offset);
+    withFileErrors(this.file, () => pwriteFull(this.fd, src, offset));
   }
 
   flush(): void {
-    if (!this.readOnly && this.fd >= 0) fdatasyncSync(this.fd);
+    if (!this.readOnly && this.fd >= 0) withFileErrors(this.file, () => fdatasyncSync(this.fd));
   }
 
   /**
@@ -74,9 +74,11 @@ export class RawBackend implements BlockBackend {
     this.checkWritable();
     this.check(offset, length);
     const zero = new Uint8Array(Math.min(length, ZERO_CHUNK));
-    for (let done = 0; done < length; done += zero.length) {
-      pwriteFull(this.fd, zero.subarray(0, Math.min(zero.length, length - done)), offset + done);
-    }
+    withFileErrors(this.file, () => {
+      for (let done = 0; done < length; done += zero.length) {
+        pwriteFull(this.fd, zero.subarray(0, Math.min(zero.length, length - done)), offset + done);
+      }
+    });
   }
 
   close(): void {

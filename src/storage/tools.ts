@@ -1,8 +1,8 @@
 // What `rvisor disk` does besides create: info, convert, check.
 
-import { closeSync, existsSync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import type { BlockBackend } from '../devices/block.js';
-import { DiskError } from './errors.js';
+import { DiskError, withFileErrors } from './errors.js';
 import { type CheckResult, checkQcow2 } from './qcow2/check.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './qcow2/header.js';
 import { Qcow2Image } from './qcow2/image.js';
@@ -41,6 +41,10 @@ function allocatedBytes(file: string): number {
 
 /** One image's metadata, plus the names and formats down its backing chain. */
 export function diskInfo(file: string): DiskInfo {
+  return withFileErrors(file, () => info(file));
+}
+
+function info(file: string): DiskInfo {
   const format = probeFormat(file);
   const info: DiskInfo = { file, format, virtualSize: 0, diskSize: allocatedBytes(file), dirty: false, corrupt: false, backingChain: [] };
   if (format === 'raw') {
@@ -100,39 +104,53 @@ export interface ConvertOptions {
 export function convertDisk(src: string, dst: string, dstFormat: DiskFormat, opts: ConvertOptions = {}): void {
   if (existsSync(dst) && realpathSync(dst) === realpathSync(src)) throw new DiskError(`${dst}: is the source image`);
   const from = openDisk({ file: src, format: opts.srcFormat, readOnly: true });
+  let created = false;
   try {
     createDisk({ file: dst, format: dstFormat, size: from.size, clusterSize: opts.clusterSize });
-    const to = openDisk({ file: dst, format: dstFormat });
-    try {
-      const grain = 64 * 1024;
-      const chunk = Math.max(1 << 20, opts.clusterSize ?? 0);
-      const buf = new Uint8Array(chunk);
-      for (let off = 0; off < from.size; off += chunk) {
-        const n = Math.min(chunk, from.size - off);
-        if (knownZero(from, off, n)) continue;
-        const data = buf.subarray(0, n);
-        from.read(off, data);
-        // Write each run of non-zero grains in one request.
-        for (let i = 0; i < n;) {
-          const g = Math.min(grain, n - i);
-          if (isZero(data.subarray(i, i + g))) { i += g; continue; }
-          let j = i + g;
-          while (j < n && !isZero(data.subarray(j, Math.min(j + grain, n)))) j = Math.min(j + grain, n);
-          to.write(off + i, data.subarray(i, j));
-          i = j;
-        }
-      }
-      to.flush();
-    } finally {
-      to.close();
-    }
+    created = true;
+    copy(from, dst, dstFormat, opts);
+  } catch (e) {
+    // A half-written copy is no copy: take away what this command made.
+    if (created) unlinkSync(dst);
+    throw e;
   } finally {
     from.close();
   }
 }
 
+function copy(from: BlockBackend, dst: string, dstFormat: DiskFormat, opts: ConvertOptions): void {
+  const to = openDisk({ file: dst, format: dstFormat });
+  try {
+    const grain = 64 * 1024;
+    const chunk = Math.max(1 << 20, opts.clusterSize ?? 0);
+    const buf = new Uint8Array(chunk);
+    for (let off = 0; off < from.size; off += chunk) {
+      const n = Math.min(chunk, from.size - off);
+      if (knownZero(from, off, n)) continue;
+      const data = buf.subarray(0, n);
+      from.read(off, data);
+      // Write each run of non-zero grains in one request.
+      for (let i = 0; i < n;) {
+        const g = Math.min(grain, n - i);
+        if (isZero(data.subarray(i, i + g))) { i += g; continue; }
+        let j = i + g;
+        while (j < n && !isZero(data.subarray(j, Math.min(j + grain, n)))) j = Math.min(j + grain, n);
+        to.write(off + i, data.subarray(i, j));
+        i = j;
+      }
+    }
+    to.flush();
+  } finally {
+    to.close();
+  }
+}
+
 /** Checks a qcow2 image's refcounts; with `repair`, fixes leaks and refcounts too low. */
 export function checkDisk(file: string, opts: { repair?: boolean } = {}): CheckResult {
+  return withFileErrors(file, () => check(file, opts));
+}
+
+function check(file: string, opts: { repair?: boolean }): CheckResult {
   if (probeFormat(file) !== 'qcow2') throw new DiskError(`${file}: raw images have no metadata to check`);
   const img = new Qcow2Image(file, { readOnly: !opts.repair, repair: opts.repair, skipBacking: true });
   try {

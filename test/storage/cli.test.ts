@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -103,4 +103,45 @@ test('bad input: one line on stderr, status 2', () => {
     }
   }
   assert.match(rvisor('disk', 'info', path('junk.qcow2')).stderr, /unsupported qcow2 feature: version 9/);
+});
+
+/** One clear line naming the file, exit status 2: never an internal error or a stack trace. */
+function clearError(r: { status: number | null; stderr: string }, file: string, message: RegExp) {
+  assert.equal(r.status, 2, r.stderr);
+  assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.ok(r.stderr.includes(file), r.stderr);
+  assert.match(r.stderr, message);
+}
+
+test('hostile-testing regressions: a NUL in the backing name, 20T on a filesystem that cannot hold it, corrupt sources for convert', needsQemu, (t) => {
+  // disk info on a backing-file name with a NUL byte.
+  qemu('qemu-img', 'create', '-q', '-f', 'qcow2', path('nul.qcow2'), '1M');
+  const b = readFileSync(path('nul.qcow2'));
+  b.write('ab\0cd', 0x200, 'latin1');
+  b.writeBigUInt64BE(0x200n, 8);
+  b.writeUInt32BE(5, 16);
+  writeFileSync(path('nul.qcow2'), b);
+  clearError(rvisor('disk', 'info', path('nul.qcow2')), 'nul.qcow2', /backing file name contains a NUL byte/);
+
+  // A compressed cluster at an offset no file can have ("position out of range" before).
+  qemu('qemu-img', 'create', '-q', '-f', 'qcow2', path('far.qcow2'), '1M');
+  qemu('qemu-io', '-c', 'write -P 0x44 0 64k', path('far.qcow2'));
+  const f = readFileSync(path('far.qcow2'));
+  const l2 = Number(f.readBigUInt64BE(Number(f.readBigUInt64BE(40))) & 0x00fffffffffffe00n);
+  f.writeBigUInt64BE((1n << 62n) | 0x003fffffffffff00n, l2);
+  writeFileSync(path('far.qcow2'), f);
+  clearError(rvisor('disk', 'convert', '-O', 'raw', path('far.qcow2'), path('far.raw')), 'far.qcow2', /compressed cluster .* outside the image/);
+  assert.ok(!existsSync(path('far.raw')), 'no half-written copy left behind');
+
+  // A virtual size the host filesystem cannot hold, for convert's output and for create.
+  const huge = path('huge.qcow2');
+  qemu('qemu-img', 'create', '-q', '-f', 'qcow2', huge, '20T');
+  const conv = rvisor('disk', 'convert', '-O', 'raw', huge, path('huge.raw'));
+  const create = rvisor('disk', 'create', '-f', 'raw', path('big.img'), '20T');
+  if (create.status === 0) return t.skip('this filesystem holds a 20 TiB file');
+  clearError(create, 'big.img', /too large for the host filesystem/);
+  assert.ok(!existsSync(path('big.img')), 'no empty file left behind');
+  clearError(conv, 'huge.raw', /too large for the host filesystem/);
+  assert.ok(!existsSync(path('huge.raw')));
 });

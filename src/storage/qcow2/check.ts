@@ -4,7 +4,7 @@
 // a cluster in use). Repair sets every stored count to the computed one.
 
 import { DiskError } from '../errors.js';
-import { getU64, preadFull, viewOf } from '../fileio.js';
+import { preadFull, viewOf } from '../fileio.js';
 import { compressedClusters, compressedSpan } from './compressed.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './header.js';
 import type { Qcow2Image } from './image.js';
@@ -49,29 +49,50 @@ export function checkQcow2(img: Qcow2Image, repair: boolean): CheckResult {
   };
 }
 
+/**
+ * What each host cluster holds, as the metadata names it. A cluster named twice as
+ * different things, or twice as something only one structure may own, is an overlap:
+ * a write through one would destroy the other, so repair refuses such an image.
+ */
+const enum Owner { NONE, HEADER, REFCOUNT_TABLE, REFCOUNT_BLOCK, L1, SNAPSHOT_TABLE, L2, DATA, COMPRESSED }
+const OWNER_NAMES = ['', 'the header', 'the refcount table', 'a refcount block', 'an L1 table', 'the snapshot table', 'an L2 table', 'a data cluster', 'a compressed cluster'];
+/** Shared by snapshots (L2 tables and data) or packed byte-wise (compressed clusters). */
+const mayRepeat = (o: Owner) => o >= Owner.L2;
+
+/** One L2 table, and how many L1 entries name it (all tables, and the active one). */
+interface L2Ref {
+  l1Index: number;
+  refs: number;
+  active: number;
+}
+
 function scan(img: Qcow2Image) {
   const { header: h, cs, refs, fd } = img;
   const messages: string[] = [];
   const fileClusters = refs.highWater;
   const expected = new Uint32Array(fileClusters);
+  const owners = new Uint8Array(fileClusters);
   let unfixable = 0;
   let allocated = 0;
   let end = 0;
-  const count = (offset: number, length: number, what: string) => {
+  const error = (text: string) => {
+    unfixable++;
+    if (messages.length < 1000) messages.push(`ERROR: ${text}`);
+  };
+  const count = (offset: number, length: number, what: string, owner: Owner, times = 1) => {
     const firstC = Math.floor(offset / cs);
     const lastC = Math.floor((offset + Math.max(length, 1) - 1) / cs);
     for (let c = firstC; c <= lastC; c++) {
-      if (c >= fileClusters) {
-        unfixable++;
-        messages.push(`ERROR: ${what} at ${offset} is beyond the end of the image`);
-        return;
-      }
-      expected[c]++;
+      if (c >= fileClusters) return error(`${what} at ${offset} is beyond the end of the image`);
+      const was = owners[c] as Owner;
+      if (was !== Owner.NONE && (was !== owner || !mayRepeat(owner))) error(`${what} at ${offset} overlaps ${OWNER_NAMES[was]} (cluster ${c})`);
+      else owners[c] = owner;
+      expected[c] += times;
       end = Math.max(end, (c + 1) * cs);
     }
   };
-  count(0, cs, 'header');
-  count(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table');
+  count(0, cs, 'header', Owner.HEADER);
+  count(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table', Owner.REFCOUNT_TABLE);
   const badBlocks = new Set<number>();
   for (let b = 0; b < refs.tableEntries; b++) {
     let off: number;
@@ -83,11 +104,18 @@ function scan(img: Qcow2Image) {
       messages.push(`ERROR: ${(e as Error).message}`);
       continue;
     }
-    if (off !== 0) count(off, cs, `refcount block ${b}`);
+    if (off === 0) continue;
+    if (off >= fileClusters * cs || owners[off / cs] !== Owner.NONE) badBlocks.add(b); // counted below, never read twice
+    count(off, cs, `refcount block ${b}`, Owner.REFCOUNT_BLOCK);
   }
+
+  // L1 tables first, collecting each L2 table once with the number of entries naming it:
+  // snapshots share L2 tables, and walking a shared table once per reference would let a
+  // crafted image (many snapshots, one huge L1) make check run for hours.
+  const l2s = new Map<number, L2Ref>();
   const walkL1 = (l1Offset: number, l1Size: number, active: boolean) => {
     if (l1Size === 0) return;
-    count(l1Offset, l1Size * 8, 'L1 table');
+    count(l1Offset, l1Size * 8, 'L1 table', Owner.L1);
     const l1 = new Uint8Array(l1Size * 8);
     preadFull(fd, l1, l1Offset);
     const v = viewOf(l1);
@@ -96,41 +124,57 @@ function scan(img: Qcow2Image) {
       const lo = v.getUint32(i * 8 + 4);
       const l2 = ((hi & 0x00ffffff) * 2 ** 32) + ((lo & 0xfffffe00) >>> 0);
       if (l2 === 0) continue;
-      if (l2 % cs !== 0 || l2 >= fileClusters * cs) {
-        unfixable++;
-        messages.push(`ERROR: L1 entry ${i} points at bad L2 offset ${l2}`);
+      // The same rules the reader applies (Tables.l2Offset): what it refuses is corrupt.
+      if ((lo & 0x1ff) !== 0 || (hi & 0x7f000000) !== 0) {
+        error(`L1 entry ${i} is malformed`);
         continue;
       }
-      count(l2, cs, `L2 table ${i}`);
-      const t = new Uint8Array(cs);
-      preadFull(fd, t, l2);
-      const tv = viewOf(t);
-      for (let j = 0; j < cs / 8; j++) {
-        const ehi = tv.getUint32(j * 8);
-        const elo = tv.getUint32(j * 8 + 4);
-        if (ehi === 0 && elo === 0) continue;
-        const gc = i * (cs / 8) + j;
-        if (ehi & 0x40000000) {
-          const span = compressedSpan(ehi, elo, h.clusterBits);
-          const [fc, n] = compressedClusters(span, cs);
-          count(fc * cs, n * cs, `compressed cluster for guest offset ${gc * cs}`);
-          if (active) allocated++;
-          continue;
-        }
-        const host = ((ehi & 0x00ffffff) * 2 ** 32) + ((elo & 0xfffffe00) >>> 0);
-        if (host === 0) continue;
-        if (host % cs !== 0) {
-          unfixable++;
-          messages.push(`ERROR: data cluster for guest offset ${gc * cs} is not aligned (${host})`);
-          continue;
-        }
-        count(host, cs, `data cluster for guest offset ${gc * cs}`);
-        if (active && !(h.version >= 3 && elo & 1)) allocated++;
+      if (l2 % cs !== 0 || l2 >= fileClusters * cs) {
+        error(`L1 entry ${i} points at bad L2 offset ${l2}`);
+        continue;
       }
+      const ref = l2s.get(l2) ?? { l1Index: i, refs: 0, active: 0 };
+      ref.refs++;
+      if (active) ref.active++;
+      l2s.set(l2, ref);
     }
   };
   walkL1(h.l1TableOffset, h.l1Size, true);
-  if (h.nbSnapshots > 0) walkSnapshots(img, count, walkL1);
+  if (h.nbSnapshots > 0) {
+    for (const s of img.snapshots.entries) walkL1(s.l1Offset, s.l1Size, false);
+    count(h.snapshotsOffset, img.snapshots.length, 'snapshot table', Owner.SNAPSHOT_TABLE);
+  }
+  const t = new Uint8Array(cs);
+  const tv = viewOf(t);
+  for (const [l2, { l1Index: i, refs: n, active }] of l2s) {
+    count(l2, cs, `L2 table ${i}`, Owner.L2, n);
+    preadFull(fd, t, l2);
+    for (let j = 0; j < cs / 8; j++) {
+      const ehi = tv.getUint32(j * 8);
+      const elo = tv.getUint32(j * 8 + 4);
+      if (ehi === 0 && elo === 0) continue;
+      const gc = i * (cs / 8) + j;
+      if (ehi & 0x40000000) {
+        const span = compressedSpan(ehi, elo, h.clusterBits);
+        const [fc, k] = compressedClusters(span, cs);
+        count(fc * cs, k * cs, `compressed cluster for guest offset ${gc * cs}`, Owner.COMPRESSED, n);
+        allocated += active;
+        continue;
+      }
+      if ((elo & 0x1fe) !== 0 || (ehi & 0x3fe00000) !== 0) {
+        error(`L2 entry for guest offset ${gc * cs} has reserved bits set`);
+        continue;
+      }
+      const host = ((ehi & 0x00ffffff) * 2 ** 32) + ((elo & 0xfffffe00) >>> 0);
+      if (host === 0) continue;
+      if (host % cs !== 0) {
+        error(`data cluster for guest offset ${gc * cs} is not aligned (${host})`);
+        continue;
+      }
+      count(host, cs, `data cluster for guest offset ${gc * cs}`, Owner.DATA, n);
+      if (!(h.version >= 3 && elo & 1)) allocated += active;
+    }
+  }
 
   let corruptions = unfixable;
   let leaks = 0;
@@ -139,17 +183,20 @@ function scan(img: Qcow2Image) {
   const limit = Math.max(fileClusters, refs.tableEntries * E);
   for (let c = 0; c < limit; c++) {
     const b = Math.floor(c / E);
-    if (badBlocks.has(b) || (c >= fileClusters && refs.blockOffset(b) === 0)) { c += E - 1 - (c % E); continue; }
+    // Past the end of the file only a block with something in it is worth counting through.
+    const skip = badBlocks.has(b) || (c >= fileClusters && (refs.blockOffset(b) === 0 || refs.blockIsZero(b)));
+    if (skip) { c += E - 1 - (c % E); continue; }
     const stored = refs.get(c);
     const want = c < fileClusters ? expected[c] : 0;
     if (stored === want) continue;
     mismatched.push(c);
+    const report = messages.length < 1000;
     if (stored < want) {
       corruptions++;
-      messages.push(`ERROR cluster ${c} refcount=${stored} reference=${want}`);
+      if (report) messages.push(`ERROR cluster ${c} refcount=${stored} reference=${want}`);
     } else {
       leaks++;
-      messages.push(`Leaked cluster ${c} refcount=${stored} reference=${want}`);
+      if (report) messages.push(`Leaked cluster ${c} refcount=${stored} reference=${want}`);
     }
   }
   return {
@@ -159,24 +206,4 @@ function scan(img: Qcow2Image) {
       allocatedClusters: allocated, totalClusters: Math.ceil(h.size / cs), imageEnd: end, messages,
     } satisfies CheckResult,
   };
-}
-
-type Count = (offset: number, length: number, what: string) => void;
-
-/** Internal snapshots: the table itself, and each snapshot's L1 and everything under it. */
-function walkSnapshots(img: Qcow2Image, count: Count, walkL1: (off: number, size: number, active: boolean) => void): void {
-  const { header: h, fd } = img;
-  let pos = h.snapshotsOffset;
-  const start = pos;
-  for (let i = 0; i < h.nbSnapshots; i++) {
-    const fixed = new Uint8Array(40);
-    preadFull(fd, fixed, pos);
-    const v = viewOf(fixed);
-    const l1Offset = getU64(v, 0);
-    const l1Size = v.getUint32(8);
-    const len = 40 + v.getUint32(36) + v.getUint16(12) + v.getUint16(14);
-    walkL1(l1Offset, l1Size, false);
-    pos += Math.ceil(len / 8) * 8;
-  }
-  count(start, pos - start, 'snapshot table');
 }

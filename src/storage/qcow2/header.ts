@@ -133,12 +133,18 @@ export function parseHeader(file: string, first: Uint8Array, fileLength: number)
   if (h.refcountTableClusters === 0 || h.refcountTableClusters * cs > 2 ** 23) throw bad(`refcount_table_clusters ${h.refcountTableClusters}`);
   if (h.refcountTableOffset >= fileLength) throw bad('refcount table beyond the end of the file');
   if (h.nbSnapshots > 0 && (!aligned(h.snapshotsOffset) || h.snapshotsOffset === 0)) throw bad('snapshots_offset not a cluster boundary');
+  // QEMU's limit; each entry takes at least 40 bytes of the file.
+  if (h.nbSnapshots > 65536) throw bad(`nb_snapshots ${h.nbSnapshots} above 65536`);
+  if (h.nbSnapshots > 0 && h.snapshotsOffset + h.nbSnapshots * 40 > fileLength) throw bad('snapshot table beyond the end of the file');
 
   const bfOffset = u64(8, 'backing_file_offset');
   if (bfOffset !== 0) {
     const bfSize = v.getUint32(16);
     if (bfSize > 1023 || bfOffset + bfSize > Math.min(cs, first.length)) throw bad('backing file name outside the first cluster');
-    h.backingFile = new TextDecoder().decode(first.subarray(bfOffset, bfOffset + bfSize));
+    const name = first.subarray(bfOffset, bfOffset + bfSize);
+    // No file name holds a NUL byte: such a name cannot be opened, only misread.
+    if (name.includes(0)) throw bad('backing file name contains a NUL byte');
+    h.backingFile = new TextDecoder().decode(name);
   }
   return h;
 }

@@ -6,11 +6,13 @@
 
 import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import type { BlockBackend } from '../../devices/block.js';
-import { DiskError } from '../errors.js';
+import { DiskError, withFileErrors } from '../errors.js';
 import { fileSize, preadFull, pwriteFull, pwritevFull, viewOf } from '../fileio.js';
 import { compressedClusters, compressedSpan, inflateCluster } from './compressed.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, parseHeader, type Qcow2Header } from './header.js';
+import { Meta, MetadataMap } from './metadata.js';
 import { Refcounts } from './refcount.js';
+import { readSnapshotTable, type SnapshotTable } from './snapshots.js';
 import { COMPRESSED, type Mapping, NORMAL, Tables, UNALLOCATED, ZERO } from './tables.js';
 
 export interface Qcow2Options {
@@ -22,13 +24,14 @@ export interface Qcow2Options {
   repair?: boolean;
   /** For `info` and `check`, which look at one image's metadata only. */
   skipBacking?: boolean;
+  /** Told once when the image is found corrupt and made read-only (the CLI prints it). */
+  warn?: (message: string) => void;
 }
 
 const blank = (): Mapping => ({ kind: UNALLOCATED, host: 0, copied: false, hi: 0, lo: 0 });
 
 export class Qcow2Image implements BlockBackend {
   readonly size: number;
-  readonly readOnly: boolean;
   readonly serial: string;
   readonly header: Qcow2Header;
   readonly cs: number;
@@ -36,15 +39,21 @@ export class Qcow2Image implements BlockBackend {
   readonly refs: Refcounts;
   readonly tables: Tables;
   readonly backing: BlockBackend | null = null;
+  readonly meta: MetadataMap;
+  readonly snapshots: SnapshotTable = { entries: [], length: 0 };
+  /** Opened read-only, or made so when a write would have hit metadata. */
+  private ro: boolean;
+  private readonly warn?: (message: string) => void;
   private closed = false;
   private m = blank();
   /** The last cluster inflated: sequential reads hit it 512 bytes at a time. */
   private inflated: { hi: number; lo: number; data: Uint8Array } | null = null;
 
   constructor(readonly file: string, opts: Qcow2Options = {}) {
-    this.readOnly = opts.readOnly ?? false;
+    this.ro = opts.readOnly ?? false;
+    this.warn = opts.warn;
     this.serial = opts.serial ?? '';
-    this.fd = openSync(file, this.readOnly ? 'r' : 'r+');
+    this.fd = openSync(file, this.ro ? 'r' : 'r+');
     try {
       const length = fileSize(this.fd);
       const first = new Uint8Array(Math.min(length, 2 ** 21));
@@ -52,21 +61,45 @@ export class Qcow2Image implements BlockBackend {
       const h = (this.header = parseHeader(file, first, length));
       this.cs = 2 ** h.clusterBits;
       this.size = Math.floor(h.size / 512) * 512;
-      if (!this.readOnly) this.checkWritable(h, opts.repair ?? false);
+      if (!this.ro) this.checkWritable(h, opts.repair ?? false);
+      this.meta = new MetadataMap(this.cs, (what) => this.markCorrupt(what));
+      if (h.nbSnapshots > 0) {
+        this.snapshots = readSnapshotTable(this.fd, file, h, length);
+        this.meta.setRange(Meta.SNAPSHOT_TABLE, h.snapshotsOffset, this.snapshots.length);
+      }
       this.refs = new Refcounts(this.fd, file, this.cs, h.refcountOrder, h.refcountTableOffset, h.refcountTableClusters, length,
-        (offset, clusters) => this.commitRefcountTable(offset, clusters));
-      this.tables = new Tables(this.fd, file, this.cs, h.version >= 3, h.l1TableOffset, h.l1Size, this.refs);
+        (offset, clusters) => this.commitRefcountTable(offset, clusters), this.meta);
+      this.tables = new Tables(this.fd, file, this.cs, h.version >= 3, h.l1TableOffset, h.l1Size, this.refs, this.meta);
       if (h.backingFile !== undefined && !opts.skipBacking) {
         if (!opts.openBacking) throw new DiskError(`${file}: has a backing file but no way to open it`);
         this.backing = opts.openBacking(file, h.backingFile, h.backingFormat);
       }
       // Unknown auto-clear features (and bitmaps, which rvisor does not update) must be
       // cleared before the first write, declaring their data stale.
-      if (!this.readOnly && h.version >= 3 && h.autoclear !== 0) this.writeHeaderWord(88, 0, 0);
+      if (!this.ro && h.version >= 3 && h.autoclear !== 0) this.writeHeaderWord(88, 0, 0);
     } catch (e) {
       closeSync(this.fd);
       throw e;
     }
+  }
+
+  get readOnly(): boolean {
+    return this.ro;
+  }
+
+  /**
+   * A write would have hit metadata: the image is corrupt. As QEMU does, set the corrupt
+   * bit (v3) so nothing opens it writable again until it is repaired, and refuse every
+   * further write now; the guest sees I/O errors, its data so far stays readable.
+   */
+  private markCorrupt(what: string): DiskError {
+    if (!this.ro) {
+      this.ro = true;
+      if (this.header.version >= 3) this.setIncompatible(INCOMPAT_CORRUPT, true);
+      fdatasyncSync(this.fd);
+      this.warn?.(`${this.file}: marking the image corrupt: ${what}; further writes are refused`);
+    }
+    return new DiskError(`${this.file}: corrupt image: ${what} (the image is now marked corrupt; 'rvisor disk check --repair' may fix it)`);
   }
 
   private checkWritable(h: Qcow2Header, repair: boolean): void {
@@ -104,13 +137,17 @@ export class Qcow2Image implements BlockBackend {
 
   private bounds(offset: number, length: number, write: boolean): void {
     if (this.closed) throw new DiskError(`${this.file}: image is closed`);
-    if (write && this.readOnly) throw new DiskError(`${this.file}: image is read-only`);
+    if (write && this.ro) throw new DiskError(`${this.file}: image is read-only`);
     if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new DiskError(`${this.file}: access at ${offset}+${length} beyond the disk (${this.size} bytes)`);
     }
   }
 
   read(offset: number, dest: Uint8Array): void {
+    withFileErrors(this.file, () => this.readImage(offset, dest));
+  }
+
+  private readImage(offset: number, dest: Uint8Array): void {
     this.bounds(offset, dest.length, false);
     this.readGuest(offset, dest);
   }
@@ -151,12 +188,20 @@ export class Qcow2Image implements BlockBackend {
   private inflate(hi: number, lo: number, gc: number): Uint8Array {
     const c = this.inflated;
     if (c && c.hi === hi && c.lo === lo) return c.data;
-    const data = inflateCluster(this.fd, this.file, compressedSpan(hi, lo, this.header.clusterBits), this.cs, gc * this.cs);
+    const span = compressedSpan(hi, lo, this.header.clusterBits);
+    if (span.offset < this.cs || span.offset >= this.refs.highWater * this.cs) {
+      throw new DiskError(`${this.file}: corrupt image: compressed cluster for guest offset ${gc * this.cs} at ${span.offset}, outside the image`);
+    }
+    const data = inflateCluster(this.fd, this.file, span, this.cs, gc * this.cs);
     this.inflated = { hi, lo, data };
     return data;
   }
 
   write(offset: number, src: Uint8Array): void {
+    withFileErrors(this.file, () => this.writeImage(offset, src));
+  }
+
+  private writeImage(offset: number, src: Uint8Array): void {
     this.bounds(offset, src.length, true);
     const cs = this.cs;
     const end = offset + src.length;
@@ -169,6 +214,7 @@ export class Qcow2Image implements BlockBackend {
         const host = m.host;
         while ((gc + k) * cs < end && inPlace(gc + k) && m.host === host + k * cs) k++;
         const n = Math.min(end, (gc + k) * cs) - pos;
+        this.meta.check(host + (pos % cs), n, Meta.NONE, 'a data write');
         pwriteFull(this.fd, src.subarray(pos - offset, pos - offset + n), host + (pos % cs));
         pos += n;
         continue;
@@ -176,6 +222,7 @@ export class Qcow2Image implements BlockBackend {
       // Clusters that need a new host cluster: unallocated, zero, compressed or shared.
       const olds: Mapping[] = [{ ...m }];
       while ((gc + k) * cs < end && !inPlace(gc + k)) { olds.push({ ...m }); k++; }
+      this.checkReleasable(olds);
       const runStart = gc * cs;
       const runEnd = (gc + k) * cs;
       const wEnd = Math.min(end, runEnd);
@@ -192,15 +239,29 @@ export class Qcow2Image implements BlockBackend {
     }
   }
 
+  /** The host clusters an old mapping holds a reference to (none for zero/unallocated). */
+  private held(old: Mapping): [first: number, count: number] {
+    if (old.kind === COMPRESSED) return compressedClusters(compressedSpan(old.hi, old.lo, this.header.clusterBits), this.cs);
+    return old.host !== 0 ? [old.host / this.cs, 1] : [0, 0];
+  }
+
+  /**
+   * Refuses (marking the image corrupt) to go on when an old mapping points into
+   * metadata: freeing it would lower a metadata cluster's refcount. Called before any
+   * table changes, so a refused request leaves the image as it was.
+   */
+  private checkReleasable(olds: readonly Mapping[]): void {
+    for (const old of olds) {
+      const [first, count] = this.held(old);
+      this.meta.check(first * this.cs, count * this.cs, Meta.NONE, old.kind === COMPRESSED ? 'freeing a compressed cluster' : 'freeing a data cluster');
+    }
+  }
+
   /** Drops the reference an old mapping held (after nothing points at it any more). */
   private release(old: Mapping): void {
-    if (old.kind === COMPRESSED) {
-      const [first, count] = compressedClusters(compressedSpan(old.hi, old.lo, this.header.clusterBits), this.cs);
-      this.refs.free(first, count);
-      this.inflated = null;
-    } else if (old.host !== 0) {
-      this.refs.free(old.host / this.cs, 1);
-    }
+    const [first, count] = this.held(old);
+    if (count) this.refs.free(first, count);
+    if (old.kind === COMPRESSED) this.inflated = null;
   }
 
   /**
@@ -226,6 +287,7 @@ export class Qcow2Image implements BlockBackend {
         if (m.host !== 0 || m.kind === COMPRESSED) olds.push({ ...m });
       }
       if (change) {
+        this.checkReleasable(olds);
         this.tables.setRun(g, count, 0, zero);
         for (const old of olds) this.release(old);
       }
@@ -242,7 +304,7 @@ export class Qcow2Image implements BlockBackend {
   }
 
   flush(): void {
-    if (!this.readOnly && !this.closed) fdatasyncSync(this.fd);
+    if (!this.ro && !this.closed) withFileErrors(this.file, () => fdatasyncSync(this.fd));
   }
 
   /**
@@ -251,6 +313,10 @@ export class Qcow2Image implements BlockBackend {
    * not show through (v3); v2 has no zero clusters, so there it is left alone.
    */
   discard(offset: number, length: number): void {
+    withFileErrors(this.file, () => this.discardImage(offset, length));
+  }
+
+  private discardImage(offset: number, length: number): void {
     this.bounds(offset, length, true);
     const [first, end] = this.wholeClusters(offset, length);
     if (this.backing && this.header.version < 3) return;
@@ -263,11 +329,15 @@ export class Qcow2Image implements BlockBackend {
    * clusters get real zeroes.
    */
   writeZeroes(offset: number, length: number, _unmap: boolean): void {
+    withFileErrors(this.file, () => this.zeroImage(offset, length));
+  }
+
+  private zeroImage(offset: number, length: number): void {
     this.bounds(offset, length, true);
     const cs = this.cs;
     const [first, end] = this.wholeClusters(offset, length);
     const zeroes = (from: number, to: number) => {
-      for (let p = from; p < to; p += 1 << 20) this.write(p, new Uint8Array(Math.min(1 << 20, to - p)));
+      for (let p = from; p < to; p += 1 << 20) this.writeImage(p, new Uint8Array(Math.min(1 << 20, to - p)));
     };
     if (first >= end || (this.backing && this.header.version < 3)) return zeroes(offset, offset + length);
     zeroes(offset, Math.min(first * cs, offset + length));

@@ -7,6 +7,7 @@
 
 import { DiskError } from '../errors.js';
 import { getU64, preadFull, pwriteFull, setU64, viewOf } from '../fileio.js';
+import { Meta, type MetadataMap } from './metadata.js';
 
 const BLOCK_CACHE = 256;
 
@@ -15,7 +16,11 @@ export class Refcounts {
   private readonly bits: number;
   private readonly max: number;
   private table: Uint8Array;
+  private tableView: DataView;
   private blocks = new Map<number, Uint8Array>();
+  /** The block used last (always also in `blocks`: it is the most recent entry). */
+  private lastBlock = -1;
+  private lastData: Uint8Array | null = null;
   /** Lowest cluster that may be free (check's repair moves it past every cluster in use). */
   freeHint = 0;
   /** First cluster past everything known to be in use (and past the end of the file). */
@@ -31,13 +36,23 @@ export class Refcounts {
     fileLength: number,
     /** Commits a moved refcount table to the header (one write of bytes 48..59). */
     private readonly commitTable: (offset: number, clusters: number) => void,
+    private readonly meta: MetadataMap,
   ) {
     this.bits = 2 ** order;
     this.max = order >= 5 ? 2 ** 32 - 1 : 2 ** this.bits - 1;
     this.entriesPerBlock = (cs * 8) / this.bits;
     this.table = new Uint8Array(tableClusters * cs);
+    this.tableView = viewOf(this.table);
     preadFull(fd, this.table, tableOffset);
     this.highWater = Math.ceil(fileLength / cs);
+    meta.setRange(Meta.REFCOUNT_TABLE, tableOffset, tableClusters * cs);
+    // Every block the table names is metadata, whether or not it is ever used (a bad
+    // entry is refused when it is read, in blockOffset).
+    const v = viewOf(this.table);
+    for (let b = 0; b < this.tableEntries; b++) {
+      const off = (v.getUint32(b * 8) & 0x001fffff) * 2 ** 32 + v.getUint32(b * 8 + 4);
+      if (off !== 0 && off % cs === 0) meta.refBlocks.add(off / cs);
+    }
   }
 
   get tableEntries(): number {
@@ -47,7 +62,7 @@ export class Refcounts {
   /** Offset of refcount block `b`, 0 if it is not allocated. */
   blockOffset(b: number): number {
     if (b >= this.tableEntries) return 0;
-    const v = viewOf(this.table);
+    const v = this.tableView;
     let off: number;
     try {
       off = getU64(v, b * 8);
@@ -58,15 +73,20 @@ export class Refcounts {
     // A block inside the header or the table itself would make every update overwrite
     // metadata (a refcount loop): refuse rather than write through it.
     const inTable = off >= this.tableOffset && off < this.tableOffset + this.tableClusters * this.cs;
+    if (off >= this.highWater * this.cs) throw new DiskError(`${this.file}: corrupt image: refcount block ${b} at ${off}, beyond the end of the image (try 'rvisor disk check')`);
     if (off !== 0 && (off < this.cs || inTable)) throw new DiskError(`${this.file}: corrupt image: refcount block ${b} at ${off} overlaps the header or the refcount table (try 'rvisor disk check')`);
     return off;
   }
 
   private block(b: number): Uint8Array | null {
+    // check walks every cluster in order: the same block many times in a row.
+    if (b === this.lastBlock) return this.lastData;
     const cached = this.blocks.get(b);
     if (cached) {
       this.blocks.delete(b);
       this.blocks.set(b, cached);
+      this.lastBlock = b;
+      this.lastData = cached;
       return cached;
     }
     const off = this.blockOffset(b);
@@ -79,18 +99,22 @@ export class Refcounts {
 
   private remember(b: number, data: Uint8Array): void {
     this.blocks.set(b, data);
+    this.lastBlock = b;
+    this.lastData = data;
     if (this.blocks.size > BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value as number);
   }
 
+  /** Entry `i` of a block, big-endian, read byte-wise (no DataView per call: check reads millions). */
   private getIn(block: Uint8Array, i: number): number {
-    const v = viewOf(block);
     switch (this.bits) {
       case 8: return block[i];
-      case 16: return v.getUint16(i * 2);
-      case 32: return v.getUint32(i * 4);
-      case 64:
-        if (v.getUint32(i * 8) !== 0) throw new DiskError(`${this.file}: refcount above 2^32`);
-        return v.getUint32(i * 8 + 4);
+      case 16: return (block[2 * i] << 8) | block[2 * i + 1];
+      case 32: return ((block[4 * i] << 24) | (block[4 * i + 1] << 16) | (block[4 * i + 2] << 8) | block[4 * i + 3]) >>> 0;
+      case 64: {
+        const at = 8 * i;
+        if (block[at] | block[at + 1] | block[at + 2] | block[at + 3]) throw new DiskError(`${this.file}: refcount above 2^32`);
+        return ((block[at + 4] << 24) | (block[at + 5] << 16) | (block[at + 6] << 8) | block[at + 7]) >>> 0;
+      }
       default: { // 1, 2 or 4 bits, least significant first within a byte
         const bit = i * this.bits;
         return (block[bit >> 3] >> (bit & 7)) & this.max;
@@ -110,6 +134,13 @@ export class Refcounts {
         block[bit >> 3] = (block[bit >> 3] & ~(this.max << (bit & 7))) | (value << (bit & 7));
       }
     }
+  }
+
+  /** Whether refcount block `b` (which must exist) counts nothing at all. */
+  blockIsZero(b: number): boolean {
+    const block = this.block(b) as Uint8Array;
+    for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+    return true;
   }
 
   get(cluster: number): number {
@@ -138,7 +169,9 @@ export class Refcounts {
       }
       const lo = Math.floor((first * this.bits) / 8);
       const hi = Math.ceil(((first + count) * this.bits) / 8);
-      pwriteFull(this.fd, block.subarray(lo, hi), this.blockOffset(b) + lo);
+      const at = this.blockOffset(b) + lo;
+      this.meta.check(at, hi - lo, Meta.REFCOUNT_BLOCK, 'a refcount update');
+      pwriteFull(this.fd, block.subarray(lo, hi), at);
       if (delta < 0) this.freeHint = Math.min(this.freeHint, c);
       c += count;
     }
@@ -165,6 +198,8 @@ export class Refcounts {
       if (this.getIn(this.block(b) as Uint8Array, c % E) !== 0) run = c + 1;
       else if (firstFree < 0) firstFree = c;
     }
+    // Refcounts that call metadata free are corruption: refuse before anything is written.
+    this.meta.check(run * this.cs, n * this.cs, Meta.NONE, 'an allocation of clusters the refcounts call free');
     // Nothing may be placed inside the run while its refcounts are still zero.
     this.highWater = Math.max(this.highWater, run + n);
     for (let b = Math.floor(run / E); b <= Math.floor((run + n - 1) / E); b++) {
@@ -209,11 +244,13 @@ export class Refcounts {
   }
 
   private installBlock(b: number, cluster: number, data: Uint8Array): void {
+    this.meta.check(cluster * this.cs, this.cs, Meta.NONE, 'a new refcount block');
     pwriteFull(this.fd, data, cluster * this.cs); // the block before the pointer to it
     const entry = new Uint8Array(8);
     setU64(viewOf(entry), 0, cluster * this.cs);
     pwriteFull(this.fd, entry, this.tableOffset + b * 8);
     this.table.set(entry, b * 8);
+    this.meta.refBlocks.add(cluster);
     this.remember(b, data);
     this.highWater = Math.max(this.highWater, cluster + 1);
   }
@@ -242,6 +279,7 @@ export class Refcounts {
       break;
     }
     const end = start + n + missing.length;
+    this.meta.check(start * this.cs, (end - start) * this.cs, Meta.NONE, 'a new refcount table');
     const table = new Uint8Array(n * this.cs);
     table.set(this.table);
     const fresh = new Map<number, Uint8Array>();
@@ -257,8 +295,11 @@ export class Refcounts {
     missing.forEach((b, i) => pwriteFull(this.fd, fresh.get(b) as Uint8Array, (start + n + i) * this.cs));
     pwriteFull(this.fd, table, start * this.cs);
     this.commitTable(start * this.cs, n);
+    this.meta.setRange(Meta.REFCOUNT_TABLE, start * this.cs, n * this.cs);
+    missing.forEach((_b, i) => this.meta.refBlocks.add(start + n + i));
     const old = [this.tableOffset / this.cs, this.tableClusters];
     this.table = table;
+    this.tableView = viewOf(table);
     this.tableOffset = start * this.cs;
     this.tableClusters = n;
     for (const [b, data] of fresh) this.remember(b, data);

@@ -3,6 +3,7 @@
 
 import { DiskError } from '../errors.js';
 import { preadFull, pwriteFull, viewOf } from '../fileio.js';
+import { Meta, type MetadataMap } from './metadata.js';
 import type { Refcounts } from './refcount.js';
 
 export const UNALLOCATED = 0;
@@ -38,11 +39,17 @@ export class Tables {
     private readonly l1Offset: number,
     l1Size: number,
     private readonly refs: Refcounts,
+    private readonly meta: MetadataMap,
   ) {
     this.l2Entries = cs / 8;
     this.l1 = new Uint8Array(l1Size * 8);
     preadFull(fd, this.l1, l1Offset);
     this.l1v = viewOf(this.l1);
+    meta.setRange(Meta.L1, l1Offset, l1Size * 8);
+    for (let i = 0; i < l1Size; i++) {
+      const off = (this.l1v.getUint32(i * 8) & 0x001fffff) * 2 ** 32 + ((this.l1v.getUint32(i * 8 + 4) & 0xfffffe00) >>> 0);
+      if (off !== 0 && off % cs === 0) meta.l2.add(off / cs);
+    }
   }
 
   private corrupt(what: string): DiskError {
@@ -146,14 +153,28 @@ export class Tables {
         l2 = this.refs.allocate(1) * this.cs;
         pwriteFull(this.fd, t, l2);
         this.setL1(l1i, l2);
-        if (old !== 0) this.refs.free(old / this.cs, 1);
+        this.meta.l2.add(l2 / this.cs);
+        if (old !== 0) {
+          this.meta.check(old, this.cs, Meta.L2, 'freeing an old L2 table');
+          if (!this.l1Names(old)) this.meta.l2.delete(old / this.cs);
+          this.refs.free(old / this.cs, 1);
+        }
       } else {
+        this.meta.check(l2 + first * 8, count * 8, Meta.L2, 'an L2 table update');
         pwriteFull(this.fd, t.subarray(first * 8, (first + count) * 8), l2 + first * 8);
       }
       this.cache.delete(l2);
       this.cache.set(l2, v);
       g += count;
     }
+  }
+
+  /** Whether any L1 entry still points at the L2 table at `off` (a shared table's copy is rare). */
+  private l1Names(off: number): boolean {
+    for (let i = 0; i * 8 < this.l1.length; i++) {
+      if ((this.l1v.getUint32(i * 8) & 0x001fffff) * 2 ** 32 + ((this.l1v.getUint32(i * 8 + 4) & 0xfffffe00) >>> 0) === off) return true;
+    }
+    return false;
   }
 
   private setL1(i: number, l2: number): void {
