@@ -4,6 +4,7 @@
 // mutated, then opened, checked, converted and written as a guest would.
 //
 // Checked for every input:
+// - a raw disk opened without a format never lets a write make it probe as qcow2;
 // - every operation succeeds or throws a DiskError (one clear line), nothing else;
 // - an image that fails to open is left byte for byte as it was;
 // - a write never lands on the header (only the fields rvisor maintains may change);
@@ -15,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDisk, convertDisk, createDisk, DiskError, diskInfo, openDisk } from '../../../src/storage/index.js';
+import { checkDisk, convertDisk, createDisk, DiskError, diskInfo, openDisk, probeFormat } from '../../../src/storage/index.js';
 import type { BlockBackend } from '../../../src/devices/block.js';
 import { type FuzzSession, type FuzzTarget, mutateBytes, type Rng } from '../harness.js';
 
@@ -263,7 +264,26 @@ class Qcow2Fuzz implements FuzzSession {
   private readonly dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'rvisor-fuzz-qcow2-'));
   private readonly seeds = makeSeeds(this.dir);
 
+  /**
+   * A guest on a raw disk opened without a format writes sector 0 with a qcow2 header,
+   * or parts of one: whatever it manages, the file must still probe as raw.
+   */
+  private probedRaw(rng: Rng): void {
+    const file = join(this.dir, 'probed.img');
+    writeFileSync(file, new Uint8Array(8192));
+    const d = openDisk({ file });
+    const header = rng.pick(this.seeds).bytes.subarray(0, 512);
+    for (let n = 1 + rng.int(4); n > 0; n--) {
+      const at = rng.int(8);
+      const src = rng.chance(0.5) ? header.subarray(at, at + 1 + rng.int(512 - at)) : mutateBytes(rng, header.subarray(at, at + 8));
+      attempt('probed raw write', () => d.write(at, src.subarray(0, Math.min(src.length, 8192 - at))));
+    }
+    d.close();
+    if (probeFormat(file) !== 'raw') throw new Error('a guest write made a probed raw disk probe as qcow2');
+  }
+
   one(rng: Rng): void {
+    if (rng.chance(0.05)) return this.probedRaw(rng);
     const s = rng.pick(this.seeds);
     let b: Uint8Array = s.bytes.slice();
     for (let k = 1 + (rng.chance(0.3) ? rng.int(3) : 0); k > 0; k--) b = mutate(rng, s, b);
