@@ -1,0 +1,185 @@
+// A VmSpec names everything a VM is, as plain JSON: what the CLI's flags become, what the
+// host daemon stores and its REST API takes, what templates and migration copy. The JSON
+// Schema below is the one definition: the validator here and the daemon's OpenAPI
+// document both use it, so the two cannot disagree.
+//
+// Validation is a real JSON Schema validator (Ajv: maintained, fast, runs in browsers
+// too), and every problem is reported with the path of the field it is about.
+
+import { Ajv, type ErrorObject } from 'ajv';
+
+export interface DiskSpec {
+  file: string;
+  /** Probed from the file when absent (with the restrictions docs/security.md gives). */
+  format?: 'raw' | 'qcow2';
+  readOnly?: boolean;
+  /** VIRTIO_BLK_T_GET_ID answer (at most 20 bytes); default: the file's name. */
+  serial?: string;
+}
+
+export interface PublishSpec {
+  proto: 'tcp' | 'udp';
+  /** Where the host listens; loopback unless named, so nothing is exposed by accident. */
+  hostAddress?: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+export interface NicSpec {
+  /** 'user': the user-mode NAT (QEMU's -netdev user). */
+  network: 'user';
+  /** 52:54:00:xx:xx:xx style; default QEMU's first NIC address. */
+  mac?: string;
+  publish?: PublishSpec[];
+}
+
+export interface ShareSpec {
+  dir: string;
+  tag: string;
+  readOnly?: boolean;
+}
+
+export interface BootSpec {
+  /** A pulled image by name (`rvisor image ls`); default 'debian' unless a kernel is named. */
+  image?: string;
+  kernel?: string;
+  /** Replaces the image's initramfs. */
+  initrd?: string;
+  append?: string;
+  /** A command the image's /init runs instead of a shell; its status ends the VM. */
+  command?: string[];
+}
+
+export interface VmSpec {
+  name?: string;
+  /** Guest RAM in bytes, a multiple of 4 KiB. */
+  memory: number;
+  harts: number;
+  boot: BootSpec;
+  /** M-mode firmware to boot (e.g. OpenSBI's fw_dynamic.bin); absent: rvisor's own SBI. */
+  firmware?: string;
+  disks: DiskSpec[];
+  nics: NicSpec[];
+  shares: ShareSpec[];
+  exec: 'jit' | 'interp';
+  labels: Record<string, string>;
+}
+
+const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+
+/** JSON Schema (draft 2020-12 subset that OpenAPI 3.1 shares) of a VmSpec. */
+export const VM_SPEC_SCHEMA = {
+  $id: 'VmSpec',
+  type: 'object',
+  additionalProperties: false,
+  required: ['memory'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' },
+    memory: { type: 'integer', minimum: 4096, maximum: 2 ** 40, multipleOf: 4096 },
+    harts: { type: 'integer', minimum: 1, maximum: 8, default: 1 },
+    boot: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        image: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' },
+        kernel: path,
+        initrd: path,
+        append: { type: 'string', maxLength: 4096 },
+        command: { type: 'array', items: { type: 'string', maxLength: 4096 }, maxItems: 256 },
+      },
+    },
+    firmware: path,
+    disks: {
+      type: 'array', maxItems: 8, default: [],
+      items: {
+        type: 'object', additionalProperties: false, required: ['file'],
+        properties: {
+          file: path,
+          format: { enum: ['raw', 'qcow2'] },
+          readOnly: { type: 'boolean' },
+          serial: { type: 'string', maxLength: 20 },
+        },
+      },
+    },
+    nics: {
+      type: 'array', maxItems: 1, default: [{ network: 'user' }],
+      items: {
+        type: 'object', additionalProperties: false, required: ['network'],
+        properties: {
+          network: { enum: ['user'] },
+          mac: { type: 'string', pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$' },
+          publish: {
+            type: 'array', maxItems: 64,
+            items: {
+              type: 'object', additionalProperties: false, required: ['proto', 'hostPort', 'guestPort'],
+              properties: {
+                proto: { enum: ['tcp', 'udp'] },
+                hostAddress: { type: 'string', minLength: 1, maxLength: 253 },
+                hostPort: { type: 'integer', minimum: 1, maximum: 65535 },
+                guestPort: { type: 'integer', minimum: 1, maximum: 65535 },
+              },
+            },
+          },
+        },
+      },
+    },
+    shares: {
+      type: 'array', maxItems: 8, default: [],
+      items: {
+        type: 'object', additionalProperties: false, required: ['dir', 'tag'],
+        properties: {
+          dir: path,
+          tag: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,31}$' },
+          readOnly: { type: 'boolean' },
+        },
+      },
+    },
+    exec: { enum: ['jit', 'interp'], default: 'jit' },
+    labels: {
+      type: 'object', default: {}, maxProperties: 64,
+      propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' },
+      additionalProperties: { type: 'string', maxLength: 256 },
+    },
+  },
+} as const;
+
+/** A VmSpec that does not hold; `problems` has one line per bad field. */
+export class SpecError extends Error {
+  override name = 'SpecError';
+
+  constructor(readonly problems: string[]) {
+    super(`bad VM spec: ${problems.join('; ')}`);
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validate = ajv.compile(VM_SPEC_SCHEMA);
+
+function describe(e: ErrorObject): string {
+  const at = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'spec';
+  switch (e.keyword) {
+    case 'additionalProperties': return `${at}: unknown field '${String(e.params.additionalProperty)}'`;
+    case 'required': return `${at}: missing field '${String(e.params.missingProperty)}'`;
+    case 'enum': return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default: return `${at}: ${e.message}`;
+  }
+}
+
+/**
+ * Checks `input` against the schema and returns a VmSpec with every default filled in
+ * (a copy: the input is not changed), or throws a SpecError naming each bad field.
+ */
+export function parseVmSpec(input: unknown): VmSpec {
+  const copy: unknown = input === undefined ? undefined : JSON.parse(JSON.stringify(input));
+  if (!validate(copy)) throw new SpecError((validate.errors ?? []).map(describe));
+  const spec = copy as VmSpec;
+  // What JSON Schema cannot say: rules between fields.
+  const problems: string[] = [];
+  const tags = spec.shares.map((s) => s.tag);
+  tags.forEach((t, i) => { if (tags.indexOf(t) !== i) problems.push(`shares.${i}.tag: '${t}' is used twice`); });
+  const ports = spec.nics.flatMap((n) => n.publish ?? []).map((p) => `${p.proto}/${p.hostAddress ?? '127.0.0.1'}:${p.hostPort}`);
+  ports.forEach((p, i) => { if (ports.indexOf(p) !== i) problems.push(`nics: host port ${p} is published twice`); });
+  if (spec.boot.kernel === undefined) spec.boot.image ??= 'debian';
+  else if (spec.boot.image !== undefined) problems.push('boot: name an image or a kernel, not both');
+  if (problems.length) throw new SpecError(problems);
+  return spec;
+}
