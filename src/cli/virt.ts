@@ -2,11 +2,11 @@
 // `qemu-system-riscv64 -M virt`, or like `docker run` when a command is given.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
 import { type VirtExit, VirtMachine } from '../machine/virt.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
+import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
 import { OutputWatch } from './output-watch.js';
 import { type ControlOptions, VmControlSurface } from './vm-control.js';
 import { checkSnapshot, loadMachine, revertDisks, saveSnapshot } from './snapshots.js';
@@ -44,18 +44,24 @@ async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: U
 }
 
 export async function runVirt(o: VirtRunOptions): Promise<number> {
+  // Every host path first, so that a bad one is reported before an image is pulled.
+  const read = (option: string, path: string) => readInputFile(option, path, o.memSize);
+  const ownKernel = o.kernel !== undefined ? read('--kernel', o.kernel) : undefined;
+  const ownInitrd = o.initrd !== undefined ? read('--initrd', o.initrd) : undefined;
+  const bios = o.bios !== undefined ? read('--bios', o.bios) : undefined;
+  for (const d of o.devices.disks) checkInputImage('--disk', d.file, d.readOnly);
+  for (const s of o.devices.shares) checkInputDir('--share', s.dir);
   let kernel: Uint8Array, initrd: Uint8Array | undefined;
-  if (o.kernel) {
-    kernel = readFileSync(o.kernel);
-    initrd = o.initrd ? readFileSync(o.initrd) : undefined;
+  if (ownKernel) {
+    kernel = ownKernel;
+    initrd = ownInitrd;
   } else {
     const files = await imageFiles(o.image);
     kernel = files.kernel;
-    initrd = o.initrd ? readFileSync(o.initrd) : files.initrd;
+    initrd = ownInitrd ?? files.initrd;
   }
   let append = o.append ?? DEFAULT_APPEND;
   if (o.command.length) append += ' ' + guestCommandLine(o.command);
-  const bios = o.bios ? readFileSync(o.bios) : undefined;
 
   const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
   // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,
