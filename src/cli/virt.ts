@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
-import { type VirtExit, VirtMachine } from '../machine/virt.js';
+import { planVirtBoot, type VirtExit, VirtMachine } from '../machine/virt.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
 import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
@@ -62,6 +62,9 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   }
   let append = o.append ?? DEFAULT_APPEND;
   if (o.command.length) append += ' ' + guestCommandLine(o.command);
+  // RAM too small for the kernel, initrd, device tree or firmware: refused before any
+  // socket, device or terminal is set up.
+  planVirtBoot({ memSize: o.memSize, harts: o.harts, kernel, initrd, append, bios, rngSeed: new Uint8Array(32) });
 
   const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
   // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,

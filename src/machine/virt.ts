@@ -16,7 +16,7 @@ import { Uart16550, UART_WIDTHS } from '../devices/uart16550.js';
 import { VIRTIO_MMIO_WIDTHS } from '../devices/virtio/mmio.js';
 import { VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js';
 import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
-import { loadKernel, placeDtb, placeInitrd } from './boot.js';
+import { type BootPlan, planBoot, writeBoot } from './boot.js';
 import { Bus } from './bus.js';
 import { hostClock } from './clock.js';
 import { FirmwareBoot } from './firmware-boot.js';
@@ -79,6 +79,23 @@ export type VirtExit =
   | { kind: 'reset' }
   | { kind: 'stopped' };
 
+/** Where the kernel, initrd and device tree go in this board's RAM, or a LoadError that
+ *  says why they cannot (VirtMachine writes them there; callers can check first). */
+export function planVirtBoot(cfg: Pick<VirtConfig, 'memSize' | 'harts' | 'kernel' | 'initrd' | 'append' | 'bios' | 'rngSeed'>): BootPlan {
+  const images = { kernel: cfg.kernel, initrd: cfg.initrd, firmware: cfg.bios };
+  return planBoot({ base: VIRT.dram.base, size: cfg.memSize }, images, (initrd) => virtDeviceTree({
+    harts: cfg.harts,
+    memBase: VIRT.dram.base,
+    memSize: cfg.memSize,
+    isa: VIRT_ISA,
+    mmuType: VIRT_MMU,
+    bootargs: cfg.append,
+    initrd,
+    rngSeed: cfg.rngSeed,
+    virtioSlots: VIRT.virtio.count,
+  }));
+}
+
 export class VirtMachine {
   readonly mem: GuestMemory;
   readonly bus = new Bus();
@@ -99,6 +116,8 @@ export class VirtMachine {
 
   constructor(readonly cfg: VirtConfig) {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
+    // Before RAM is allocated: a layout that cannot work costs nothing.
+    const plan = planVirtBoot(cfg);
     this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
     // run() yields to the event loop, so translations can compile in the background.
     if (cfg.exec === 'jit') {
@@ -133,20 +152,8 @@ export class VirtMachine {
       map(plugged?.name ?? `virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, device, plugged ? VIRTIO_MMIO_WIDTHS : VIRTIO_WIDTHS);
     });
 
-    const kernel = loadKernel(this.mem, cfg.kernel);
-    const initrd = cfg.initrd ? placeInitrd(this.mem, kernel, cfg.initrd) : undefined;
-    const dtb = virtDeviceTree({
-      harts: cfg.harts,
-      memBase: VIRT.dram.base,
-      memSize: cfg.memSize,
-      isa: VIRT_ISA,
-      mmuType: VIRT_MMU,
-      bootargs: cfg.append,
-      initrd,
-      rngSeed: cfg.rngSeed,
-      virtioSlots: VIRT.virtio.count,
-    });
-    const dtbAddr = placeDtb(this.mem, dtb, initrd?.end ?? kernel.end);
+    writeBoot(this.mem, { kernel: cfg.kernel, initrd: cfg.initrd }, plan);
+    const kernel = plan.kernel, dtbAddr = plan.dtbAddr;
 
     if (cfg.bios) {
       new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);

@@ -31,7 +31,7 @@ test('a missing kernel, or one for another architecture', async () => {
 });
 
 test('--mem too small for the kernel', async () => {
-  oneLineError(await rvisor(['run', 'debian', '--mem', '16M', '--', 'true']), /needs \d+ MiB of RAM/);
+  oneLineError(await rvisor(['run', 'debian', '--mem', '16M', '--', 'true']), /--mem 16 MiB is too small for the kernel \(image_size [\d.]+ MiB at RAM \+ 2 MiB\), the initrd .* need \d+ MiB of RAM/);
 });
 
 test('an image that fails its checksum is refused', async () => {
