@@ -3,7 +3,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
+import { STALL_LIMITS } from '../machine/stall.js';
 import { planVirtBoot, type VirtExit, VirtMachine } from '../machine/virt.js';
+import { VIRT } from '../machine/virt-map.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
 import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
@@ -121,12 +123,17 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   if (!process.stdin.isTTY) process.once('SIGINT', onSigint);
   terminal.start();
   let result: VirtExit;
+  // The console callbacks tell the machine once its kernel has panicked (see endOnKernelSpin).
+  const toWatch = (bytes: Uint8Array) => {
+    watch.write(bytes);
+    if (watch.panicked) machine?.endOnKernelSpin();
+  };
   try {
     // A guest reset (reboot, QMP system_reset) or a loadvm starts a new machine; the
     // devices' backends are reopened with it (after a loadvm, on the restored images).
     for (let first = true; ; first = false) {
       if (pendingLoad) revertDisks(pendingLoad, o.devices.disks);
-      devices = await openDevices({ ...o.devices, console: (bytes) => watch.write(bytes) });
+      devices = await openDevices({ ...o.devices, console: toWatch });
       machine = new VirtMachine({
         memSize: o.memSize,
         harts: o.harts,
@@ -134,7 +141,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
         initrd,
         append,
         bios,
-        console: (bytes) => watch.write(bytes),
+        console: toWatch,
         rngSeed: randomBytes(32),
         virtio: devices.virtio,
         exec: o.exec,
@@ -172,5 +179,19 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     case 'reset':
       return 1;
     case 'stopped': return userQuit ? 0 : 130;
+    case 'stalled':
+      process.stderr.write(`rvisor: ${stallMessage(append)}\n`);
+      return EXIT_PANIC;
   }
+}
+
+function stallMessage(append: string): string {
+  const seconds = STALL_LIMITS.ticks / VIRT.timebaseHz;
+  return `the guest hung: no hart could take an interrupt and nothing reached a device for ${seconds} s${earlyPanicHint(append)}`;
+}
+
+/** A guest that hangs without printing a panic most likely panicked before its console was up;
+ *  the SBI early console shows such a panic, unless it is on already. */
+function earlyPanicHint(append: string): string {
+  return /(^|\s)earlycon(=|\s|$)/.test(append) ? '' : ' (an early kernel panic? add earlycon=sbi to --append to see it)';
 }
