@@ -122,7 +122,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   const onSigint = () => machine?.stop();
   if (!process.stdin.isTTY) process.once('SIGINT', onSigint);
   terminal.start();
-  let result: VirtExit;
+  let result: VirtExit | { kind: 'silent-reset' };
   // The console callbacks tell the machine once its kernel has panicked (see endOnKernelSpin).
   const toWatch = (bytes: Uint8Array) => {
     watch.write(bytes);
@@ -146,6 +146,9 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
         virtio: devices.virtio,
         exec: o.exec,
       });
+      // A machine restored from a snapshot did not boot here: what it printed before is
+      // not on this console.
+      const booted = !pendingLoad;
       if (pendingLoad) {
         loadMachine(pendingLoad, machine, o.devices.disks);
         pendingLoad = undefined;
@@ -153,12 +156,20 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       surface.attach(machine, first);
       loaded?.();
       loaded = undefined;
+      const printed = watch.bytes;
       result = await machine.run();
       devices.close();
       devices = undefined;
       if (result.kind === 'stopped' && pendingLoad && !userQuit && !surface.quitRequested) continue;
       if (result.kind !== 'reset' || watch.panicked) break;
-      surface.resetEnded();
+      // A guest that resets before printing a byte does the same on every boot: that is
+      // a kernel panicking before its console is up, with panic= set (Debian's kernel
+      // with --mem 80M runs out of memory in an initcall). Rebooting it is an endless
+      // silent loop.
+      if (surface.resetEnded() && booted && watch.bytes === printed) {
+        result = { kind: 'silent-reset' };
+        break;
+      }
     }
     if (result.kind === 'poweroff') surface.guestShutdown(result.code);
   } finally {
@@ -182,6 +193,9 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     case 'stalled':
       process.stderr.write(`rvisor: ${stallMessage(append)}\n`);
       return EXIT_PANIC;
+    case 'silent-reset':
+      process.stderr.write(`rvisor: the guest reset before printing anything${earlyPanicHint(append)}\n`);
+      return EXIT_PANIC;
   }
 }
 
@@ -190,7 +204,7 @@ function stallMessage(append: string): string {
   return `the guest hung: no hart could take an interrupt and nothing reached a device for ${seconds} s${earlyPanicHint(append)}`;
 }
 
-/** A guest that hangs without printing a panic most likely panicked before its console was up;
+/** A guest that stops before printing most likely panicked before its console was up;
  *  the SBI early console shows such a panic, unless it is on already. */
 function earlyPanicHint(append: string): string {
   return /(^|\s)earlycon(=|\s|$)/.test(append) ? '' : ' (an early kernel panic? add earlycon=sbi to --append to see it)';
