@@ -31,8 +31,11 @@ export interface VirtRunOptions {
   exec: 'interp' | 'jit';
 }
 
-/** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
-const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
+/** Kernel arguments for the default image: serial console, quiet, reboot on panic, and
+ *  the SBI's early console, which shows a panic that comes before ttyS0 is up. With
+ *  quiet it shows nothing else, provided quiet comes first: early parameters are taken
+ *  in order, and earlycon prints what was logged before it at the loglevel of the time. */
+const DEFAULT_APPEND = 'console=ttyS0 quiet earlycon=sbi panic=-1';
 
 async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: Uint8Array }> {
   try {
