@@ -1,9 +1,10 @@
 // Notices a guest that has stopped for good, so that the run ends instead of spinning or
-// sleeping forever. That is what an early kernel panic looks like: Debian's kernel with
-// --mem 64M panics in mm_core_init_early, before any interrupt is enabled (mie = 0), and
-// panic() then loops in mdelay() forever; a panic after the timer is up (panic= not set)
-// loops with SIE clear and its timer interrupt pending but never taken. Neither prints
-// anything once the panic text is out, and QEMU leaves both running forever.
+// sleeping forever, as QEMU's does. Debian's kernel with --mem 64M panics in
+// mm_core_init_early, before it enables any interrupt source (mie = 0), and panic() then
+// loops in mdelay() forever: SIE is set, but no interrupt can ever be taken. A panic once
+// the timer is up (--mem 80M without panic=) loops the same way with interrupts on and
+// the timer ticking: from outside, that is a busy kernel, told apart only by the panic
+// text on the console ('spinning' below). Neither loop prints or touches a device.
 //
 // A guest has stalled when, for a long stretch, no hart could take an interrupt that can
 // still arrive, and nothing left the harts: no device register was written and no byte

@@ -34,6 +34,44 @@ test('--mem too small for the kernel', async () => {
   oneLineError(await rvisor(['run', 'debian', '--mem', '16M', '--', 'true']), /--mem 16 MiB is too small for the kernel \(image_size [\d.]+ MiB at RAM \+ 2 MiB\), the initrd .* need \d+ MiB of RAM/);
 });
 
+// Debian's kernel fits in 64M and 80M of RAM (its image_size is about 36 MiB) but dies
+// there: at 64M it panics in mm_core_init_early, before any interrupt is enabled, then
+// loops forever; at 80M it runs out of memory in an initcall, before ttyS0 is up, and
+// panic=-1 reboots it into the same death. Each run must end, in bounded time, with
+// status 4 and a clear word: the panic itself through the default command line's SBI
+// early console, and without it, what the run loop saw.
+const MEM_BOUND_MS = 3 * 60_000;
+const SILENT = ['--append', 'console=ttyS0 quiet panic=-1'];
+
+test('--mem 64M: the early panic is shown, or without earlycon the hung guest reported', async () => {
+  const shown = await rvisor(['run', 'debian', '--mem', '64M', '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(shown.status, 4, shown.stderr + shown.stdout.slice(-2000));
+  assert.match(shown.stdout, /Kernel panic - not syncing: memblocks_present/);
+  oneLineError(shown, /^rvisor: the guest kernel panicked$/m);
+  const silent = await rvisor(['run', 'debian', '--mem', '64M', ...SILENT, '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(silent.status, 4, silent.stderr + silent.stdout.slice(-2000));
+  assert.equal(silent.stdout, '');
+  oneLineError(silent, /^rvisor: the guest hung: no hart could take an interrupt .* add earlycon=sbi to --append/m);
+});
+
+test('--mem 80M: the panic is shown, or without earlycon the silent reboot is not repeated', async () => {
+  const shown = await rvisor(['run', 'debian', '--mem', '80M', '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(shown.status, 4, shown.stderr + shown.stdout.slice(-2000));
+  assert.match(shown.stdout, /Kernel panic - not syncing/);
+  oneLineError(shown, /^rvisor: the guest kernel panicked$/m);
+  const silent = await rvisor(['run', 'debian', '--mem', '80M', ...SILENT, '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(silent.status, 4, silent.stderr + silent.stdout.slice(-2000));
+  assert.equal(silent.stdout, '');
+  oneLineError(silent, /^rvisor: the guest reset before printing anything .*earlycon=sbi/m);
+});
+
+test('a panic without panic= (Linux then loops with interrupts on) still ends the run with status 4', async () => {
+  const r = await rvisor(['run', 'debian', '--mem', '80M', '--append', 'console=ttyS0 quiet earlycon=sbi', '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(r.status, 4, r.stderr + r.stdout.slice(-2000));
+  assert.match(r.stdout, /end Kernel panic - not syncing/);
+  oneLineError(r, /^rvisor: the guest kernel panicked$/m);
+});
+
 test('an image that fails its checksum is refused', async () => {
   const cache = join(dir, 'cache');
   const copy = join(cache, 'images', 'debian');
