@@ -208,7 +208,8 @@ function stallMessage(append: string): string {
 }
 
 /** A guest that stops before printing most likely panicked before its console was up;
- *  the SBI early console shows such a panic, unless it is on already. */
+ *  the SBI early console shows such a panic, unless it is on already (or the firmware
+ *  has none for this kernel: OpenSBI before 1.3 lacks DBCN). */
 function earlyPanicHint(append: string): string {
-  return /(^|\s)earlycon(=|\s|$)/.test(append) ? '' : ' (an early kernel panic? add earlycon=sbi to --append to see it)';
+  return /(^|\s)earlycon(=|\s|$)/.test(append) ? ' (an early kernel panic?)' : ' (an early kernel panic? add earlycon=sbi to --append to see it)';
 }

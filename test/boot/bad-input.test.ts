@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AddressInfo, createServer } from 'node:net';
@@ -41,6 +41,7 @@ test('--mem too small for the kernel', async () => {
 // status 4 and a clear word: the panic itself through the default command line's SBI
 // early console, and without it, what the run loop saw.
 const MEM_BOUND_MS = 3 * 60_000;
+const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
 const SILENT = ['--append', 'console=ttyS0 quiet panic=-1'];
 
 test('--mem 64M: the early panic is shown, or without earlycon the hung guest reported', async () => {
@@ -52,6 +53,13 @@ test('--mem 64M: the early panic is shown, or without earlycon the hung guest re
   assert.equal(silent.status, 4, silent.stderr + silent.stdout.slice(-2000));
   assert.equal(silent.stdout, '');
   oneLineError(silent, /^rvisor: the guest hung: no hart could take an interrupt .* add earlycon=sbi to --append/m);
+});
+
+test('--mem 64M through OpenSBI (M-mode firmware under the kernel): the hung guest reported', { skip: !existsSync(OPENSBI) && !process.env.CI && 'opensbi is not installed' }, async () => {
+  const r = await rvisor(['run', 'debian', '--mem', '64M', '--bios', OPENSBI, '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(r.status, 4, r.stderr + r.stdout.slice(-2000));
+  assert.match(r.stdout, /OpenSBI v\d/);
+  oneLineError(r, /^rvisor: (the guest hung: no hart could take an interrupt|the guest kernel panicked$)/m);
 });
 
 test('--mem 80M: the panic is shown, or without earlycon the silent reboot is not repeated', async () => {
