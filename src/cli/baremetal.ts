@@ -1,19 +1,19 @@
 // `rvisor run --bios none`: a bare-metal program on the HTIF board (issue: the CPU core).
 
-import { readFileSync } from 'node:fs';
 import { assemble } from '../isa/asm.js';
 import { writeElf } from '../isa/elf.js';
 import { BareMetalMachine } from '../machine/baremetal.js';
 import { EXIT_LIMIT } from './errors.js';
+import { readInputFile } from './input-files.js';
 
-export function loadProgram(path: string): Uint8Array {
-  const bytes = readFileSync(path);
-  if (/\.s$/i.test(path)) return writeElf(assemble(bytes.toString('utf8')));
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+export function loadProgram(path: string, memSize: number): Uint8Array {
+  const bytes = readInputFile('--kernel', path, memSize);
+  if (/\.s$/i.test(path)) return writeElf(assemble(new TextDecoder().decode(bytes)));
+  return bytes;
 }
 
 export async function runBareMetal(kernel: string, memSize: number, maxInstructions: number | undefined): Promise<number> {
-  const machine = new BareMetalMachine(loadProgram(kernel), {
+  const machine = new BareMetalMachine(loadProgram(kernel, memSize), {
     memSize,
     maxInstructions,
     output: (bytes) => process.stdout.write(bytes),

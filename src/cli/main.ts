@@ -175,7 +175,8 @@ async function main(argv: string[]): Promise<number> {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') {
       const what = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : 'permission denied';
-      process.stderr.write(`rvisor: ${err.path ?? ''}: ${what}\n`);
+      // Node names the path for most calls, but not for a read (EISDIR): never print an empty name.
+      process.stderr.write(`rvisor: ${err.path ? `${err.path}: ${what}` : err.message}\n`);
       return EXIT_USAGE;
     }
     if ((err.code ?? '').startsWith('ERR_PARSE_ARGS')) {

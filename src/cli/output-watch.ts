@@ -5,6 +5,8 @@ const PANIC = 'Kernel panic - not syncing';
 
 export class OutputWatch {
   panicked = false;
+  /** Bytes the guest has written, shown or not. */
+  bytes = 0;
   private line = '';
   private held = '';
 
@@ -15,6 +17,7 @@ export class OutputWatch {
   ) {}
 
   write(bytes: Uint8Array): void {
+    this.bytes += bytes.length;
     const text = Buffer.from(bytes).toString('latin1');
     let pass = '';
     for (const ch of text) {

@@ -2,11 +2,13 @@
 // `qemu-system-riscv64 -M virt`, or like `docker run` when a command is given.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
-import { type VirtExit, VirtMachine } from '../machine/virt.js';
+import { STALL_LIMITS } from '../machine/stall.js';
+import { planVirtBoot, type VirtExit, VirtMachine } from '../machine/virt.js';
+import { VIRT } from '../machine/virt-map.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
+import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
 import { OutputWatch } from './output-watch.js';
 import { type ControlOptions, VmControlSurface } from './vm-control.js';
 import { checkSnapshot, loadMachine, revertDisks, saveSnapshot } from './snapshots.js';
@@ -29,8 +31,11 @@ export interface VirtRunOptions {
   exec: 'interp' | 'jit';
 }
 
-/** Kernel arguments for the default image: quiet, serial console, reboot on panic. */
-const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
+/** Kernel arguments for the default image: serial console, quiet, reboot on panic, and
+ *  the SBI's early console, which shows a panic that comes before ttyS0 is up. With
+ *  quiet it shows nothing else, provided quiet comes first: early parameters are taken
+ *  in order, and earlycon prints what was logged before it at the loglevel of the time. */
+const DEFAULT_APPEND = 'console=ttyS0 quiet earlycon=sbi panic=-1';
 
 async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: Uint8Array }> {
   try {
@@ -44,18 +49,27 @@ async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: U
 }
 
 export async function runVirt(o: VirtRunOptions): Promise<number> {
+  // Every host path first, so that a bad one is reported before an image is pulled.
+  const read = (option: string, path: string) => readInputFile(option, path, o.memSize);
+  const ownKernel = o.kernel !== undefined ? read('--kernel', o.kernel) : undefined;
+  const ownInitrd = o.initrd !== undefined ? read('--initrd', o.initrd) : undefined;
+  const bios = o.bios !== undefined ? read('--bios', o.bios) : undefined;
+  for (const d of o.devices.disks) checkInputImage('--disk', d.file, d.readOnly);
+  for (const s of o.devices.shares) checkInputDir('--share', s.dir);
   let kernel: Uint8Array, initrd: Uint8Array | undefined;
-  if (o.kernel) {
-    kernel = readFileSync(o.kernel);
-    initrd = o.initrd ? readFileSync(o.initrd) : undefined;
+  if (ownKernel) {
+    kernel = ownKernel;
+    initrd = ownInitrd;
   } else {
     const files = await imageFiles(o.image);
     kernel = files.kernel;
-    initrd = o.initrd ? readFileSync(o.initrd) : files.initrd;
+    initrd = ownInitrd ?? files.initrd;
   }
   let append = o.append ?? DEFAULT_APPEND;
   if (o.command.length) append += ' ' + guestCommandLine(o.command);
-  const bios = o.bios ? readFileSync(o.bios) : undefined;
+  // RAM too small for the kernel, initrd, device tree or firmware: refused before any
+  // socket, device or terminal is set up.
+  planVirtBoot({ memSize: o.memSize, harts: o.harts, kernel, initrd, append, bios, rngSeed: new Uint8Array(32) });
 
   const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
   // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,
@@ -111,13 +125,18 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   const onSigint = () => machine?.stop();
   if (!process.stdin.isTTY) process.once('SIGINT', onSigint);
   terminal.start();
-  let result: VirtExit;
+  let result: VirtExit | { kind: 'silent-reset' };
+  // The console callbacks tell the machine once its kernel has panicked (see endOnKernelSpin).
+  const toWatch = (bytes: Uint8Array) => {
+    watch.write(bytes);
+    if (watch.panicked) machine?.endOnKernelSpin();
+  };
   try {
     // A guest reset (reboot, QMP system_reset) or a loadvm starts a new machine; the
     // devices' backends are reopened with it (after a loadvm, on the restored images).
     for (let first = true; ; first = false) {
       if (pendingLoad) revertDisks(pendingLoad, o.devices.disks);
-      devices = await openDevices({ ...o.devices, console: (bytes) => watch.write(bytes) });
+      devices = await openDevices({ ...o.devices, console: toWatch });
       machine = new VirtMachine({
         memSize: o.memSize,
         harts: o.harts,
@@ -125,11 +144,14 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
         initrd,
         append,
         bios,
-        console: (bytes) => watch.write(bytes),
+        console: toWatch,
         rngSeed: randomBytes(32),
         virtio: devices.virtio,
         exec: o.exec,
       });
+      // A machine restored from a snapshot did not boot here: what it printed before is
+      // not on this console.
+      const booted = !pendingLoad;
       if (pendingLoad) {
         loadMachine(pendingLoad, machine, o.devices.disks);
         pendingLoad = undefined;
@@ -137,12 +159,20 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       surface.attach(machine, first);
       loaded?.();
       loaded = undefined;
+      const printed = watch.bytes;
       result = await machine.run();
       devices.close();
       devices = undefined;
       if (result.kind === 'stopped' && pendingLoad && !userQuit && !surface.quitRequested) continue;
       if (result.kind !== 'reset' || watch.panicked) break;
-      surface.resetEnded();
+      // A guest that resets before printing a byte does the same on every boot: that is
+      // a kernel panicking before its console is up, with panic= set (Debian's kernel
+      // with --mem 80M runs out of memory in an initcall). Rebooting it is an endless
+      // silent loop.
+      if (surface.resetEnded() && booted && watch.bytes === printed) {
+        result = { kind: 'silent-reset' };
+        break;
+      }
     }
     if (result.kind === 'poweroff') surface.guestShutdown(result.code);
   } finally {
@@ -163,5 +193,23 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     case 'reset':
       return 1;
     case 'stopped': return userQuit ? 0 : 130;
+    case 'stalled':
+      process.stderr.write(`rvisor: ${stallMessage(append)}\n`);
+      return EXIT_PANIC;
+    case 'silent-reset':
+      process.stderr.write(`rvisor: the guest reset before printing anything${earlyPanicHint(append)}\n`);
+      return EXIT_PANIC;
   }
+}
+
+function stallMessage(append: string): string {
+  const seconds = STALL_LIMITS.ticks / VIRT.timebaseHz;
+  return `the guest hung: no hart could take an interrupt and nothing reached a device for ${seconds} s${earlyPanicHint(append)}`;
+}
+
+/** A guest that stops before printing most likely panicked before its console was up;
+ *  the SBI early console shows such a panic, unless it is on already (or the firmware
+ *  has none for this kernel: OpenSBI before 1.3 lacks DBCN). */
+function earlyPanicHint(append: string): string {
+  return /(^|\s)earlycon(=|\s|$)/.test(append) ? ' (an early kernel panic?)' : ' (an early kernel panic? add earlycon=sbi to --append to see it)';
 }

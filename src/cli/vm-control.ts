@@ -114,10 +114,12 @@ export class VmControlSurface {
   }
 
   /** The machine ended with a reset: the guest's doing unless the host asked for it
-   *  (MachineControl has then already sent the RESET event). */
-  resetEnded(): void {
-    if (!this.hostReset) this.control.guestReset();
+   *  (MachineControl has then already sent the RESET event). Says whether it was the guest's. */
+  resetEnded(): boolean {
+    const byGuest = !this.hostReset;
+    if (byGuest) this.control.guestReset();
     this.hostReset = false;
+    return byGuest;
   }
 
   guestShutdown(code: number): void {

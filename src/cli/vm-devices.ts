@@ -11,6 +11,7 @@ import { DiskError, openDisk } from '../storage/index.js';
 import { ShareError } from '../share/index.js';
 import type { DiskSpec, PublishSpec, ShareSpec } from './device-args.js';
 import { UsageError } from './errors.js';
+import { explainErrno } from './input-files.js';
 
 export interface DeviceOptions {
   disks: readonly DiskSpec[];
@@ -77,8 +78,9 @@ function userError<T>(what: string, open: () => T): T {
     return open();
   } catch (e) {
     if (e instanceof DiskError || e instanceof ShareError) throw new UsageError(`${what}: ${e.message}`);
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new UsageError(`${what}: ${err.message}`);
+    // runVirt checked the paths, but a file can change before a reset reopens it.
+    const why = explainErrno(e);
+    if (why) throw new UsageError(`${what}: ${why}`);
     throw e;
   }
 }

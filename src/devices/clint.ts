@@ -130,6 +130,11 @@ export class Clint implements MmioDevice {
     return next > Number.MAX_SAFE_INTEGER ? Infinity : next;
   }
 
+  /** Whether hart h's mtimecmp is set to a time that will come (not the all-ones "off"). */
+  armed(h: number): boolean {
+    return this.cmpHi[h] * TWO32 + this.cmpLo[h] <= Number.MAX_SAFE_INTEGER;
+  }
+
   private updateHart(h: number, now: number): number {
     // As a double the all-ones reset value rounds to 2^64, still above any reachable mtime.
     const cmp = this.cmpHi[h] * TWO32 + this.cmpLo[h];

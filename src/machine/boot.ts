@@ -3,6 +3,9 @@
 //
 // Kernels may be a Linux RISC-V `Image` (including Debian's EFI-stub PE image, which
 // carries the same header), an ELF executable, or a raw binary loaded at RAM + 2 MiB.
+//
+// Placement is planned before anything is written (planBoot), so a RAM too small for what
+// it must hold is refused with the size it would take, before a machine exists.
 
 import type { GuestMemory } from '../cpu/memory.js';
 import { ElfError, readElf } from '../isa/elf.js';
@@ -12,22 +15,50 @@ const MiB = 1024 * 1024;
 /** Where a kernel without its own placement goes: RAM + 2 MiB, as on QEMU for RV64. */
 const DEFAULT_KERNEL_OFFSET = 2 * MiB;
 const IMAGE_MAGIC2 = 0x05435352; // "RSC\x05" at offset 0x38
+/** Kept free at the top of RAM for the device tree when the initrd is placed. */
+const DTB_RESERVE = 2 * MiB;
+/** The largest RAM the minimum-size search tries (GuestMemory's limit). */
+const MAX_RAM = 2048 * MiB;
 
-export interface KernelPlacement {
-  entry: number;
-  /** Guest-physical range the kernel occupies, including its bss as far as known. */
+export interface Ram {
+  base: number;
+  size: number;
+}
+
+export interface Range {
   start: number;
   end: number;
-  format: 'image' | 'elf' | 'raw';
 }
 
-export interface BootLayout {
-  kernel: KernelPlacement;
-  initrd?: { start: number; end: number };
-  dtb: number;
+/** The guest-physical range (start..end) the kernel occupies, including its bss as far as known. */
+export interface KernelPlacement extends Range {
+  entry: number;
+  format: 'image' | 'elf' | 'raw';
+  /** What loading writes: bytes at an address, then `zero` bytes of zeros after them. */
+  chunks: { addr: number; data: Uint8Array; zero: number }[];
+  /** How the kernel's size is known, for messages. */
+  what: string;
 }
+
+export interface BootImages {
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  /** M-mode firmware at the start of RAM (--bios). */
+  firmware?: Uint8Array;
+}
+
+export interface BootPlan {
+  kernel: KernelPlacement;
+  initrd?: Range;
+  dtb: Uint8Array;
+  dtbAddr: number;
+}
+
+/** RAM is too small for what must be placed in it (unlike a malformed kernel, more RAM fixes this). */
+class RamTooSmall extends LoadError {}
 
 const hex = (v: number) => '0x' + v.toString(16);
+const mib = (bytes: number) => `${+(bytes / MiB).toFixed(1)} MiB`;
 
 function isElf(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
@@ -43,9 +74,9 @@ function imageHeader(b: Uint8Array): { textOffset: number; imageSize: number } |
   return { textOffset, imageSize };
 }
 
-export function loadKernel(mem: GuestMemory, kernel: Uint8Array): KernelPlacement {
+/** Where the kernel goes, whatever the size of RAM; throws a LoadError if it is malformed. */
+export function planKernel(ram: Ram, kernel: Uint8Array): KernelPlacement {
   if (kernel.length === 0) throw new LoadError('the kernel file is empty');
-  const ramEnd = mem.base + mem.size;
   if (isElf(kernel)) {
     let image;
     try {
@@ -55,51 +86,104 @@ export function loadKernel(mem: GuestMemory, kernel: Uint8Array): KernelPlacemen
       throw e;
     }
     let start = Infinity, end = 0;
+    const chunks = [];
     for (const s of image.segments) {
       if (s.memsz === 0n) continue;
       const pa = Number(s.paddr), size = Number(s.memsz);
-      if (pa < mem.base || pa + size > ramEnd) throw new LoadError(`kernel segment at ${hex(pa)} lies outside RAM ${hex(mem.base)}..${hex(ramEnd)}`);
-      mem.write(pa, s.data);
-      if (size > s.data.length) mem.write(pa + s.data.length, new Uint8Array(size - s.data.length));
+      if (pa < ram.base) throw new LoadError(`kernel segment at ${hex(pa)} lies below RAM at ${hex(ram.base)}`);
+      chunks.push({ addr: pa, data: s.data, zero: Math.max(0, size - s.data.length) });
       start = Math.min(start, pa);
       end = Math.max(end, pa + size);
     }
-    return { entry: Number(image.entry), start, end, format: 'elf' };
+    if (chunks.length === 0) throw new LoadError('kernel: the ELF file has nothing to load');
+    return { entry: Number(image.entry), start, end, format: 'elf', chunks, what: `the kernel (ELF, ${mib(end - start)} at RAM + ${mib(start - ram.base)})` };
   }
   const header = imageHeader(kernel);
   if (header) {
     if (header.textOffset % (2 * MiB) !== 0 && header.textOffset !== 0) throw new LoadError(`kernel Image has an unusable text_offset ${hex(header.textOffset)}`);
-    const start = mem.base + (header.textOffset || DEFAULT_KERNEL_OFFSET);
+    const start = ram.base + (header.textOffset || DEFAULT_KERNEL_OFFSET);
+    // image_size covers the bss the kernel clears at start-up, beyond the file's bytes.
     const size = Math.max(header.imageSize, kernel.length);
-    if (start + size > ramEnd) throw new LoadError(`the kernel needs ${Math.ceil((start + size - mem.base) / MiB)} MiB of RAM; --mem is ${mem.size / MiB} MiB`);
-    mem.write(start, kernel);
-    return { entry: start, start, end: start + size, format: 'image' };
+    const what = `the kernel (image_size ${mib(size)} at RAM + ${mib(start - ram.base)})`;
+    return { entry: start, start, end: start + size, format: 'image', chunks: [{ addr: start, data: kernel, zero: 0 }], what };
   }
   if (kernel[0] === 0x4d && kernel[1] === 0x5a) throw new LoadError('the kernel is a PE/EFI image without a RISC-V Image header (not a RISC-V kernel?)');
   if (kernel[0] === 0x1f && kernel[1] === 0x8b) throw new LoadError('the kernel is gzip-compressed: decompress it first (a vmlinuz may need `zcat`)');
-  const start = mem.base + DEFAULT_KERNEL_OFFSET;
-  if (start + kernel.length > ramEnd) throw new LoadError(`the kernel does not fit in ${mem.size / MiB} MiB of RAM`);
-  mem.write(start, kernel);
-  return { entry: start, start, end: start + kernel.length, format: 'raw' };
+  const start = ram.base + DEFAULT_KERNEL_OFFSET;
+  const what = `the kernel (raw, ${mib(kernel.length)} at RAM + ${mib(DEFAULT_KERNEL_OFFSET)})`;
+  return { entry: start, start, end: start + kernel.length, format: 'raw', chunks: [{ addr: start, data: kernel, zero: 0 }], what };
 }
 
 /** QEMU's rule: half-way into RAM below 256 MiB, else at 128 MiB, clear of the kernel. */
-export function placeInitrd(mem: GuestMemory, kernel: KernelPlacement, initrd: Uint8Array): { start: number; end: number } {
-  let start = mem.base + (mem.size < 256 * MiB ? mem.size / 2 : 128 * MiB);
+export function planInitrd(ram: Ram, kernel: Range, length: number): Range {
+  let start = ram.base + (ram.size < 256 * MiB ? ram.size / 2 : 128 * MiB);
   if (start < kernel.end) start = Math.ceil(kernel.end / MiB) * MiB;
   start = Math.ceil(start / 4096) * 4096;
-  const end = start + initrd.length;
-  // Leave room for the device tree at the top of RAM.
-  if (end > mem.base + mem.size - 2 * MiB) throw new LoadError(`the initrd (${Math.ceil(initrd.length / MiB)} MiB) does not fit in RAM beside the kernel: raise --mem`);
-  mem.write(start, initrd);
+  const end = start + length;
+  if (end > ram.base + ram.size - DTB_RESERVE) throw new RamTooSmall(`the initrd (${mib(length)})`);
   return { start, end };
 }
 
 /** The device tree goes at the top of RAM, 2 MiB aligned down, as QEMU places it. */
-export function placeDtb(mem: GuestMemory, dtb: Uint8Array, above: number): number {
-  const ramEnd = mem.base + mem.size;
-  const addr = Math.floor((ramEnd - dtb.length) / (2 * MiB)) * 2 * MiB;
-  if (addr < above) throw new LoadError('no room left in RAM for the device tree: raise --mem');
-  mem.write(addr, dtb);
+export function planDtb(ram: Ram, length: number, above: number): number {
+  const addr = Math.floor((ram.base + ram.size - length) / (2 * MiB)) * 2 * MiB;
+  if (addr < above) throw new RamTooSmall('the device tree');
   return addr;
+}
+
+/** Firmware sits at the start of RAM, below the kernel. */
+function checkFirmware(ram: Ram, firmware: Uint8Array, kernel: KernelPlacement): void {
+  if (firmware.length === 0) throw new LoadError('the --bios file is empty');
+  if (ram.base + firmware.length > kernel.start) {
+    throw new LoadError(`the --bios firmware (${mib(firmware.length)}) overlaps the kernel at RAM + ${mib(kernel.start - ram.base)}`);
+  }
+}
+
+function planIn(ram: Ram, kernel: KernelPlacement, images: BootImages, deviceTree: (initrd: Range | undefined) => Uint8Array): BootPlan {
+  if (kernel.end > ram.base + ram.size) throw new RamTooSmall('the kernel');
+  if (images.firmware) checkFirmware(ram, images.firmware, kernel);
+  const initrd = images.initrd ? planInitrd(ram, kernel, images.initrd.length) : undefined;
+  const dtb = deviceTree(initrd);
+  return { kernel, initrd, dtb, dtbAddr: planDtb(ram, dtb.length, initrd?.end ?? kernel.end) };
+}
+
+/**
+ * The whole layout in `ram`, without writing anything. `deviceTree` builds the tree for
+ * the initrd's place (the tree names it). When RAM is too small the LoadError says for
+ * what, and how much RAM the same images would need.
+ */
+export function planBoot(ram: Ram, images: BootImages, deviceTree: (initrd: Range | undefined) => Uint8Array): BootPlan {
+  const kernel = planKernel(ram, images.kernel);
+  try {
+    return planIn(ram, kernel, images, deviceTree);
+  } catch (e) {
+    if (!(e instanceof RamTooSmall)) throw e;
+    const parts = [kernel.what, ...(images.initrd ? [`the initrd (${mib(images.initrd.length)})`] : []), 'the device tree'];
+    const list = `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+    const need = minimumRam(ram, kernel, images, deviceTree);
+    throw new LoadError(`--mem ${mib(ram.size)} is too small for ${list}: they need ${need ? `${need / MiB} MiB of RAM` : 'more RAM than a guest can have'}`);
+  }
+}
+
+/** The smallest RAM, in whole MiB above `ram.size`, that holds the images; 0 if none does. */
+function minimumRam(ram: Ram, kernel: KernelPlacement, images: BootImages, deviceTree: (initrd: Range | undefined) => Uint8Array): number {
+  for (let size = Math.floor(ram.size / MiB + 1) * MiB; size <= MAX_RAM; size += MiB) {
+    try {
+      planIn({ base: ram.base, size }, kernel, images, deviceTree);
+      return size;
+    } catch (e) {
+      if (!(e instanceof RamTooSmall)) throw e;
+    }
+  }
+  return 0;
+}
+
+/** Writes what planBoot placed (the firmware is FirmwareBoot's). */
+export function writeBoot(mem: GuestMemory, images: BootImages, plan: BootPlan): void {
+  for (const c of plan.kernel.chunks) {
+    mem.write(c.addr, c.data);
+    if (c.zero > 0) mem.write(c.addr + c.data.length, new Uint8Array(c.zero));
+  }
+  if (images.initrd && plan.initrd) mem.write(plan.initrd.start, images.initrd);
+  mem.write(plan.dtbAddr, plan.dtb);
 }

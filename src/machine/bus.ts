@@ -19,6 +19,8 @@ export interface BusRegion {
 export class Bus implements PhysBus {
   private regions: BusRegion[] = [];
   private last: BusRegion | undefined;
+  /** Device writes so far: a guest that writes to devices is doing something (stall.ts). */
+  writes = 0;
 
   add(region: BusRegion): void {
     if (region.size <= 0) throw new RangeError(`${region.name}: empty MMIO range`);
@@ -70,6 +72,7 @@ export class Bus implements PhysBus {
   write(pa: number, size: number, lo: number, hi: number): boolean {
     const r = this.find(pa, size);
     if (!r) return false;
+    this.writes++;
     const off = pa - r.base;
     if (size === 8) {
       r.device.write(off, 4, lo);

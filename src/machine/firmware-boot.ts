@@ -7,7 +7,6 @@ import type { Hart } from '../cpu/hart.js';
 import type { GuestMemory } from '../cpu/memory.js';
 import type { MmioDevice } from '../devices/mmio.js';
 import type { Bus } from './bus.js';
-import { LoadError } from './loader.js';
 
 export const MROM_BASE = 0x1000;
 const MROM_SIZE = 0xf000;
@@ -32,8 +31,7 @@ export class FirmwareBoot {
   constructor(private readonly mem: GuestMemory, private readonly bus: Bus) {}
 
   start(harts: Hart[], firmware: Uint8Array, kernelEntry: number, dtb: number): void {
-    if (firmware.length === 0) throw new LoadError('the --bios file is empty');
-    if (firmware.length > kernelEntry - this.mem.base) throw new LoadError('the --bios image overlaps the kernel');
+    // planBoot (boot.ts) has checked that the firmware is not empty and ends below the kernel.
     this.mem.write(this.mem.base, firmware);
     // struct fw_dynamic_info { magic, version, next_addr, next_mode, options, boot_hart } (unsigned longs)
     const rom = new Uint8Array(MROM_SIZE);

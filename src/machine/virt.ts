@@ -16,13 +16,14 @@ import { Uart16550, UART_WIDTHS } from '../devices/uart16550.js';
 import { VIRTIO_MMIO_WIDTHS } from '../devices/virtio/mmio.js';
 import { VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js';
 import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
-import { loadKernel, placeDtb, placeInitrd } from './boot.js';
+import { type BootPlan, planBoot, writeBoot } from './boot.js';
 import { Bus } from './bus.js';
 import { hostClock } from './clock.js';
 import { FirmwareBoot } from './firmware-boot.js';
 import { GuestDma } from './guest-dma.js';
 import { virtDeviceTree } from './virt-dt.js';
 import { VIRT, virtioSlotBase } from './virt-map.js';
+import { type HartSample, interruptible, possibleInterrupts, type Stall, STALL_LIMITS, StallWatch, type StallLimits, stimecmpArmed } from './stall.js';
 import { plugVirtio, type PluggedVirtio, type VirtioConfig } from './virtio-slots.js';
 
 /** Exactly what the hart implements, for the device tree's riscv,isa. */
@@ -64,6 +65,9 @@ export interface VirtConfig {
   virtio?: VirtioConfig;
   /** The interpreter (default) or the WebAssembly translator (issue 5). */
   exec?: 'interp' | 'jit';
+  /** When a guest that cannot make progress any more ends the run (stall.ts); false:
+   *  never (default STALL_LIMITS). */
+  stall?: StallLimits | false;
 }
 
 /** A debugger's hold on the run loop (the GDB stub): while `armed`, harts run through
@@ -77,7 +81,28 @@ export interface HartGate {
 export type VirtExit =
   | { kind: 'poweroff'; code: number }
   | { kind: 'reset' }
-  | { kind: 'stopped' };
+  | { kind: 'stopped' }
+  /** The guest cannot go on (stall.ts): no hart could be interrupted and nothing reached
+   *  a device for STALL_LIMITS ('hung'), or, after endOnKernelSpin(), a hart spun in
+   *  the kernel that long ('spinning'). */
+  | { kind: 'stalled'; how: Stall };
+
+/** Where the kernel, initrd and device tree go in this board's RAM, or a LoadError that
+ *  says why they cannot (VirtMachine writes them there; callers can check first). */
+export function planVirtBoot(cfg: Pick<VirtConfig, 'memSize' | 'harts' | 'kernel' | 'initrd' | 'append' | 'bios' | 'rngSeed'>): BootPlan {
+  const images = { kernel: cfg.kernel, initrd: cfg.initrd, firmware: cfg.bios };
+  return planBoot({ base: VIRT.dram.base, size: cfg.memSize }, images, (initrd) => virtDeviceTree({
+    harts: cfg.harts,
+    memBase: VIRT.dram.base,
+    memSize: cfg.memSize,
+    isa: VIRT_ISA,
+    mmuType: VIRT_MMU,
+    bootargs: cfg.append,
+    initrd,
+    rngSeed: cfg.rngSeed,
+    virtioSlots: VIRT.virtio.count,
+  }));
+}
 
 export class VirtMachine {
   readonly mem: GuestMemory;
@@ -96,9 +121,20 @@ export class VirtMachine {
   debugGate: HartGate | undefined;
   readonly time = hostClock(VIRT.timebaseHz);
   private readonly jit: Jit | undefined;
+  private readonly stall: StallWatch | undefined;
+  /** Bytes the guest wrote to a console (UART or SBI): progress, for the stall watch. */
+  private consoleBytes = 0;
+  /** Times the set of running harts changed (HSM start, stop): progress too. */
+  private hartChanges = 0;
+  private runningMask = -1;
+  private endOnSpin = false;
+  /** The pass's samples, one per hart, reused. */
+  private readonly samples: HartSample[] = [];
 
   constructor(readonly cfg: VirtConfig) {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
+    // Before RAM is allocated: a layout that cannot work costs nothing.
+    const plan = planVirtBoot(cfg);
     this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
     // run() yields to the event loop, so translations can compile in the background.
     if (cfg.exec === 'jit') {
@@ -106,10 +142,16 @@ export class VirtMachine {
       this.jit.asyncCompile = true;
     }
     for (let i = 0; i < cfg.harts; i++) this.harts.push(new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time }));
+    if (cfg.stall !== false) this.stall = new StallWatch(cfg.stall ?? STALL_LIMITS);
+    for (let i = 0; i < cfg.harts; i++) this.samples.push({ interruptible: false, inKernel: false, retired: 0 });
+    const toConsole = (bytes: Uint8Array) => {
+      this.consoleBytes += bytes.length;
+      cfg.console(bytes);
+    };
 
     this.plic = new Plic(this.harts, VIRT.plic.sources);
     this.clint = new Clint(this.harts, this.time);
-    this.uart = new Uart16550(this.plic.line(VIRT.uart0.irq), cfg.console);
+    this.uart = new Uart16550(this.plic.line(VIRT.uart0.irq), toConsole);
     const wall = cfg.wallClockMs ?? (() => Date.now());
     this.rtc = new GoldfishRtc(this.plic.line(VIRT.rtc.irq), () => BigInt(Math.floor(wall() * 1e6)));
     const test = new SifiveTest((e: TestEvent) => this.finish(e.kind === 'poweroff' ? { kind: 'poweroff', code: e.code } : { kind: 'reset' }));
@@ -133,26 +175,14 @@ export class VirtMachine {
       map(plugged?.name ?? `virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, device, plugged ? VIRTIO_MMIO_WIDTHS : VIRTIO_WIDTHS);
     });
 
-    const kernel = loadKernel(this.mem, cfg.kernel);
-    const initrd = cfg.initrd ? placeInitrd(this.mem, kernel, cfg.initrd) : undefined;
-    const dtb = virtDeviceTree({
-      harts: cfg.harts,
-      memBase: VIRT.dram.base,
-      memSize: cfg.memSize,
-      isa: VIRT_ISA,
-      mmuType: VIRT_MMU,
-      bootargs: cfg.append,
-      initrd,
-      rngSeed: cfg.rngSeed,
-      virtioSlots: VIRT.virtio.count,
-    });
-    const dtbAddr = placeDtb(this.mem, dtb, initrd?.end ?? kernel.end);
+    writeBoot(this.mem, { kernel: cfg.kernel, initrd: cfg.initrd }, plan);
+    const kernel = plan.kernel, dtbAddr = plan.dtbAddr;
 
     if (cfg.bios) {
       new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
     } else {
       this.sbi = new Sbi(this.harts, {
-        consoleWrite: (b) => cfg.console(b),
+        consoleWrite: toConsole,
         consoleRead: () => -1,
         systemReset: (type) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' }),
         mtime: () => this.time.mtime(),
@@ -201,6 +231,13 @@ export class VirtMachine {
     this.finish({ kind: 'reset' });
   }
 
+  /** The guest kernel has panicked (its console said so): a hart that now stays in the
+   *  kernel with nothing reaching a device is its panic loop, which ends the run like a
+   *  hung guest. Without panic= set, Linux loops there forever with interrupts on. */
+  endOnKernelSpin(): void {
+    this.endOnSpin = true;
+  }
+
   /** The translator's counters (undefined with --exec interp). */
   translatorStats(): Record<string, number> | undefined {
     return this.jit?.stats();
@@ -246,6 +283,7 @@ export class VirtMachine {
         continue;
       }
       let busy = false;
+      for (const s of this.samples) s.retired = 0;
       for (let i = 0; i < this.harts.length && !this.exit && !this.pausedFlag; i++) {
         if (!this.runnable(i)) continue;
         const h = this.harts[i];
@@ -256,10 +294,12 @@ export class VirtMachine {
           busy = true;
           continue;
         }
-        (this.cfg.exec === 'jit' ? runJit : execute)(h, SLICE);
+        this.samples[i].retired = (this.cfg.exec === 'jit' ? runJit : execute)(h, SLICE);
         if (!h.waiting) busy = true;
       }
       const deadline = this.pollDevices();
+      const stall = this.stalled();
+      if (stall === 'hung' || (stall === 'spinning' && this.endOnSpin)) this.finish({ kind: 'stalled', how: stall });
       if (this.exit) break;
       const now = performance.now();
       if (!busy) {
@@ -271,6 +311,26 @@ export class VirtMachine {
       }
     }
     return this.exit;
+  }
+
+  /** One pass's look at the stall watch. Off while a debugger is attached: whoever
+   *  holds it may want to look at a guest that hangs. */
+  private stalled(): Stall | undefined {
+    if (!this.stall || this.debugGate) return undefined;
+    let running = 0;
+    for (let i = 0; i < this.harts.length; i++) {
+      const h = this.harts[i], s = this.samples[i];
+      const on = this.runnable(i);
+      if (on) running |= 1 << i;
+      const timerArmed = stimecmpArmed(h) || this.clint.armed(i);
+      s.interruptible = on && interruptible(h, possibleInterrupts(h, { otherHarts: this.harts.length > 1, timerArmed }));
+      s.inKernel = on && !h.waiting && h.priv !== 0;
+    }
+    if (running !== this.runningMask) {
+      this.runningMask = running;
+      this.hartChanges++;
+    }
+    return this.stall.observe(this.time.mtime(), this.samples, this.bus.writes + this.consoleBytes + this.hartChanges);
   }
 
   /** Updates time-driven device state; returns the next mtime at which something fires. */

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AddressInfo, createServer } from 'node:net';
@@ -31,7 +31,53 @@ test('a missing kernel, or one for another architecture', async () => {
 });
 
 test('--mem too small for the kernel', async () => {
-  oneLineError(await rvisor(['run', 'debian', '--mem', '16M', '--', 'true']), /needs \d+ MiB of RAM/);
+  oneLineError(await rvisor(['run', 'debian', '--mem', '16M', '--', 'true']), /--mem 16 MiB is too small for the kernel \(image_size [\d.]+ MiB at RAM \+ 2 MiB\), the initrd .* need \d+ MiB of RAM/);
+});
+
+// Debian's kernel fits in 64M and 80M of RAM (its image_size is about 36 MiB) but dies
+// there: at 64M it panics in mm_core_init_early, before any interrupt is enabled, then
+// loops forever; at 80M it runs out of memory in an initcall, before ttyS0 is up, and
+// panic=-1 reboots it into the same death. Each run must end, in bounded time, with
+// status 4 and a clear word: the panic itself through the default command line's SBI
+// early console, and without it, what the run loop saw.
+const MEM_BOUND_MS = 3 * 60_000;
+const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
+const SILENT = ['--append', 'console=ttyS0 quiet panic=-1'];
+
+test('--mem 64M: the early panic is shown, or without earlycon the hung guest reported', async () => {
+  const shown = await rvisor(['run', 'debian', '--mem', '64M', '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(shown.status, 4, shown.stderr + shown.stdout.slice(-2000));
+  assert.match(shown.stdout, /Kernel panic - not syncing: memblocks_present/);
+  oneLineError(shown, /^rvisor: the guest kernel panicked$/m);
+  const silent = await rvisor(['run', 'debian', '--mem', '64M', ...SILENT, '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(silent.status, 4, silent.stderr + silent.stdout.slice(-2000));
+  assert.equal(silent.stdout, '');
+  oneLineError(silent, /^rvisor: the guest hung: no hart could take an interrupt .* add earlycon=sbi to --append/m);
+});
+
+test('--mem 64M through OpenSBI (M-mode firmware under the kernel): the hung guest reported', { skip: !existsSync(OPENSBI) && !process.env.CI && 'opensbi is not installed' }, async () => {
+  const r = await rvisor(['run', 'debian', '--mem', '64M', '--bios', OPENSBI, '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(r.status, 4, r.stderr + r.stdout.slice(-2000));
+  assert.match(r.stdout, /OpenSBI v\d/);
+  oneLineError(r, /^rvisor: (the guest hung: no hart could take an interrupt|the guest kernel panicked$)/m);
+});
+
+test('--mem 80M: the panic is shown, or without earlycon the silent reboot is not repeated', async () => {
+  const shown = await rvisor(['run', 'debian', '--mem', '80M', '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(shown.status, 4, shown.stderr + shown.stdout.slice(-2000));
+  assert.match(shown.stdout, /Kernel panic - not syncing/);
+  oneLineError(shown, /^rvisor: the guest kernel panicked$/m);
+  const silent = await rvisor(['run', 'debian', '--mem', '80M', ...SILENT, '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(silent.status, 4, silent.stderr + silent.stdout.slice(-2000));
+  assert.equal(silent.stdout, '');
+  oneLineError(silent, /^rvisor: the guest reset before printing anything .*earlycon=sbi/m);
+});
+
+test('a panic without panic= (Linux then loops with interrupts on) still ends the run with status 4', async () => {
+  const r = await rvisor(['run', 'debian', '--mem', '80M', '--append', 'console=ttyS0 quiet earlycon=sbi', '--', 'true'], { timeoutMs: MEM_BOUND_MS });
+  assert.equal(r.status, 4, r.stderr + r.stdout.slice(-2000));
+  assert.match(r.stdout, /end Kernel panic - not syncing/);
+  oneLineError(r, /^rvisor: the guest kernel panicked$/m);
 });
 
 test('an image that fails its checksum is refused', async () => {

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { before, test } from 'node:test';
+import { STALL_LIMITS } from '../../src/machine/stall.js';
 import { VIRT_ISA } from '../../src/machine/virt.js';
+import { VIRT } from '../../src/machine/virt-map.js';
 import { ensureImage, rvisor } from './support.js';
 
 const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
@@ -40,6 +42,13 @@ test('--smp 2 brings both harts online through SBI HSM', async () => {
   assert.equal(r.status, 0, r.stderr + r.stdout.slice(-3000));
   assert.match(r.stdout, /^2$/m);
   assert.match(r.stdout, /^0-1$/m);
+});
+
+test('an idle guest, both harts in WFI for longer than the stall window, is not taken for a hung one', async () => {
+  const seconds = Math.ceil(1.5 * STALL_LIMITS.ticks / VIRT.timebaseHz);
+  const r = await rvisor(['run', 'debian', '--smp', '2', '--', 'sh', '-c', `sleep ${seconds}; echo slept`]);
+  assert.equal(r.status, 0, r.stderr + r.stdout.slice(-3000));
+  assert.match(r.stdout, /^slept$/m);
 });
 
 test('--exec interp: the interpreter alone boots the same kernel', async () => {
