@@ -44,6 +44,9 @@ export function readInputFile(option: string, path: string, maxBytes: number): U
   const st = stat(option, path);
   if (st.isDirectory()) throw new UsageError(`${option} ${path}: is a directory`);
   if (!st.isFile()) throw new UsageError(`${option} ${path}: not a regular file`);
+  // An empty initrd is a valid (empty) cpio archive's worth of nothing; an empty kernel
+  // or firmware is always a mistake, and the loader's own message cannot name the path.
+  if (st.size === 0 && option !== '--initrd') throw new UsageError(`${option} ${path}: the file is empty`);
   if (st.size > maxBytes) throw new UsageError(`${option} ${path}: ${mib(st.size)} MiB, larger than the guest's RAM (${mib(maxBytes)} MiB)`);
   const bytes = attempt(option, path, () => readFileSync(path));
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -48,6 +48,10 @@ test('a directory, a missing file or a device as a kernel, initrd or firmware', 
     oneLine(rvisor(['run', ...rest, option, '/dev/zero']), `rvisor: ${option} /dev/zero: not a regular file`);
     oneLine(rvisor(['run', ...rest, option, join(file, 'x')]), `${option} ${join(file, 'x')}: a component of the path is not a directory`);
   }
+  const empty = join(dir, 'empty');
+  writeFileSync(empty, '');
+  oneLine(rvisor(['run', '--kernel', empty]), `rvisor: --kernel ${empty}: the file is empty`);
+  oneLine(rvisor(['run', ...KERNEL, '--bios', empty]), `rvisor: --bios ${empty}: the file is empty`);
   // The bare-metal board reads its program the same way.
   oneLine(rvisor(['run', '--bios', 'none', '--kernel', subdir]), `rvisor: --kernel ${subdir}: is a directory`);
 });
