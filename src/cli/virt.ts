@@ -94,6 +94,9 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     // The disks' images are replaced, so everything is rebuilt around them: the run loop
     // ends here and the next machine starts from the snapshot.
     loadSnapshot: (tag) => {
+      // A second load before the first took effect would replace its `loaded` and
+      // leave the first caller (a QMP job) waiting forever.
+      if (loaded) throw new Error('a snapshot load is already in progress');
       checkSnapshot(tag, o.devices.disks);
       pendingLoad = tag;
       const done = new Promise<void>((resolve) => (loaded = resolve));

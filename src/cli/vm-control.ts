@@ -34,8 +34,12 @@ export class VmControlSurface {
   /** quit (QMP, monitor, GDB kill) was asked for. */
   quitRequested = false;
   private hostReset = false;
+  /** Resolved by the first attach(): until then the GDB stub has no harts to debug. */
+  private readonly attached: Promise<void>;
+  private markAttached!: () => void;
 
   constructor(private readonly o: ControlOptions) {
+    this.attached = new Promise((resolve) => (this.markAttached = resolve));
     const current = () => this.machine;
     this.control = new MachineControl({
       get harts(): readonly Hart[] {
@@ -80,7 +84,13 @@ export class VmControlSurface {
             return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(this.debug) : v;
           },
         });
-        this.gdb = new GdbServer({ target, monitor: (line) => this.hmp.execute(line) });
+        this.gdb = new GdbServer({
+          target,
+          monitor: (line) => this.hmp.execute(line),
+          // The proxy has no target before the first machine exists.
+          ready: this.attached,
+          onError: (e) => process.stderr.write(`rvisor: internal error in the GDB stub: ${e instanceof Error ? e.stack : String(e)}\n`),
+        });
         await this.gdb.listen(parseGdbAddress(this.o.gdb));
       }
     } catch (e) {
@@ -103,6 +113,7 @@ export class VmControlSurface {
       });
       m.debugGate = this.debug;
     }
+    this.markAttached();
     const status = this.control.status();
     if ((first && this.o.startPaused) || status === 'paused' || status === 'debug') {
       m.pause();

@@ -4,6 +4,7 @@
 // over QMP, so scripts that parse HMP output keep working).
 
 import type { RunState, VmControl } from './control.js';
+import { errorText } from './error-text.js';
 
 const HELP: [string, string][] = [
   ['help|?', 'show this help'],
@@ -65,7 +66,7 @@ export class Hmp {
     try {
       return await this.run(cmd, args);
     } catch (e) {
-      return `Error: ${(e as Error).message}\r\n`;
+      return `Error: ${errorText(e)}\r\n`;
     }
   }
 

@@ -39,9 +39,15 @@ export class FakeVm implements VmControl {
     this.calls.push(`save ${tag}`);
     this.snapshots.add(tag);
   }
-  async loadSnapshot(tag: string): Promise<void> {
+  /** Refuse an unknown tag by throwing before any promise exists, as the CLI's
+   *  loadSnapshot does (it checks the snapshot's directory first). */
+  syncLoadErrors = false;
+  loadSnapshot(tag: string): Promise<void> {
     this.calls.push(`load ${tag}`);
-    if (!this.snapshots.has(tag)) throw new Error(`snapshot '${tag}' does not exist`);
+    if (this.snapshots.has(tag)) return Promise.resolve();
+    const e = new Error(`snapshot '${tag}' does not exist`);
+    if (this.syncLoadErrors) throw e;
+    return Promise.reject(e);
   }
   onEvent(listener: (e: VmEvent) => void): () => void {
     this.listeners.add(listener);

@@ -3,41 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodePacket, PacketReader } from '../../src/vmm/gdb/packet.js';
 import { PRIV_REGNUM, REGISTERS, TARGET_XML } from '../../src/vmm/gdb/registers.js';
-import { GdbSession } from '../../src/vmm/gdb/session.js';
 import { FAKE_BASE, FakeTarget } from './fakes.js';
+import { openSession } from './gdb-client.js';
 
-/** A session with its output parsed back into frames ('+', '-', packets as strings). */
-function open(target = new FakeTarget()) {
-  const out: string[] = [];
-  const reader = new PacketReader();
-  let closed = false;
-  const session = new GdbSession({
-    target,
-    write: (b) => { for (const f of reader.push(b)) out.push(f.kind === 'packet' ? Buffer.from(f.data).toString('latin1') : f.kind === 'ack' ? '+' : f.kind === 'nack' ? '-' : f.kind); },
-    close: () => { closed = true; },
-    monitor: async (line) => `ran ${line}\r\n`,
-  });
-  const send = (p: string) => session.receive(encodePacket(p));
-  /** Sends a packet, returns the reply (skipping the ack). */
-  const ask = (p: string) => {
-    out.length = 0;
-    send(p);
-    return out.filter((x) => x !== '+').join('|');
-  };
-  /** Sends a resuming packet and waits for the stop reply. */
-  const go = async (p: string) => {
-    out.length = 0;
-    send(p);
-    return waitReply();
-  };
-  const waitReply = async () => {
-    for (let i = 0; i < 50 && !out.some((x) => x !== '+'); i++) await new Promise((r) => setImmediate(r));
-    return out.filter((x) => x !== '+').join('|');
-  };
-  return { target, session, out, send, ask, go, closed: () => closed };
-}
+const open = (target?: FakeTarget) => openSession(target);
 
 test('attaching halts the target; ? reports it; ack mode then QStartNoAckMode', () => {
   const s = open();

@@ -50,6 +50,15 @@ test('an oversized value is reported once, skipped, and the next value parses', 
   assert.equal(out[1], '{"execute":"ok"}');
 });
 
+test("nesting deeper than QEMU's 1024 levels is reported once and skipped; 1024 is fine", () => {
+  const s = new JsonSplitter();
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  assert.deepEqual(texts(s.push(enc(deep(1024)))), [deep(1024)]);
+  // Strings do not count, and a bracket inside one opens nothing.
+  assert.deepEqual(texts(s.push(enc(`["${'['.repeat(2000)}"]`))), [`["${'['.repeat(2000)}"]`]);
+  assert.deepEqual(texts(s.push(enc(`${deep(200000)}{"execute":"b"}`))), ['ERR JSON nesting depth limit exceeded', '{"execute":"b"}']);
+});
+
 test('QEMU address syntax for --qmp and --gdb', () => {
   assert.deepEqual(parseListenAddress('unix:/tmp/q.sock,server=on,wait=off'), { kind: 'unix', path: '/tmp/q.sock' });
   assert.deepEqual(parseListenAddress('tcp:0.0.0.0:4444'), { kind: 'tcp', host: '0.0.0.0', port: 4444 });

@@ -11,11 +11,22 @@ export interface GdbServerOptions {
   monitor?: (line: string) => Promise<string>;
   /** Told when a debugger attaches or leaves (the CLI prints it on stderr). */
   onConnection?: (event: 'attached' | 'detached', peer: string) => void;
+  /** A packet's handler threw (a bug in the stub or the target; GDB got E01). */
+  onError?: (e: unknown) => void;
+  /** Settles when the target has harts to debug. A debugger that connects earlier (the
+   *  CLI listens before the first machine is built) waits: its bytes stay in the socket. */
+  ready?: Promise<unknown>;
+}
+
+/** The one debugger connection; its session starts once the target is ready. */
+interface Active {
+  socket: Socket;
+  session?: GdbSession;
 }
 
 export class GdbServer {
   readonly server: Server;
-  private active: { socket: Socket; session: GdbSession } | undefined;
+  private active: Active | undefined;
 
   constructor(private readonly opts: GdbServerOptions) {
     this.server = createServer((socket) => this.accept(socket));
@@ -28,21 +39,30 @@ export class GdbServer {
     }
     socket.setNoDelay(true);
     const peer = `${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? ''}`;
-    const session = new GdbSession({
-      target: this.opts.target,
-      monitor: this.opts.monitor,
-      write: (b) => { if (socket.writable) socket.write(b); },
-      close: () => socket.end(),
-    });
-    this.active = { socket, session };
-    this.opts.onConnection?.('attached', peer);
-    socket.on('data', (d: Buffer) => session.receive(d));
+    const active: Active = { socket };
+    this.active = active;
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
-      session.dispose();
-      if (this.active?.socket === socket) this.active = undefined;
+      if (this.active === active) this.active = undefined;
+      if (!active.session) return;
+      active.session.dispose();
       this.opts.onConnection?.('detached', peer);
     });
+    const start = () => {
+      if (socket.destroyed) return;
+      const session = new GdbSession({
+        target: this.opts.target,
+        monitor: this.opts.monitor,
+        onError: this.opts.onError,
+        write: (b) => { if (socket.writable) socket.write(b); },
+        close: () => socket.end(),
+      });
+      active.session = session;
+      this.opts.onConnection?.('attached', peer);
+      socket.on('data', (d: Buffer) => session.receive(d));
+    };
+    if (this.opts.ready) void this.opts.ready.then(start, () => socket.destroy());
+    else start();
   }
 
   listen(addr: ListenAddress): Promise<void> {

@@ -2,6 +2,7 @@
 // VmControl (no sockets), so the table is the one place to read what rvisor answers.
 
 import type { VmControl } from '../control.js';
+import { errorText } from '../error-text.js';
 import { Hmp, QEMU_VERSION, jitText } from '../hmp.js';
 import type { JobTable } from './jobs.js';
 
@@ -14,9 +15,7 @@ export class QmpError extends Error {
 }
 
 type ArgType = 'str' | 'bool' | 'int' | 'str-list';
-interface Command {
-  args?: Record<string, ArgType>;
-  optional?: string[];
+interface Command extends ArgSpec {
   run(args: Record<string, unknown>, ctx: CommandContext): unknown;
 }
 
@@ -67,7 +66,12 @@ const COMMANDS: Record<string, Command> = {
   'human-monitor-command': {
     args: { 'command-line': 'str', 'cpu-index': 'int' },
     optional: ['cpu-index'],
-    run: (a, { hmp }) => hmp.execute(a['command-line'] as string, a['cpu-index'] as number | undefined),
+    run: (a, { hmp, control }) => {
+      const cpu = a['cpu-index'] as number | undefined;
+      // QEMU refuses a cpu-index that names no CPU before running the line.
+      if (cpu !== undefined && !control.cpus().some((c) => c.index === cpu)) throw new QmpError('GenericError', "Parameter 'cpu-index' expects a CPU number");
+      return hmp.execute(a['command-line'] as string, cpu);
+    },
   },
   'snapshot-save': {
     args: { 'job-id': 'str', tag: 'str', vmstate: 'str', devices: 'str-list' },
@@ -85,32 +89,47 @@ function typeOk(v: unknown, t: ArgType): boolean {
   switch (t) {
     case 'str': return typeof v === 'string';
     case 'bool': return typeof v === 'boolean';
-    case 'int': return typeof v === 'number' && Number.isInteger(v);
+    case 'int': return typeof v === 'number' && Number.isSafeInteger(v);
     case 'str-list': return Array.isArray(v) && v.every((e) => typeof e === 'string');
   }
 }
 
 const TYPE_NAMES: Record<ArgType, string> = { str: 'string', bool: 'boolean', int: 'integer', 'str-list': 'array' };
 
-/** Runs a command after checking its arguments as QEMU's generated visitors do. */
-export async function runCommand(name: string, args: Record<string, unknown>, ctx: CommandContext): Promise<unknown> {
-  const cmd = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!cmd) throw new QmpError('CommandNotFound', `The command ${name} has not been found`);
-  const spec = cmd.args ?? {};
+/** The arguments a command takes: their types, and which of them may be left out. */
+export interface ArgSpec {
+  args?: Record<string, ArgType>;
+  optional?: string[];
+}
+
+/** Checks a command's arguments as QEMU's generated visitors do; throws a GenericError.
+ *  Own properties only: a client's "__proto__" or "toString" is an unexpected
+ *  parameter, not something every object already has. */
+export function checkArgs(spec: ArgSpec, args: Record<string, unknown>): void {
+  const types = spec.args ?? {};
   for (const key of Object.keys(args)) {
-    if (!(key in spec)) throw new QmpError('GenericError', `Parameter '${key}' is unexpected`);
+    if (!Object.hasOwn(types, key)) throw new QmpError('GenericError', `Parameter '${key}' is unexpected`);
   }
-  for (const [key, type] of Object.entries(spec)) {
-    if (!(key in args)) {
-      if (cmd.optional?.includes(key)) continue;
+  for (const [key, type] of Object.entries(types)) {
+    if (!Object.hasOwn(args, key)) {
+      if (spec.optional?.includes(key)) continue;
       throw new QmpError('GenericError', `Parameter '${key}' is missing`);
     }
     if (!typeOk(args[key], type)) throw new QmpError('GenericError', `Invalid parameter type for '${key}', expected: ${TYPE_NAMES[type]}`);
   }
+}
+
+/** Runs a command after checking its arguments. Anything the command throws comes back
+ *  as a QmpError, so the session always has an answer to send. */
+export async function runCommand(name: string, args: Record<string, unknown>, ctx: CommandContext): Promise<unknown> {
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd) throw new QmpError('CommandNotFound', `The command ${name} has not been found`);
+  checkArgs(cmd, args);
   try {
     return await cmd.run(args, ctx);
   } catch (e) {
     if (e instanceof QmpError) throw e;
-    throw new QmpError('GenericError', e instanceof Error ? e.message : String(e));
+    throw new QmpError('GenericError', errorText(e));
   }
 }
+

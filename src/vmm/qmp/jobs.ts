@@ -8,8 +8,9 @@
 // store, so there is no choice of block nodes to make.
 
 import type { VmEvent } from '../control.js';
+import { errorText } from '../error-text.js';
 
-export type JobStatus = 'created' | 'running' | 'waiting' | 'pending' | 'concluded' | 'null';
+export type JobStatus = 'created' | 'running' | 'waiting' | 'pending' | 'aborting' | 'concluded' | 'null';
 
 export interface JobInfo {
   id: string;
@@ -18,6 +19,13 @@ export interface JobInfo {
   'current-progress': number;
   'total-progress': number;
   error?: string;
+}
+
+/** The work's outcome as a promise, whether it returned one, threw, or returned a value:
+ *  a synchronous throw must become the job's error, not an exception in a timer
+ *  callback (which would end the VMM). */
+function settle(work: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => resolve(work()));
 }
 
 export class JobTable {
@@ -40,14 +48,18 @@ export class JobTable {
     setImmediate(() => {
       this.set(job, 'created');
       this.set(job, 'running');
-      work().then(
-        () => { job['current-progress'] = 1; },
-        (e: unknown) => { job.error = e instanceof Error ? e.message : String(e); },
-      ).finally(() => {
-        this.set(job, 'waiting');
-        this.set(job, 'pending');
-        this.set(job, 'concluded');
-      });
+      // QEMU's state machine: a job that succeeds waits for its transaction, is
+      // finalised (pending) and concludes; one that fails goes through aborting.
+      settle(work).then(
+        () => {
+          job['current-progress'] = 1;
+          for (const s of ['waiting', 'pending', 'concluded'] as const) this.set(job, s);
+        },
+        (e: unknown) => {
+          job.error = errorText(e);
+          for (const s of ['aborting', 'concluded'] as const) this.set(job, s);
+        },
+      );
     });
   }
 

@@ -1,12 +1,18 @@
 // Splits a byte stream into top-level JSON texts, the way QEMU's json-streamer does:
 // clients send objects back to back, split across reads or several per read, so values
 // are delimited by tracking nesting, strings and escapes rather than by newlines.
-// Oversized values are reported once and skipped, without buffering them.
+// Oversized values, and values nested deeper than QEMU allows, are reported once and
+// skipped, without buffering them: everything that handles a request (JSON.parse, the
+// reply echoing its id through JSON.stringify) recurses, and a few hundred thousand
+// brackets would overflow the stack there.
 
 export type JsonChunk = { ok: true; text: string } | { ok: false; error: string };
 
 /** Default cap on one value: QMP commands are small; a megabyte is already absurd. */
 export const MAX_JSON_BYTES = 1 << 20;
+
+/** QEMU's json-streamer limit (MAX_NESTING) on open brackets and braces. */
+export const MAX_JSON_DEPTH = 1024;
 
 export class JsonSplitter {
   private buf: number[] = [];
@@ -64,8 +70,9 @@ export class JsonSplitter {
       return;
     }
     if (b === 0x22) this.inString = true;
-    else if (b === 0x7b || b === 0x5b) this.depth++;
-    else if (b === 0x7d || b === 0x5d) {
+    else if (b === 0x7b || b === 0x5b) {
+      if (++this.depth > MAX_JSON_DEPTH) this.skip(out, 'JSON nesting depth limit exceeded');
+    } else if (b === 0x7d || b === 0x5d) {
       this.depth--;
       if (this.depth === 0) this.emit(out);
     }
@@ -73,13 +80,16 @@ export class JsonSplitter {
 
   private keep(b: number, out: JsonChunk[]): void {
     if (this.skipping) return;
-    if (this.buf.length >= this.maxBytes) {
-      this.skipping = true;
-      this.buf = [];
-      out.push({ ok: false, error: `JSON parse error, input exceeds ${this.maxBytes} bytes` });
-      return;
-    }
+    if (this.buf.length >= this.maxBytes) return this.skip(out, `JSON parse error, input exceeds ${this.maxBytes} bytes`);
     this.buf.push(b);
+  }
+
+  /** Drops the current value (its structure is still tracked to find its end). */
+  private skip(out: JsonChunk[], error: string): void {
+    if (this.skipping) return;
+    this.skipping = true;
+    this.buf = [];
+    out.push({ ok: false, error });
   }
 
   private emit(out: JsonChunk[]): void {
