@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { BlockBackend } from '../devices/block.js';
 import { SnapshotError } from '../devices/snapshot.js';
 import type { VirtMachine } from '../machine/virt.js';
-import { restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
+import { type MachineSnapshot, restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { readSnapshot, writeSnapshot } from '../vmm/snapshot-file.js';
 import type { DiskSpec } from './device-args.js';
 import { UsageError } from './errors.js';
@@ -86,19 +86,41 @@ export function checkSnapshot(name: string, disks: readonly DiskSpec[]): { vm: s
   return { vm: join(dir, 'vm.rvsnap'), disks: disks.map((_, i) => join(dir, `disk${i}`)) };
 }
 
-/** Puts the disk images back as they were at the snapshot (the disks must be closed). */
-export function revertDisks(name: string, disks: readonly DiskSpec[]): void {
-  const files = checkSnapshot(name, disks);
-  disks.forEach((d, i) => copyFileSync(files.disks[i], d.file));
+/** A snapshot read, checked against its checksum and decoded: ready to load. */
+export interface PreparedLoad {
+  name: string;
+  state: MachineSnapshot;
+  diskFiles: string[];
 }
 
-/** Reads and applies the machine state (after revertDisks and opening the disks). */
-export function loadMachine(name: string, m: VirtMachine, disks: readonly DiskSpec[]): void {
-  const file = checkSnapshot(name, disks).vm;
+/**
+ * Reads and decodes snapshot `name` before anything is changed: a corrupt or unknown
+ * file is refused here, while the disks are still as they were.
+ */
+export function prepareLoad(name: string, disks: readonly DiskSpec[]): PreparedLoad {
+  const files = checkSnapshot(name, disks);
   try {
-    restoreVirt(m, readSnapshot(file));
+    return { name, state: readSnapshot(files.vm), diskFiles: files.disks };
   } catch (e) {
     if (e instanceof SnapshotError) throw new UsageError(`snapshot ${name}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Applies a prepared snapshot's machine state to `m`, which must be built with the same
+ * configuration. Nothing changes in `m` when it throws (restoreVirt checks first).
+ */
+export function applyMachine(load: PreparedLoad, m: VirtMachine): void {
+  try {
+    restoreVirt(m, load.state);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new UsageError(`snapshot ${load.name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Puts the disk images back as they were at the snapshot (the disks must be closed). */
+export function revertDisks(load: PreparedLoad, disks: readonly DiskSpec[]): void {
+  disks.forEach((d, i) => copyFileSync(load.diskFiles[i], d.file));
 }

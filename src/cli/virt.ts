@@ -11,7 +11,7 @@ import { EXIT_PANIC } from './errors.js';
 import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
 import { OutputWatch } from './output-watch.js';
 import { type ControlOptions, VmControlSurface } from './vm-control.js';
-import { checkSnapshot, loadMachine, revertDisks, saveSnapshot } from './snapshots.js';
+import { applyMachine, type PreparedLoad, prepareLoad, revertDisks, saveSnapshot } from './snapshots.js';
 import { type DeviceOptions, openDevices, type VmDevices } from './vm-devices.js';
 
 export interface VirtRunOptions {
@@ -75,12 +75,10 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,
   // and typed input goes to whichever the kernel command line makes the console.
   const hvcConsole = /(^|\s)console=hvc0(\s|$)/.test(append);
-  if (o.loadvm) checkSnapshot(o.loadvm, o.devices.disks);
-
   let machine: VirtMachine | undefined;
   let devices: VmDevices | undefined;
   /** A snapshot to load when the next machine is built (--loadvm, or loadvm while running). */
-  let pendingLoad = o.loadvm;
+  let pendingLoad: PreparedLoad | undefined = o.loadvm ? prepareLoad(o.loadvm, o.devices.disks) : undefined;
   let loaded: (() => void) | undefined;
   const surface = new VmControlSurface({
     ...o.control,
@@ -97,8 +95,13 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       // A second load before the first took effect would replace its `loaded` and
       // leave the first caller (a QMP job) waiting forever.
       if (loaded) throw new Error('a snapshot load is already in progress');
-      checkSnapshot(tag, o.devices.disks);
-      pendingLoad = tag;
+      const load = prepareLoad(tag, o.devices.disks);
+      // A trial restore into the running machine checks the state against this
+      // machine's configuration while the disks are untouched: a refusal leaves the
+      // machine as it was (restoreVirt rolls back), and the VM runs on. On success the
+      // machine stops before it runs another instruction; the next one loads it for real.
+      if (machine) applyMachine(load, machine);
+      pendingLoad = load;
       const done = new Promise<void>((resolve) => (loaded = resolve));
       machine?.stop();
       return done;
@@ -156,7 +159,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       // not on this console.
       const booted = !pendingLoad;
       if (pendingLoad) {
-        loadMachine(pendingLoad, machine, o.devices.disks);
+        applyMachine(pendingLoad, machine);
         pendingLoad = undefined;
       }
       surface.attach(machine, first);

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -96,4 +96,33 @@ test('a corrupt or unknown snapshot is refused with one clear line', async () =>
   const status = await new Promise<number | null>((res) => r.on('close', res));
   assert.equal(status, 2);
   assert.match(err, /^rvisor: no snapshot no-such-snapshot/);
+});
+
+test('loading a corrupt snapshot, or one of another machine, into a running VM changes nothing: the guest runs on', async () => {
+  const snaps = join(dir, 'state', 'snapshots');
+  cpSync(join(snaps, 'counter'), join(snaps, 'broken'), { recursive: true });
+  const vm = join(snaps, 'broken', 'vm.rvsnap');
+  const bytes = readFileSync(vm);
+  bytes[bytes.length >> 1] ^= 0xff;
+  writeFileSync(vm, bytes);
+  const disk = join(dir, 'disk.qcow2');
+  const qmp = join(dir, 'three.sock');
+  // 'counter' was taken with 512 MiB: this machine has 1 GiB, so its config cannot match.
+  const three = start(['--qmp', `unix:${qmp}`, '--mem', '1G', '--disk', `file=${disk}`, '--', 'sh', '-c',
+    'i=0; while :; do echo count $i; i=$((i+1)); sleep 1; done']);
+  await until('the counter', () => counts(three.out).length >= 2);
+  const c = await QmpClient.open(qmp);
+  await c.next();
+  await c.execute('qmp_capabilities');
+  const diskBefore = readFileSync(disk);
+  const hmp = async (line: string) => ((await c.execute('human-monitor-command', { 'command-line': line })).return as string);
+  assert.match(await hmp('loadvm broken'), /snapshot broken: .*checksum/i);
+  assert.match(await hmp('loadvm counter'), /snapshot counter: .*memSize/);
+  assert.ok(readFileSync(disk).equals(diskBefore), 'the disk image was not touched');
+  assert.equal(((await c.execute('query-status')).return as Msg).status, 'running');
+  const now = Math.max(...counts(three.out));
+  await until('the guest counting on', () => Math.max(...counts(three.out)) >= now + 2, 60_000);
+  assert.deepEqual(counts(three.out), counts(three.out).map((_, i) => i), 'no reboot, no jump');
+  c.send(JSON.stringify({ execute: 'quit' }));
+  assert.equal(await three.exited, 0, three.err);
 });
