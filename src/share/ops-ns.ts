@@ -72,9 +72,11 @@ export function mknod(s: Session, r: Reader, w: Writer): void {
     if (exists(host)) fail(Errno.EEXIST);
     const text = host.toString();
     if (!Buffer.from(text).equals(host)) fail(Errno.EINVAL, 'FIFO name is not UTF-8');
-    const run = spawnSync('mkfifo', ['-m', perm.toString(8), '--', text], { stdio: 'ignore' });
+    // mkfifo(1) refuses setuid, setgid and sticky bits in -m: they are set afterwards
+    // through an fd, like every other new object's mode.
+    const run = spawnSync('mkfifo', ['-m', (perm & 0o777).toString(8), '--', text], { stdio: 'ignore' });
     if (run.status !== 0) fail(run.error ? Errno.EOPNOTSUPP : Errno.EIO, 'mkfifo failed');
-    s.own(host, d.uid, gid);
+    applyMode(s, d, path, perm, gid, 0);
   } else {
     closeSync(openSync(host, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, perm));
     applyMode(s, d, path, perm, gid, 0);
@@ -164,8 +166,9 @@ function applyMode(s: Session, d: Fid, path: Buffer[], mode: number, gid: number
     return;
   }
   try {
-    fchmodSync(fd, mode);
+    // Owner first: chown clears setuid and setgid, so the mode must come after it.
     s.own(fd, d.uid, gid);
+    fchmodSync(fd, mode);
   } finally {
     closeSync(fd);
   }
