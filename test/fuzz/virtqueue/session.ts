@@ -105,18 +105,19 @@ export class Session {
     const p = this.predict(q, event);
     this.step(what, action);
     const used = q < this.guest.queues.length ? this.guest.takeUsed(q) : [];
-    const trusted = this.foreseeable(q, p.served);
-    if (trusted === p.served.length && !wasBroken) {
+    const trusted = this.unforeseeable ? 0 : this.foreseeable(q, p.served);
+    const whole = !this.unforeseeable && trusted === p.served.length;
+    if (whole && !wasBroken) {
       assert.equal((this.status & S.NEEDS_RESET) !== 0, p.reset, `${what}: NEEDS_RESET ${p.reset ? 'expected' : 'unexpected'} (${this.model.mmio.lastError})`);
     }
     const expected = p.served.slice(0, trusted).map((s) => ({ id: s.head, len: s.len }));
-    assert.deepEqual(trusted === p.served.length ? used : used.slice(0, trusted), expected, `${what}: used entries`);
+    assert.deepEqual(whole ? used : used.slice(0, trusted), expected, `${what}: used entries`);
     // A chain whose buffers a later one writes too (the guest may post a buffer twice)
     // keeps only what the later one left there: only the used entry says what it did.
     p.served.slice(0, trusted).forEach((s, i) => {
       if (!p.served.slice(i + 1).some((later) => later.chain.writable.some((w) => overlaps(s.chain.writable, w.addr, w.len)))) s.verify?.();
     });
-    if (trusted < p.served.length) this.unforeseeable = true;
+    if (!whole) this.unforeseeable = true;
     else if (p.src) {
       this.lastAvail[q] = p.src.pos;
       this.model.settled?.();
@@ -131,7 +132,6 @@ export class Session {
    * something else from there on, and so does every later step on this device.
    */
   private foreseeable(q: number, served: readonly Served[]): number {
-    if (this.unforeseeable) return 0;
     const vq = this.model.mmio.queues[q];
     const rings = vq ? [{ addr: vq.descAddr, len: 16 * vq.size }, { addr: vq.availAddr, len: 6 + 2 * vq.size }, { addr: vq.usedAddr, len: 6 + 8 * vq.size }] : [];
     const written: Seg[] = [];
