@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import {
-  closeSync, constants, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
+  accessSync, closeSync, constants, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
   symlinkSync, unlinkSync,
 } from 'node:fs';
 import { Errno, fail } from './errors.js';
@@ -70,6 +70,9 @@ export function mknod(s: Session, r: Reader, w: Writer): void {
   const host = s.root.host(path);
   if (type === S_IFIFO) {
     if (exists(host)) fail(Errno.EEXIST);
+    // mkfifo(1) only says that it failed: ask first what open(2) would say to a new
+    // entry here (EACCES in a directory the guest made read-only, EROFS).
+    accessSync(s.root.host(d.path), constants.W_OK | constants.X_OK);
     const text = host.toString();
     if (!Buffer.from(text).equals(host)) fail(Errno.EINVAL, 'FIFO name is not UTF-8');
     // mkfifo(1) refuses setuid, setgid and sticky bits in -m: they are set afterwards

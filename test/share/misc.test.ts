@@ -2,7 +2,7 @@
 // unknown types) and the fid table's bounds.
 
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DirectoryShare } from '../../src/share/index.js';
@@ -64,6 +64,18 @@ test('new objects keep setuid, setgid and sticky bits', (t) => {
   assert.equal(mode('sgid-fifo'), 0o2755);
   c.mknod(0, 'sticky-fifo', 0o10000 | 0o1640);
   assert.equal(mode('sticky-fifo'), 0o1640);
+});
+
+test('mknod of a FIFO where the guest may not write is EACCES (mkfifo failing was EIO)', (t) => {
+  if (process.getuid?.() === 0) return t.skip('root writes anywhere');
+  const { c, dir } = setup(t);
+  c.walk(0, 1, ['sub']);
+  c.setattr(1, { valid: 0x1, mode: 0o555 });
+  try {
+    assert.equal(c.errno(Tt.mknod, new Enc().u32(1).str('fifo').u32(0o10644).u32(0).u32(0).u32(0)), E.EACCES);
+  } finally {
+    chmodSync(join(dir, 'sub'), 0o755); // before the temp directory is removed
+  }
 });
 
 test('fids are bounded and close() releases them', (t) => {
