@@ -5,7 +5,7 @@
 // with real targets behind them.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -43,6 +43,7 @@ export class Sandbox {
 
   /** Puts the share back as the first input found it. */
   rebuild(): void {
+    unlock(Buffer.from(this.share));
     rmSync(this.share, { recursive: true, force: true });
     mkdirSync(join(this.share, 'd'), { recursive: true });
     writeFileSync(join(this.share, 'f'), 'file');
@@ -97,4 +98,19 @@ export class Sandbox {
   remove(): void {
     rmSync(this.base, { recursive: true, force: true });
   }
+}
+
+/** Gives back to us every directory the guest chmod'ed shut, so that an unprivileged
+ *  fuzzer can remove them. Paths as bytes (the guest's names need not be UTF-8); never
+ *  follows a symlink. */
+function unlock(dir: Buffer): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) return;
+  chmodSync(dir, 0o700);
+  for (const name of readdirSync(dir, { encoding: 'buffer' })) unlock(Buffer.concat([dir, Buffer.from('/'), name]));
 }
