@@ -148,7 +148,7 @@ export class TcpConnection {
     const ok = this.state === 'syn-sent' ? seg.ack === this.tx.nxt : inWindow;
     if (!ok || this.state === 'connecting') return;
     this.hooks.log(`tcp ${this.name} reset by guest`);
-    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+    abort(this.socket);
     this.finish();
   }
 
@@ -272,7 +272,7 @@ export class TcpConnection {
     this.hooks.log(`tcp ${this.name} reset: ${reason}`);
     if (this.state === 'connecting') this.sendSegment(RST | ACK, 0, NONE);
     else if (this.state !== 'syn-sent' && this.state !== 'time-wait') this.sendSegment(RST | ACK, this.tx.nxt, NONE);
-    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+    abort(this.socket);
     this.finish();
   }
 
@@ -295,4 +295,14 @@ export class TcpConnection {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** Ends a host socket with an RST where that is possible. libuv cannot reset a socket
+ *  whose shutdown (our FIN, after the guest's) is still in flight: Node then reports
+ *  "reset EINVAL" and drops the handle without closing it, which leaks the descriptor
+ *  for good. Such a socket is closed instead; its peer sees a FIN, not an RST. */
+function abort(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
+  else socket.resetAndDestroy();
 }

@@ -66,8 +66,8 @@ export function lcreate(s: Session, r: Reader, w: Writer): void {
     if (!st.isFile()) fail(Errno.ENXIO, 'not a regular file');
     s.root.insideRoot(f.path);
     if (created) {
+      s.own(fd, f.uid, gid); // before the mode: chown clears setuid and setgid
       fchmodSync(fd, mode);
-      s.own(fd, f.uid, gid);
     }
     Object.assign(f, { path, dev: st.dev, ino: st.ino, fmt: S_IFREG, isDir: false, fd, openFlags: flags, dirents: null });
     w.qid(qidOf(st)).u32(IOUNIT);

@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import {
-  closeSync, constants, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
+  accessSync, closeSync, constants, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
   symlinkSync, unlinkSync,
 } from 'node:fs';
 import { Errno, fail } from './errors.js';
@@ -70,11 +70,16 @@ export function mknod(s: Session, r: Reader, w: Writer): void {
   const host = s.root.host(path);
   if (type === S_IFIFO) {
     if (exists(host)) fail(Errno.EEXIST);
+    // mkfifo(1) only says that it failed: ask first what open(2) would say to a new
+    // entry here (EACCES in a directory the guest made read-only, EROFS).
+    accessSync(s.root.host(d.path), constants.W_OK | constants.X_OK);
     const text = host.toString();
     if (!Buffer.from(text).equals(host)) fail(Errno.EINVAL, 'FIFO name is not UTF-8');
-    const run = spawnSync('mkfifo', ['-m', perm.toString(8), '--', text], { stdio: 'ignore' });
+    // mkfifo(1) refuses setuid, setgid and sticky bits in -m: they are set afterwards
+    // through an fd, like every other new object's mode.
+    const run = spawnSync('mkfifo', ['-m', (perm & 0o777).toString(8), '--', text], { stdio: 'ignore' });
     if (run.status !== 0) fail(run.error ? Errno.EOPNOTSUPP : Errno.EIO, 'mkfifo failed');
-    s.own(host, d.uid, gid);
+    applyMode(s, d, path, perm, gid, 0);
   } else {
     closeSync(openSync(host, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, perm));
     applyMode(s, d, path, perm, gid, 0);
@@ -164,8 +169,9 @@ function applyMode(s: Session, d: Fid, path: Buffer[], mode: number, gid: number
     return;
   }
   try {
-    fchmodSync(fd, mode);
+    // Owner first: chown clears setuid and setgid, so the mode must come after it.
     s.own(fd, d.uid, gid);
+    fchmodSync(fd, mode);
   } finally {
     closeSync(fd);
   }

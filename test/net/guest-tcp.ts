@@ -3,7 +3,7 @@
 // a fixed advertised window, optional loss of incoming segments, and a window-respecting
 // sender for uploads. It checks the NAT's behaviour as it goes (window overruns).
 
-import type { UserNet } from '../../src/net/index.js';
+import type { EthernetPort } from '../../src/devices/ethernet.js';
 import { F, GUEST, type Seg, Wire, cat, guestFrame, parse, tcp } from './frames.js';
 
 export interface GuestTcpOptions {
@@ -35,7 +35,7 @@ export class GuestTcp {
   window: number;
   readonly mss: number;
 
-  constructor(private readonly net: UserNet, readonly port: number, readonly peer: Uint8Array, public peerPort: number, private readonly opts: GuestTcpOptions = {}) {
+  constructor(private readonly net: EthernetPort, readonly port: number, readonly peer: Uint8Array, public peerPort: number, private readonly opts: GuestTcpOptions = {}) {
     this.window = opts.window ?? 65535;
     this.mss = opts.mss ?? 1460;
   }

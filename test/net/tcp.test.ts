@@ -205,6 +205,32 @@ test('a host-side reset becomes an RST to the guest; a guest RST resets the host
   await waitFor(() => nat.stats.tcpConnections === 0, 'both connections gone');
 });
 
+test('a guest RST while the host socket is still flushing its FIN closes it: no socket leaks', async (t) => {
+  // The fuzzer's find: libuv cannot reset a socket whose shutdown is in progress, and
+  // resetAndDestroy() then reported EINVAL and dropped the handle without closing it,
+  // so every FIN-then-RST from a guest leaked a descriptor (and kept the process alive).
+  let hostSide: net.Socket | undefined;
+  const port = await listen(t, net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+    hostSide = s;
+  }));
+  const { nat, wire } = setup(t);
+  const g = guest(nat, wire, 40012, port);
+  g.connect();
+  await waitFor(() => g.established && hostSide !== undefined, 'the connection');
+  g.send(F.ACK | F.PSH, randomBytes(1400));
+  g.sndNxt += 1400;
+  g.close();
+  g.send(F.RST, undefined, g.sndNxt); // in the same turn: the NAT's FIN is still on its way
+  await waitFor(() => nat.stats.tcpConnections === 0, 'the connection gone');
+  // The NAT's end must really be closed: the host's writes to it start failing.
+  let failed = false;
+  hostSide!.on('error', () => (failed = true));
+  hostSide!.resume();
+  const writer = setInterval(() => hostSide!.write('x'), 5);
+  t.after(() => clearInterval(writer));
+  await waitFor(() => failed, 'a write to the NAT\'s closed socket to fail');
+});
+
 test('a published TCP port: a host client reaches the guest, both directions and FINs', async (t) => {
   const { nat, wire } = setup(t, { publish: [{ proto: 'tcp', hostPort: 0, guestPort: 8080 }] });
   const [rule] = await nat.start();
