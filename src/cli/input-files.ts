@@ -4,21 +4,8 @@
 // "EISDIR: illegal operation on a directory, read", with no path at all).
 
 import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
+import { explainErrno } from '../storage/index.js';
 import { UsageError } from './errors.js';
-
-/** What a failed file-system call means to the user. */
-export function explainErrno(e: unknown): string | undefined {
-  switch ((e as NodeJS.ErrnoException).code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'ENOTDIR': return 'a component of the path is not a directory';
-    case 'EISDIR': return 'is a directory';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'ELOOP': return 'too many levels of symbolic links';
-    case 'ENAMETOOLONG': return 'file name too long';
-    case 'EIO': return 'input/output error';
-    default: return undefined;
-  }
-}
 
 /** Runs a file-system call; an error the user can act on becomes "OPTION PATH: reason". */
 function attempt<T>(option: string, path: string, call: () => T): T {

@@ -7,11 +7,10 @@ import type { BlockBackend } from '../devices/block.js';
 import type { VirtioConfig } from '../machine/virtio-slots.js';
 import { UserNet } from '../net/index.js';
 import { DirectoryShare } from '../share/index.js';
-import { DiskError, openDisk } from '../storage/index.js';
+import { DiskError, explainErrno, openDisk } from '../storage/index.js';
 import { ShareError } from '../share/index.js';
 import type { DiskSpec, PublishSpec, ShareSpec } from './device-args.js';
 import { UsageError } from './errors.js';
-import { explainErrno } from './input-files.js';
 
 export interface DeviceOptions {
   disks: readonly DiskSpec[];

@@ -8,19 +8,25 @@ export class DiskError extends Error {
 }
 
 const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a component of the path is not a directory',
   EISDIR: 'is a directory',
-  ENOTDIR: 'a part of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  EIO: 'input/output error',
   EFBIG: 'too large for the host filesystem',
   ENOSPC: 'no space left on the host filesystem',
   EDQUOT: 'disk quota exceeded on the host filesystem',
   EROFS: 'the host filesystem is read-only',
-  EIO: 'I/O error on the host',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'file name too long',
 };
+
+/** What a failed file-system call means to the user; undefined when it is no such call's error. */
+export function explainErrno(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === undefined ? undefined : ERRNO_TEXT[code];
+}
 
 /**
  * What a host file error means, as one line naming the file: Node's own errors (an errno
@@ -29,7 +35,7 @@ const ERRNO_TEXT: Record<string, string> = {
 export function asDiskError(file: string, e: unknown): DiskError {
   if (e instanceof DiskError) return e;
   const err = e as NodeJS.ErrnoException;
-  const text = (err.code && ERRNO_TEXT[err.code]) ?? (err.code === 'ERR_OUT_OF_RANGE' ? 'an offset beyond what the host can address (corrupt image?)'
+  const text = explainErrno(e) ?? (err.code === 'ERR_OUT_OF_RANGE' ? 'an offset beyond what the host can address (corrupt image?)'
     : err.code === 'ERR_INVALID_ARG_VALUE' ? 'not a usable file name' : err.message);
   return new DiskError(`${file}: ${text}`);
 }

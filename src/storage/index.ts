@@ -16,7 +16,7 @@
 // - Metadata is written through (no write-back cache) in an order that leaves, if the
 //   process dies at any point, at worst leaked clusters; flush() is fdatasync.
 
-export { DiskError } from './errors.js';
+export { DiskError, explainErrno } from './errors.js';
 export { RawBackend } from './raw.js';
 export { Qcow2Image } from './qcow2/image.js';
 export {

@@ -18,11 +18,11 @@ export const enum Meta {
   SNAPSHOT_TABLE = 32,
 }
 
-const NAMES: [Meta, string][] = [
-  [Meta.HEADER, 'the header'], [Meta.L1, 'the active L1 table'], [Meta.L2, 'an active L2 table'],
-  [Meta.REFCOUNT_TABLE, 'the refcount table'], [Meta.REFCOUNT_BLOCK, 'a refcount block'],
-  [Meta.SNAPSHOT_TABLE, 'the snapshot table'],
-];
+const NAMES: Record<number, string> = {
+  [Meta.HEADER]: 'the header', [Meta.L1]: 'the active L1 table', [Meta.L2]: 'an active L2 table',
+  [Meta.REFCOUNT_TABLE]: 'the refcount table', [Meta.REFCOUNT_BLOCK]: 'a refcount block',
+  [Meta.SNAPSHOT_TABLE]: 'the snapshot table',
+};
 
 interface Range {
   start: number;
@@ -72,7 +72,6 @@ export class MetadataMap {
     if (length <= 0) return;
     const hit = this.overlap(offset, length, allowed);
     if (hit === Meta.NONE) return;
-    const name = NAMES.find(([k]) => k === hit)?.[1] ?? 'metadata';
-    throw this.onOverlap(`refused ${what} at host offset ${offset} (${length} bytes): it overlaps ${name}`);
+    throw this.onOverlap(`refused ${what} at host offset ${offset} (${length} bytes): it overlaps ${NAMES[hit]}`);
   }
 }

@@ -48,7 +48,7 @@ export class Refcounts {
     meta.setRange(Meta.REFCOUNT_TABLE, tableOffset, tableClusters * cs);
     // Every block the table names is metadata, whether or not it is ever used (a bad
     // entry is refused when it is read, in blockOffset).
-    const v = viewOf(this.table);
+    const v = this.tableView;
     for (let b = 0; b < this.tableEntries; b++) {
       const off = (v.getUint32(b * 8) & 0x001fffff) * 2 ** 32 + v.getUint32(b * 8 + 4);
       if (off !== 0 && off % cs === 0) meta.refBlocks.add(off / cs);

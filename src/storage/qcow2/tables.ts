@@ -47,7 +47,7 @@ export class Tables {
     this.l1v = viewOf(this.l1);
     meta.setRange(Meta.L1, l1Offset, l1Size * 8);
     for (let i = 0; i < l1Size; i++) {
-      const off = (this.l1v.getUint32(i * 8) & 0x001fffff) * 2 ** 32 + ((this.l1v.getUint32(i * 8 + 4) & 0xfffffe00) >>> 0);
+      const off = this.l1Raw(i);
       if (off !== 0 && off % cs === 0) meta.l2.add(off / cs);
     }
   }
@@ -150,12 +150,13 @@ export class Tables {
       if (fresh) {
         // A new table (or a private copy of a shared one): whole, then the L1 entry.
         const old = l2;
+        // Checked before anything is written, so a refusal leaves the image as it was.
+        if (old !== 0) this.meta.check(old, this.cs, Meta.L2, 'freeing an old L2 table');
         l2 = this.refs.allocate(1) * this.cs;
         pwriteFull(this.fd, t, l2);
         this.setL1(l1i, l2);
         this.meta.l2.add(l2 / this.cs);
         if (old !== 0) {
-          this.meta.check(old, this.cs, Meta.L2, 'freeing an old L2 table');
           if (!this.l1Names(old)) this.meta.l2.delete(old / this.cs);
           this.refs.free(old / this.cs, 1);
         }
@@ -169,11 +170,14 @@ export class Tables {
     }
   }
 
+  /** The offset L1 entry `i` names, unvalidated (l2Offset validates it where it is used). */
+  private l1Raw(i: number): number {
+    return (this.l1v.getUint32(i * 8) & 0x001fffff) * 2 ** 32 + ((this.l1v.getUint32(i * 8 + 4) & 0xfffffe00) >>> 0);
+  }
+
   /** Whether any L1 entry still points at the L2 table at `off` (a shared table's copy is rare). */
   private l1Names(off: number): boolean {
-    for (let i = 0; i * 8 < this.l1.length; i++) {
-      if ((this.l1v.getUint32(i * 8) & 0x001fffff) * 2 ** 32 + ((this.l1v.getUint32(i * 8 + 4) & 0xfffffe00) >>> 0) === off) return true;
-    }
+    for (let i = 0; i * 8 < this.l1.length; i++) if (this.l1Raw(i) === off) return true;
     return false;
   }
 
