@@ -4,7 +4,7 @@ import { assemble } from '../isa/asm.js';
 import { writeElf } from '../isa/elf.js';
 import { BareMetalMachine } from '../machine/baremetal.js';
 import { EXIT_LIMIT } from './errors.js';
-import { readInputFile } from './input-files.js';
+import { readInputFile } from '../host/vm/input-files.js';
 
 export function loadProgram(path: string, memSize: number): Uint8Array {
   const bytes = readInputFile('--kernel', path, memSize);

@@ -4,28 +4,9 @@
 
 import { UsageError } from './errors.js';
 
-export interface DiskSpec {
-  file: string;
-  format?: 'raw' | 'qcow2';
-  readOnly: boolean;
-  /** VIRTIO_BLK_T_GET_ID answer; default: the file's name. */
-  serial?: string;
-}
-
-export interface PublishSpec {
-  proto: 'tcp' | 'udp';
-  /** Where the host listens: loopback unless the user names an address, so a guest
-   *  service is never exposed to the network by accident. */
-  hostAddress: string;
-  hostPort: number;
-  guestPort: number;
-}
-
-export interface ShareSpec {
-  dir: string;
-  tag: string;
-  readOnly: boolean;
-}
+// One definition of each: the VmSpec's (vmm/spec.ts), which the command line becomes.
+export type { DiskSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
+import type { DiskSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
 
 /** Splits on commas; ",," is a literal comma, as in QEMU's option syntax. */
 function splitOptions(text: string): string[] {

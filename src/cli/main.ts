@@ -15,6 +15,8 @@ import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { parseSize } from './size.js';
 import { runVirt } from './virt.js';
+import { SpecError, parseVmSpec } from '../vmm/spec.js';
+import { VmError } from '../vmm/vm-services.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url));
 
@@ -113,19 +115,27 @@ async function run(args: string[]): Promise<number> {
   checkUnique(shares, publish);
   const harts = Number(values.smp);
   if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${values.smp}: between 1 and 8`);
-  return runVirt({
-    image: positionals[0] ?? 'debian',
-    kernel: values.kernel,
-    initrd: values.initrd,
-    append: values.append,
-    bios: values.bios,
-    memSize: sizeOf(values.mem ?? '512M'),
+  const spec = parseVmSpec({
+    memory: sizeOf(values.mem ?? '512M'),
     harts,
-    command,
-    devices: { disks: values.disk.map(parseDisk), net: values.net, publish, shares },
-    loadvm: values.loadvm,
+    boot: {
+      ...(values.kernel !== undefined ? { kernel: values.kernel } : { image: positionals[0] ?? 'debian' }),
+      ...(values.initrd !== undefined && { initrd: values.initrd }),
+      ...(values.append !== undefined && { append: values.append }),
+      command,
+    },
+    ...(values.bios !== undefined && { firmware: values.bios }),
+    disks: values.disk.map(parseDisk),
+    nics: values.net === 'user' ? [{ network: 'user', publish }] : [],
+    shares,
     exec: values.exec,
-    control: { qmp: values.qmp, gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined), startPaused: values.S ?? false },
+  });
+  return runVirt({
+    spec,
+    loadvm: values.loadvm,
+    qmp: values.qmp,
+    gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined),
+    startPaused: values.S ?? false,
   });
 }
 
@@ -168,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ElfError || e instanceof LoadError || e instanceof AsmError || e instanceof ImageError || e instanceof RangeError) {
+    if (e instanceof UsageError || e instanceof VmError || e instanceof SpecError || e instanceof ElfError || e instanceof LoadError || e instanceof AsmError || e instanceof ImageError || e instanceof RangeError) {
       process.stderr.write(`rvisor: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -1,13 +1,7 @@
-// Watches the guest console on its way to the terminal: notices a kernel panic, and in
-// command mode hides the /init's exit-status line (the status becomes rvisor's own).
-
-const PANIC = 'Kernel panic - not syncing';
+// The guest console on its way to the terminal: in command mode the /init's exit-status
+// line is hidden (the status becomes rvisor's own). (The Vm itself watches for panics.)
 
 export class OutputWatch {
-  panicked = false;
-  /** Bytes the guest has written, shown or not. */
-  bytes = 0;
-  private line = '';
   private held = '';
 
   constructor(
@@ -17,12 +11,9 @@ export class OutputWatch {
   ) {}
 
   write(bytes: Uint8Array): void {
-    this.bytes += bytes.length;
     const text = Buffer.from(bytes).toString('latin1');
     let pass = '';
     for (const ch of text) {
-      this.line = ch === '\n' ? '' : (this.line + ch).slice(-64);
-      if (this.line.includes(PANIC)) this.panicked = true;
       if (!this.hideMarker) { pass += ch; continue; }
       // Hold back a line while it could still turn out to be the marker.
       const candidate = this.held + ch;

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseListenAddress } from '../vmm/address.js';
 import { UsageError } from './errors.js';
-import { listSnapshots, removeSnapshot } from './snapshots.js';
+import { FileSnapshotStore } from '../host/vm/snapshot-store.js';
 
 export const SNAPSHOT_USAGE = `rvisor snapshot ls                         snapshots on this host
 rvisor snapshot rm NAME
@@ -20,11 +20,11 @@ export async function snapshotCommand(args: string[]): Promise<number> {
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   switch (sub) {
     case 'ls':
-      for (const s of listSnapshots()) process.stdout.write(`${s.name.padEnd(20)} ${(s.size / 2 ** 20).toFixed(1).padStart(8)} MiB  ${s.created}\n`);
+      for (const s of new FileSnapshotStore().list()) process.stdout.write(`${s.name.padEnd(20)} ${(s.size / 2 ** 20).toFixed(1).padStart(8)} MiB  ${s.created}\n`);
       return 0;
     case 'rm':
       if (!name) throw new UsageError('snapshot rm needs a NAME');
-      removeSnapshot(name);
+      new FileSnapshotStore().remove(name);
       return 0;
     case 'save':
     case 'restore': {

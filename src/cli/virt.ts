@@ -1,204 +1,94 @@
 // `rvisor run [IMAGE] [-- CMD ARGS...]`: the virt board with Debian's kernel, like
-// `qemu-system-riscv64 -M virt`, or like `docker run` when a command is given.
+// `qemu-system-riscv64 -M virt`, or like `docker run` when a command is given. The
+// command line has become a VmSpec; here it meets a Vm, the terminal and the sockets.
 
-import { randomBytes } from 'node:crypto';
-import { EXIT_MARKER, ImageMissing, guestCommandLine, openImage, pullImage } from '../host/index.js';
+import { randomFillSync } from 'node:crypto';
+import { EXIT_MARKER } from '../host/index.js';
+import { readBootFiles } from '../host/vm/boot-files.js';
+import { nodeDevices } from '../host/vm/devices.js';
+import { FileSnapshotStore } from '../host/vm/snapshot-store.js';
 import { STALL_LIMITS } from '../machine/stall.js';
-import { planVirtBoot, type VirtExit, VirtMachine } from '../machine/virt.js';
 import { VIRT } from '../machine/virt-map.js';
+import type { VmSpec } from '../vmm/spec.js';
+import { Vm, type VmExit } from '../vmm/vm.js';
 import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
-import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
 import { OutputWatch } from './output-watch.js';
-import { type ControlOptions, VmControlSurface } from './vm-control.js';
-import { applyMachine, type PreparedLoad, prepareLoad, revertDisks, saveSnapshot } from './snapshots.js';
-import { type DeviceOptions, openDevices, type VmDevices } from './vm-devices.js';
+import { VmSockets } from './vm-sockets.js';
 
 export interface VirtRunOptions {
-  image: string;
-  kernel?: string;
-  initrd?: string;
-  append?: string;
-  /** Firmware path; undefined = rvisor's own SBI. */
-  bios?: string;
-  memSize: number;
-  harts: number;
-  command: string[];
-  devices: Omit<DeviceOptions, 'console'>;
-  control: Pick<ControlOptions, 'qmp' | 'gdb' | 'startPaused'>;
+  spec: VmSpec;
+  qmp?: string;
+  gdb?: string;
+  /** -S: wait for `cont` (QMP, monitor) or a debugger before running the guest. */
+  startPaused: boolean;
   /** Start from this snapshot (QEMU's -loadvm). */
   loadvm?: string;
-  exec: 'interp' | 'jit';
 }
 
-/** Kernel arguments for the default image: serial console, quiet, reboot on panic, and
- *  the SBI's early console, which shows a panic that comes before ttyS0 is up. With
- *  quiet it shows nothing else, provided quiet comes first: early parameters are taken
- *  in order, and earlycon prints what was logged before it at the loglevel of the time. */
-const DEFAULT_APPEND = 'console=ttyS0 quiet earlycon=sbi panic=-1';
-
-async function imageFiles(name: string): Promise<{ kernel: Uint8Array; initrd: Uint8Array }> {
-  try {
-    return await openImage(name);
-  } catch (e) {
-    if (!(e instanceof ImageMissing)) throw e;
-    process.stderr.write(`rvisor: image ${name} not found locally: pulling it\n`);
-    await pullImage(name, { progress: (line) => process.stderr.write(`  ${line}\n`) });
-    return await openImage(name);
-  }
-}
+/** Messages name the command line's options. */
+const OPTION_NAMES = { kernel: '--kernel', initrd: '--initrd', firmware: '--bios', disk: '--disk', share: '--share', publish: '--publish' };
 
 export async function runVirt(o: VirtRunOptions): Promise<number> {
-  // Every host path first, so that a bad one is reported before an image is pulled.
-  const read = (option: string, path: string) => readInputFile(option, path, o.memSize);
-  const ownKernel = o.kernel !== undefined ? read('--kernel', o.kernel) : undefined;
-  const ownInitrd = o.initrd !== undefined ? read('--initrd', o.initrd) : undefined;
-  const bios = o.bios !== undefined ? read('--bios', o.bios) : undefined;
-  for (const d of o.devices.disks) checkInputImage('--disk', d.file, d.readOnly);
-  for (const s of o.devices.shares) checkInputDir('--share', s.dir);
-  let kernel: Uint8Array, initrd: Uint8Array | undefined;
-  if (ownKernel) {
-    kernel = ownKernel;
-    initrd = ownInitrd;
-  } else {
-    const files = await imageFiles(o.image);
-    kernel = files.kernel;
-    initrd = ownInitrd ?? files.initrd;
-  }
-  let append = o.append ?? DEFAULT_APPEND;
-  if (o.command.length) append += ' ' + guestCommandLine(o.command);
-  // RAM too small for the kernel, initrd, device tree or firmware: refused before any
-  // socket, device or terminal is set up.
-  planVirtBoot({ memSize: o.memSize, harts: o.harts, kernel, initrd, append, bios, rngSeed: new Uint8Array(32) });
-
-  const watch = new OutputWatch(EXIT_MARKER, o.command.length > 0, (b) => process.stdout.write(b));
-  // The virtio console (hvc0) shares the terminal with the UART: its output is interleaved,
-  // and typed input goes to whichever the kernel command line makes the console.
-  const hvcConsole = /(^|\s)console=hvc0(\s|$)/.test(append);
-  let machine: VirtMachine | undefined;
-  let devices: VmDevices | undefined;
-  /** A snapshot to load when the next machine is built (--loadvm, or loadvm while running). */
-  let pendingLoad: PreparedLoad | undefined = o.loadvm ? prepareLoad(o.loadvm, o.devices.disks) : undefined;
-  let loaded: (() => void) | undefined;
-  const surface = new VmControlSurface({
-    ...o.control,
-    blocks: o.devices.disks.map((d, i) => ({ device: `virtio${i}`, file: d.file, format: d.format ?? 'auto', readOnly: d.readOnly })),
-    write: (text) => process.stdout.write(text),
-    powerdown: () => machine?.powerButton(),
-    saveSnapshot: async (tag) => {
-      if (!machine || !devices) throw new Error('the VM is not running');
-      saveSnapshot(tag, machine, o.devices.disks, devices.virtio.disks ?? []);
-    },
-    // The disks' images are replaced, so everything is rebuilt around them: the run loop
-    // ends here and the next machine starts from the snapshot.
-    loadSnapshot: (tag) => {
-      // A second load before the first took effect would replace its `loaded` and
-      // leave the first caller (a QMP job) waiting forever.
-      if (loaded) throw new Error('a snapshot load is already in progress');
-      const load = prepareLoad(tag, o.devices.disks);
-      // A trial restore into the running machine checks the state against this
-      // machine's configuration while the disks are untouched: a refusal leaves the
-      // machine as it was (restoreVirt rolls back), and the VM runs on. On success the
-      // machine stops before it runs another instruction; the next one loads it for real.
-      if (machine) applyMachine(load, machine);
-      pendingLoad = load;
-      const done = new Promise<void>((resolve) => (loaded = resolve));
-      machine?.stop();
-      return done;
-    },
+  const stderr = (line: string) => process.stderr.write(`${line}\n`);
+  const boot = await readBootFiles(o.spec, {
+    names: OPTION_NAMES,
+    pulling: (image) => stderr(`rvisor: image ${image} not found locally: pulling it`),
+    progress: (line) => stderr(`  ${line}`),
   });
-  await surface.listen();
-  let userQuit = false;
+  const command = o.spec.boot.command ?? [];
+  const watch = new OutputWatch(EXIT_MARKER, command.length > 0, (b) => process.stdout.write(b));
+  const vm = new Vm({
+    spec: o.spec,
+    boot,
+    services: {
+      openDevices: nodeDevices({ names: OPTION_NAMES, warn: (m) => stderr(`rvisor: warning: ${m}`) }),
+      snapshots: new FileSnapshotStore(),
+      entropy: (buf) => randomFillSync(buf),
+      console: (bytes) => watch.write(bytes),
+    },
+    startPaused: o.startPaused,
+    loadvm: o.loadvm,
+    debug: o.gdb !== undefined,
+  });
+  const sockets = new VmSockets(vm, { qmp: o.qmp, gdb: o.gdb, write: (text) => process.stdout.write(text) });
+  await sockets.listen();
   let monitorShown = false;
   const terminal = new TerminalConsole({
-    input: (b) => {
-      if (monitorShown) surface.monitor.input(b);
-      else if (hvcConsole) machine?.virtioConsoleInput(b);
-      else machine?.consoleInput(b);
-    },
-    quit: () => {
-      userQuit = true;
-      machine?.stop();
-    },
+    input: (b) => (monitorShown ? sockets.monitor.input(b) : vm.consoleInput(b)),
+    quit: () => vm.quit(),
     toggleMonitor: () => {
       monitorShown = !monitorShown;
-      if (monitorShown) surface.monitor.open();
+      if (monitorShown) sockets.monitor.open();
       else process.stdout.write('\r\n');
     },
   });
   const restore = () => terminal.stop();
   process.once('exit', restore);
-  const onSigint = () => machine?.stop();
+  const onSigint = () => vm.interrupt();
   if (!process.stdin.isTTY) process.once('SIGINT', onSigint);
   terminal.start();
-  let result: VirtExit | { kind: 'silent-reset' };
-  // The console callbacks tell the machine once its kernel has panicked (see endOnKernelSpin).
-  const toWatch = (bytes: Uint8Array) => {
-    watch.write(bytes);
-    if (watch.panicked) machine?.endOnKernelSpin();
-  };
+  let exit: VmExit;
   try {
-    // A guest reset (reboot, QMP system_reset) or a loadvm starts a new machine; the
-    // devices' backends are reopened with it (after a loadvm, on the restored images).
-    for (let first = true; ; first = false) {
-      if (pendingLoad) revertDisks(pendingLoad, o.devices.disks);
-      devices = await openDevices({ ...o.devices, console: toWatch });
-      machine = new VirtMachine({
-        memSize: o.memSize,
-        harts: o.harts,
-        kernel,
-        initrd,
-        append,
-        bios,
-        console: toWatch,
-        rngSeed: randomBytes(32),
-        virtio: devices.virtio,
-        exec: o.exec,
-      });
-      // A machine restored from a snapshot did not boot here: what it printed before is
-      // not on this console.
-      const booted = !pendingLoad;
-      if (pendingLoad) {
-        applyMachine(pendingLoad, machine);
-        pendingLoad = undefined;
-      }
-      surface.attach(machine, first);
-      loaded?.();
-      loaded = undefined;
-      const printed = watch.bytes;
-      result = await machine.run();
-      devices.close();
-      devices = undefined;
-      if (result.kind === 'stopped' && pendingLoad && !userQuit && !surface.quitRequested) continue;
-      if (result.kind !== 'reset' || watch.panicked) break;
-      // A guest that resets before printing a byte does the same on every boot: that is
-      // a kernel panicking before its console is up, with panic= set (Debian's kernel
-      // with --mem 80M runs out of memory in an initcall). Rebooting it is an endless
-      // silent loop.
-      if (surface.resetEnded() && booted && watch.bytes === printed) {
-        result = { kind: 'silent-reset' };
-        break;
-      }
-    }
-    if (result.kind === 'poweroff') surface.guestShutdown(result.code);
+    exit = await vm.run();
   } finally {
-    devices?.close();
     terminal.stop();
     process.off('exit', restore);
     process.off('SIGINT', onSigint);
     watch.flush();
-    await surface.close();
+    await sockets.close();
   }
-  if (surface.quitRequested) return 0;
-  if (watch.panicked) {
-    process.stderr.write('rvisor: the guest kernel panicked\n');
-    return EXIT_PANIC;
-  }
-  switch (result.kind) {
-    case 'poweroff': return result.code;
-    case 'reset':
-      return 1;
-    case 'stopped': return userQuit ? 0 : 130;
+  return exitStatus(exit, boot.append);
+}
+
+function exitStatus(exit: VmExit, append: string): number {
+  switch (exit.kind) {
+    case 'poweroff': return exit.code;
+    case 'quit': return 0;
+    case 'interrupted': return 130;
+    case 'panic':
+      process.stderr.write('rvisor: the guest kernel panicked\n');
+      return EXIT_PANIC;
     case 'stalled':
       process.stderr.write(`rvisor: ${stallMessage(append)}\n`);
       return EXIT_PANIC;

@@ -116,7 +116,7 @@ export class VirtMachine {
   readonly virtio: PluggedVirtio;
   private exit: VirtExit | undefined;
   private wake: (() => void) | undefined;
-  private pausedFlag = false;
+  private held = false;
   /** Set by the GDB stub. */
   debugGate: HartGate | undefined;
   readonly time = hostClock(VIRT.timebaseHz);
@@ -243,22 +243,19 @@ export class VirtMachine {
     return this.jit?.stats();
   }
 
-  get paused(): boolean {
-    return this.pausedFlag;
-  }
-
   /** No hart runs, and guest time stands still, until resume(). Takes effect at the next
    *  slice boundary: everything here runs on one thread, so that is before any host
-   *  callback sees the machine again. */
+   *  callback sees the machine again. The VM's run state is not kept here: the Vm's
+   *  Lifecycle holds it and tells the board to hold or release its harts. */
   pause(): void {
-    if (this.pausedFlag) return;
-    this.pausedFlag = true;
+    if (this.held) return;
+    this.held = true;
     this.time.pause();
   }
 
   resume(): void {
-    if (!this.pausedFlag) return;
-    this.pausedFlag = false;
+    if (!this.held) return;
+    this.held = false;
     this.time.resume();
     this.wake?.();
   }
@@ -277,14 +274,14 @@ export class VirtMachine {
   async run(): Promise<VirtExit> {
     let lastYield = performance.now();
     while (!this.exit) {
-      if (this.pausedFlag) {
+      if (this.held) {
         await new Promise<void>((resolve) => (this.wake = () => { this.wake = undefined; resolve(); }));
         lastYield = performance.now();
         continue;
       }
       let busy = false;
       for (const s of this.samples) s.retired = 0;
-      for (let i = 0; i < this.harts.length && !this.exit && !this.pausedFlag; i++) {
+      for (let i = 0; i < this.harts.length && !this.exit && !this.held; i++) {
         if (!this.runnable(i)) continue;
         const h = this.harts[i];
         const gate = this.debugGate;

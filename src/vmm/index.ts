@@ -11,7 +11,6 @@ export { GdbSession } from './gdb/session.js';
 export type { Breakpoint, BreakKind, DebugTarget, StopReason, WatchKind } from './gdb/target.js';
 export { REGISTERS, TARGET_XML, type RegRef } from './gdb/registers.js';
 export { HartDebugTarget, type RunControl } from './virt-target.js';
-export { MachineControl, type MachineHooks } from './virt-control.js';
 export { debugRead, debugTranslate, debugWrite } from './guest-walk.js';
 export { readSnapshot, writeSnapshot, SNAPSHOT_VERSION, type SnapshotVersion } from './snapshot-file.js';
 export { SnapshotError } from '../devices/snapshot.js';

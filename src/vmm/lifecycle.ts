@@ -68,7 +68,9 @@ export class Lifecycle {
     if (!this.can(t)) throw new IllegalTransition(this.current, t);
     const was = this.current;
     this.current = TARGET[t];
-    if (was === 'running' && this.current !== 'running') this.emit({ event: 'STOP' });
+    // A shutdown sends SHUTDOWN alone: QEMU (without -no-shutdown) ends there, and a
+    // debugger told "stopped" first would wait for a stop that never resumes.
+    if (was === 'running' && this.current !== 'running' && t !== 'shutdown') this.emit({ event: 'STOP' });
     if (t === 'resume' || (t === 'start' && was !== 'running')) this.emit({ event: 'RESUME' });
     if (t === 'shutdown') this.emit({ event: 'SHUTDOWN', data: shutdown ?? { guest: false, reason: 'host-qmp-quit' } });
   }

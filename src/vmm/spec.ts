@@ -128,7 +128,7 @@ export const VM_SPEC_SCHEMA = {
         type: 'object', additionalProperties: false, required: ['dir', 'tag'],
         properties: {
           dir: path,
-          tag: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,31}$' },
+          tag: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
           readOnly: { type: 'boolean' },
         },
       },

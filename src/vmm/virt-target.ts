@@ -34,8 +34,17 @@ export class HartDebugTarget implements DebugTarget {
   private watches: Watch[] = [];
   private readonly listeners = new Set<(r: StopReason) => void>();
 
-  constructor(private readonly hs: readonly Hart[], private readonly run: RunControl, private readonly exec: (h: Hart, budget: number) => number = execute) {
-    this.resumePc = hs.map(() => undefined);
+  private readonly currentHarts: () => readonly Hart[];
+
+  /** `harts` as a function: the harts of whichever machine is current (a VM rebuilds its
+   *  machine on reset and loadvm; breakpoints and the debugger's connection carry over). */
+  constructor(harts: readonly Hart[] | (() => readonly Hart[]), private readonly run: RunControl, private readonly exec: (h: Hart, budget: number) => number = execute) {
+    this.currentHarts = typeof harts === 'function' ? harts : () => harts;
+    this.resumePc = this.hs.map(() => undefined);
+  }
+
+  private get hs(): readonly Hart[] {
+    return this.currentHarts();
   }
 
   get harts(): number {

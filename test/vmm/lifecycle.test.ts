@@ -25,7 +25,7 @@ test('a VM runs, pauses, resumes, stops for the debugger and shuts down, with QE
   l.powerdown();
   l.move('shutdown', { guest: true, reason: 'guest-shutdown' });
   assert.equal(l.state, 'shutdown');
-  assert.deepEqual(events, ['RESUME', 'STOP', 'RESUME', 'STOP', 'RESUME', 'RESET:guest-reset', 'POWERDOWN', 'STOP', 'SHUTDOWN:guest-shutdown']);
+  assert.deepEqual(events, ['RESUME', 'STOP', 'RESUME', 'STOP', 'RESUME', 'RESET:guest-reset', 'POWERDOWN', 'SHUTDOWN:guest-shutdown']);
   l.move('start');
   assert.equal(l.state, 'running');
 });

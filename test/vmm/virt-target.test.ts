@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { Slot } from '../../src/cpu/state.js';
 import { debugRead, debugTranslate, debugWrite } from '../../src/vmm/guest-walk.js';
 import type { StopReason } from '../../src/vmm/gdb/target.js';
-import { MachineControl } from '../../src/vmm/virt-control.js';
-import type { VmEvent } from '../../src/vmm/control.js';
+import { cpuInfo, hartRegisters } from '../../src/vmm/hart-info.js';
 import { PageTables, peek64, poke64, PTE_A, PTE_D, PTE_R, PTE_W, PTE_X, SATP_SV39, SATP_SV48 } from '../support/run-asm.js';
 import { hartTarget } from './hart-target.js';
 
@@ -188,36 +187,12 @@ test('with two harts, a step runs only the stepped hart; halt stops everything',
   assert.deepEqual(stops, ['paused']);
 });
 
-test('MachineControl: run state, events, registers and cpus over real harts', async () => {
+test('the monitors\' view of harts: cpus and registers', () => {
   const { harts } = hartTarget(2);
-  const calls: string[] = [];
-  const c = new MachineControl({
-    harts,
-    pause: () => calls.push('pause'),
-    resume: () => calls.push('resume'),
-    reset: () => calls.push('reset'),
-    quit: () => calls.push('quit'),
-  });
-  const events: VmEvent[] = [];
-  c.onEvent((e) => events.push(e));
-  c.pause();
-  c.pause();
-  assert.equal(c.status(), 'paused');
-  c.resume();
-  c.pause('debug');
-  assert.equal(c.status(), 'debug');
-  c.resume();
-  c.reset();
-  c.guestShutdown();
-  assert.equal(c.status(), 'shutdown');
-  c.quit();
-  assert.deepEqual(events.map((e) => e.event), ['STOP', 'RESUME', 'STOP', 'RESUME', 'RESET', 'SHUTDOWN', 'SHUTDOWN']);
-  assert.deepEqual(events[5].data, { guest: true, reason: 'guest-shutdown' });
-  assert.deepEqual(calls, ['pause', 'resume', 'pause', 'resume', 'reset', 'quit']);
-  assert.deepEqual(c.cpus().map((x) => [x.index, x.hartId, x.pc, x.priv]), [[0, 0, 0x80000000n, 3], [1, 1, 0x80000000n, 3]]);
-  const regs = c.registers(1);
+  assert.deepEqual(cpuInfo(harts).map((x) => [x.index, x.hartId, x.pc, x.priv]), [[0, 0, 0x80000000n, 3], [1, 1, 0x80000000n, 3]]);
+  const regs = hartRegisters(harts, 1);
   assert.equal(regs[0].name, 'pc');
   assert.equal(regs.find((r) => r.name === 'mhartid')?.value, 1n);
   assert.equal(regs.find((r) => r.name === 'x2/sp')?.value, 0n);
-  await assert.rejects(c.saveSnapshot('x'), /not supported/);
+  assert.throws(() => hartRegisters(harts, 2), /no CPU 2/);
 });

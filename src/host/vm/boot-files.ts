@@ -1,0 +1,57 @@
+// Reads what a VmSpec boots from on this host: the named image (pulled when it is not in
+// the cache yet) or a kernel and initrd of the user's, and the firmware; and composes the
+// kernel command line. Every host path the spec names is checked first, so a bad one is
+// reported before an image is pulled.
+
+import { ImageMissing } from '../image/errors.js';
+import { pullImage } from '../image/pull.js';
+import { openImage } from '../image/store.js';
+import { guestCommandLine } from '../image/init-script.js';
+import type { VmSpec } from '../../vmm/spec.js';
+import type { BootFiles } from '../../vmm/vm-services.js';
+import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
+
+/** Kernel arguments for the default image: serial console, quiet, reboot on panic, and
+ *  the SBI's early console, which shows a panic that comes before ttyS0 is up. With
+ *  quiet it shows nothing else, provided quiet comes first: early parameters are taken
+ *  in order, and earlycon prints what was logged before it at the loglevel of the time. */
+export const DEFAULT_APPEND = 'console=ttyS0 quiet earlycon=sbi panic=-1';
+
+export interface BootFileOptions {
+  /** What messages call each path: the CLI names its options (--kernel). */
+  names?: { kernel: string; initrd: string; firmware: string; disk: string; share: string };
+  /** The image is not in the cache: it is pulled now. */
+  pulling?: (image: string) => void;
+  /** Lines about the pull's progress. */
+  progress?: (line: string) => void;
+}
+
+const FIELD_NAMES = { kernel: 'boot.kernel', initrd: 'boot.initrd', firmware: 'firmware', disk: 'disk', share: 'share' };
+
+/** The boot files of `spec` with its final kernel command line. */
+export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Promise<BootFiles> {
+  const names = o.names ?? FIELD_NAMES;
+  const read = (name: string, path: string, allowEmpty = false) => readInputFile(name, path, spec.memory, allowEmpty);
+  const ownKernel = spec.boot.kernel !== undefined ? read(names.kernel, spec.boot.kernel) : undefined;
+  // An empty initrd is an empty cpio archive; an empty kernel or firmware is a mistake.
+  const ownInitrd = spec.boot.initrd !== undefined ? read(names.initrd, spec.boot.initrd, true) : undefined;
+  const firmware = spec.firmware !== undefined ? read(names.firmware, spec.firmware) : undefined;
+  for (const d of spec.disks) checkInputImage(names.disk, d.file, d.readOnly ?? false);
+  for (const s of spec.shares) checkInputDir(names.share, s.dir);
+  let append = spec.boot.append ?? DEFAULT_APPEND;
+  if (spec.boot.command?.length) append += ' ' + guestCommandLine(spec.boot.command);
+  if (ownKernel) return { kernel: ownKernel, initrd: ownInitrd, firmware, append };
+  const image = await imageFiles(spec.boot.image ?? 'debian', o);
+  return { kernel: image.kernel, initrd: ownInitrd ?? image.initrd, firmware, append };
+}
+
+async function imageFiles(name: string, o: BootFileOptions): Promise<{ kernel: Uint8Array; initrd: Uint8Array }> {
+  try {
+    return await openImage(name);
+  } catch (e) {
+    if (!(e instanceof ImageMissing)) throw e;
+    o.pulling?.(name);
+    await pullImage(name, { progress: o.progress });
+    return await openImage(name);
+  }
+}

@@ -1,0 +1,80 @@
+// The Node host's device backends for a Vm: disk images (storage/), the user-mode NAT
+// (net/), shared directories (share/). Everything opened for one machine is closed by its
+// VmDevices.close(), whatever way the run ends.
+
+import { DiskError, explainErrno, openDisk } from '../../storage/index.js';
+import { UserNet } from '../../net/index.js';
+import { DirectoryShare, ShareError } from '../../share/index.js';
+import type { VmSpec } from '../../vmm/spec.js';
+import { type AttachedDisk, type VmDevices, VmError } from '../../vmm/vm-services.js';
+
+/** QEMU's default NIC address for the first card (52:54:00:12:34:56). */
+export const DEFAULT_MAC = '52:54:00:12:34:56';
+
+export interface DeviceHostOptions {
+  /** What a message calls each kind of device: the CLI names its options (--disk). */
+  names?: { disk: string; share: string; publish: string };
+  warn?: (message: string) => void;
+}
+
+export function parseMac(mac: string): Uint8Array {
+  return Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+
+/** An openDevices for VmServices. */
+export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promise<VmDevices> {
+  const names = o.names ?? { disk: 'disk', share: 'share', publish: 'publish' };
+  const warn = o.warn ?? (() => {});
+  return async (spec) => {
+    const closers: (() => void)[] = [];
+    const close = () => {
+      for (const c of closers.splice(0).reverse()) {
+        try {
+          c();
+        } catch {
+          // Closing is best effort: a disk that failed to flush already said so.
+        }
+      }
+    };
+    try {
+      const disks: AttachedDisk[] = spec.disks.map((d) => {
+        const backend = vmError(`${names.disk} ${d.file}`, () => openDisk({
+          file: d.file, format: d.format, readOnly: d.readOnly ?? false, serial: d.serial, warn: (m) => warn(`${names.disk} ${m}`),
+        }));
+        closers.push(() => backend.close());
+        return { spec: d, backend };
+      });
+      const shares = spec.shares.map((s) => {
+        const share = vmError(`${names.share} ${s.dir}`, () => new DirectoryShare({ root: s.dir, tag: s.tag, readOnly: s.readOnly ?? false }));
+        closers.push(() => share.close());
+        return share;
+      });
+      const nics = [];
+      for (const n of spec.nics) {
+        const nat = new UserNet({ publish: (n.publish ?? []).map((p) => ({ ...p })) });
+        closers.push(() => nat.close());
+        await nat.start().catch((e: Error) => {
+          throw new VmError(`${names.publish}: ${e.message}`);
+        });
+        nics.push({ mac: parseMac(n.mac ?? DEFAULT_MAC), link: nat });
+      }
+      return { disks, nics, shares, close };
+    } catch (e) {
+      close();
+      throw e;
+    }
+  };
+}
+
+/** A bad image or directory is the user's to fix: one clear line. */
+function vmError<T>(what: string, open: () => T): T {
+  try {
+    return open();
+  } catch (e) {
+    if (e instanceof DiskError || e instanceof ShareError) throw new VmError(`${what}: ${e.message}`);
+    // The paths were checked, but a file can change before a reset reopens it.
+    const why = explainErrno(e);
+    if (why) throw new VmError(`${what}: ${why}`);
+    throw e;
+  }
+}

@@ -1,0 +1,364 @@
+// One virtual machine: a VmSpec and its boot files in, typed actions in, typed events
+// out. The Vm owns the machine's whole life: it builds the board, runs it, rebuilds it
+// after a reset or a loadvm (the device backends reopened, on the restored images after a
+// loadvm), and decides how the run ends. Its Lifecycle is the only holder of the run
+// state; the board is told to hold or release its harts, never asked what it is doing.
+//
+// Every front end drives this object: `rvisor run` (with a terminal), the host daemon's
+// workers (with messages), QMP, HMP and the GDB stub (through VmControl).
+
+import type { Hart } from '../cpu/hart.js';
+import { SnapshotError } from '../devices/snapshot.js';
+import type { Stall } from '../machine/stall.js';
+import { restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
+import { planVirtBoot, VirtMachine } from '../machine/virt.js';
+import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VmControl, VmEvent } from './control.js';
+import { cpuInfo, hartRegisters } from './hart-info.js';
+import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
+import { PanicWatch } from './panic-watch.js';
+import type { VmSpec } from './spec.js';
+import { HartDebugTarget } from './virt-target.js';
+import { type BootFiles, type PreparedLoad, type VmDevices, VmError, type VmServices } from './vm-services.js';
+
+export interface VmOptions {
+  /** Validated (parseVmSpec). */
+  spec: VmSpec;
+  boot: BootFiles;
+  services: VmServices;
+  /** QEMU's -S: the VM starts paused, for `cont` or a debugger. */
+  startPaused?: boolean;
+  /** QEMU's -loadvm: the first machine starts from this snapshot. */
+  loadvm?: string;
+  /** A GDB stub will attach: the VM keeps one debug target across rebuilds. */
+  debug?: boolean;
+}
+
+/** How a VM's run ended. */
+export type VmExit =
+  | { kind: 'poweroff'; code: number }
+  /** The host ended it: QMP quit, GDB kill, the console's quit key, a daemon stop. */
+  | { kind: 'quit' }
+  /** The host was interrupted (SIGINT). */
+  | { kind: 'interrupted' }
+  | { kind: 'panic' }
+  /** Nothing could make progress any more (machine/stall.ts). */
+  | { kind: 'stalled'; how: Stall }
+  /** The guest reset before printing anything: it would do so on every boot. */
+  | { kind: 'silent-reset' };
+
+/** What a front end may ask of a VM (posted as messages when the VM runs in a worker). */
+export type VmAction =
+  | { type: 'pause' | 'resume' | 'reset' | 'powerdown' | 'quit' | 'interrupt' }
+  | { type: 'snapshot-save' | 'snapshot-load'; name: string }
+  | { type: 'console-input'; bytes: Uint8Array };
+
+const SHUTDOWN_REASON: Record<VmExit['kind'], { guest: boolean; reason: ShutdownReason }> = {
+  'poweroff': { guest: true, reason: 'guest-shutdown' },
+  'quit': { guest: false, reason: 'host-qmp-quit' },
+  'interrupted': { guest: false, reason: 'host-signal' },
+  'panic': { guest: true, reason: 'guest-panic' },
+  'stalled': { guest: false, reason: 'host-error' },
+  'silent-reset': { guest: true, reason: 'guest-reset' },
+};
+
+export class Vm implements VmControl {
+  readonly spec: VmSpec;
+  private readonly lifecycle = new Lifecycle();
+  private readonly watch = new PanicWatch();
+  /** The board of this boot (undefined before the first and between rebuilds). */
+  private machine: VirtMachine | undefined;
+  private devices: VmDevices | undefined;
+  private readonly debugTarget: HartDebugTarget | undefined;
+  /** A snapshot to start the next machine from (--loadvm, or a loadvm while running). */
+  private pendingLoad: PreparedLoad | undefined;
+  /** Resolves the caller of loadSnapshot once the snapshot's machine runs. */
+  private loaded: (() => void) | undefined;
+  /** Set when the host ends the run (quit, interrupt): the machine's 'stopped' means it. */
+  private ending: VmExit | undefined;
+  /** A reset the host asked for (its RESET event is sent already). */
+  private hostReset = false;
+  private readonly hvcConsole: boolean;
+  /** Resolved when the first machine exists (the GDB stub waits for harts to debug). */
+  readonly attached: Promise<void>;
+  private markAttached!: () => void;
+
+  constructor(private readonly o: VmOptions) {
+    this.spec = o.spec;
+    this.attached = new Promise((resolve) => (this.markAttached = resolve));
+    const append = o.boot.append;
+    // The virtio console (hvc0) shares the console with the UART; typed input goes to
+    // whichever the kernel command line makes the console.
+    this.hvcConsole = /(^|\s)console=hvc0(\s|$)/.test(append);
+    // RAM too small for the kernel, initrd, device tree or firmware is refused here,
+    // before the front end opens a socket, a device or a terminal.
+    planVirtBoot({ memSize: o.spec.memory, harts: o.spec.harts, kernel: o.boot.kernel, initrd: o.boot.initrd, append, bios: o.boot.firmware, rngSeed: new Uint8Array(32) });
+    if (o.loadvm !== undefined) this.pendingLoad = this.store().prepare(o.loadvm, o.spec.disks);
+    if (o.debug) {
+      this.debugTarget = new HartDebugTarget(() => this.machine?.harts ?? [], {
+        // A debugger stops a running VM; a paused one it finds stopped already.
+        pause: () => { if (this.lifecycle.running) this.move('debug-stop'); },
+        resume: () => this.resume(),
+        kill: () => this.quit(),
+      });
+      this.lifecycle.on((e) => {
+        if (e.event === 'STOP') this.debugTarget?.notifyPaused();
+        if (e.event === 'RESUME') this.debugTarget?.notifyResumed();
+      });
+    }
+  }
+
+  /** The GDB stub's target (with `debug`): one for the VM's life, over the current harts. */
+  get debug(): HartDebugTarget | undefined {
+    return this.debugTarget;
+  }
+
+  get state(): VmState {
+    return this.lifecycle.state;
+  }
+
+  /** Runs the VM until it ends; call once. */
+  async run(): Promise<VmExit> {
+    this.move(this.o.startPaused ? 'start-paused' : 'start');
+    const exit = await this.runMachines();
+    if (this.lifecycle.can('shutdown')) this.lifecycle.move('shutdown', SHUTDOWN_REASON[exit.kind]);
+    if (exit.kind === 'poweroff') this.debugTarget?.notifyExit(exit.code);
+    return exit;
+  }
+
+  private async runMachines(): Promise<VmExit> {
+    for (let first = true; ; first = false) {
+      // A guest that reboots at once would otherwise rebuild machines without ever
+      // letting the host's event loop run: no console input, no QMP, no timers.
+      if (!first) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      // The host ended the run between two machines.
+      if (this.ending) return this.ending;
+      const load = this.pendingLoad;
+      if (load) this.store().revert(load, this.spec.disks);
+      const devices = await this.o.services.openDevices(this.spec);
+      let machine: VirtMachine;
+      try {
+        machine = this.build(devices);
+        // A machine restored from a snapshot did not boot here: it is not a silent reset.
+        if (load) applyLoad(load, machine);
+      } catch (e) {
+        devices.close();
+        throw e;
+      }
+      this.pendingLoad = undefined;
+      this.attach(machine, devices);
+      this.loaded?.();
+      this.loaded = undefined;
+      const printed = this.watch.bytes;
+      const result = await machine.run().finally(() => {
+        devices.close();
+        this.devices = undefined;
+      });
+      switch (result.kind) {
+        case 'stopped':
+          if (this.ending) return this.ending;
+          if (this.pendingLoad) continue;
+          return { kind: 'interrupted' };
+        case 'poweroff':
+          return this.watch.panicked ? { kind: 'panic' } : result;
+        case 'stalled':
+          return this.watch.panicked ? { kind: 'panic' } : result;
+        case 'reset': {
+          if (this.watch.panicked) return { kind: 'panic' };
+          const byGuest = !this.hostReset;
+          this.hostReset = false;
+          if (!byGuest) continue;
+          this.lifecycle.reset(true);
+          // A guest that resets before printing a byte does the same on every boot: a
+          // kernel panicking before its console is up, with panic= set (Debian's kernel
+          // with 80 MiB runs out of memory in an initcall). Rebooting it is a silent loop.
+          if (!load && this.watch.bytes === printed) return { kind: 'silent-reset' };
+        }
+      }
+    }
+  }
+
+  private build(devices: VmDevices): VirtMachine {
+    const { spec, boot, services } = this.o;
+    const rngSeed = new Uint8Array(32);
+    services.entropy(rngSeed);
+    const console = (bytes: Uint8Array) => {
+      this.watch.write(bytes);
+      services.console(bytes);
+      // A panicked kernel's spin loop ends the run (VirtMachine.endOnKernelSpin).
+      if (this.watch.panicked) this.machine?.endOnKernelSpin();
+    };
+    return new VirtMachine({
+      memSize: spec.memory,
+      harts: spec.harts,
+      kernel: boot.kernel,
+      initrd: boot.initrd,
+      append: boot.append,
+      bios: boot.firmware,
+      console,
+      rngSeed,
+      wallClockMs: services.wallClockMs,
+      virtio: {
+        disks: devices.disks.map((d) => d.backend),
+        nics: devices.nics,
+        shares: devices.shares,
+        rng: (buf) => services.entropy(buf),
+        console,
+      },
+      exec: spec.exec,
+    });
+  }
+
+  private attach(m: VirtMachine, devices: VmDevices): void {
+    this.machine = m;
+    this.devices = devices;
+    if (this.debugTarget) m.debugGate = this.debugTarget;
+    this.holdOrRelease();
+    if (!this.lifecycle.running) this.debugTarget?.notifyPaused();
+    this.markAttached();
+  }
+
+  /** The board's harts run exactly while the lifecycle says running. */
+  private holdOrRelease(): void {
+    if (this.lifecycle.running) this.machine?.resume();
+    else this.machine?.pause();
+  }
+
+  private move(t: Parameters<Lifecycle['move']>[0]): void {
+    this.lifecycle.move(t);
+    this.holdOrRelease();
+  }
+
+  private store() {
+    const s = this.o.services.snapshots;
+    if (!s) throw new VmError('snapshots are not available for this VM');
+    return s;
+  }
+
+  /** Carries out an action, or throws: IllegalTransition when the state forbids it
+   *  (pause a paused VM), VmError when it cannot be done. The monitors' VmControl
+   *  methods below are QEMU's lenient forms of the same. */
+  async dispatch(a: VmAction): Promise<void> {
+    switch (a.type) {
+      case 'pause': return this.move('pause');
+      case 'resume': return this.move('resume');
+      case 'reset': return this.reset();
+      case 'powerdown': return this.powerdown();
+      case 'quit': return this.quit();
+      case 'interrupt': return this.interrupt();
+      case 'snapshot-save': return this.saveSnapshot(a.name);
+      case 'snapshot-load': return this.loadSnapshot(a.name);
+      case 'console-input': return this.consoleInput(a.bytes);
+    }
+  }
+
+  consoleInput(bytes: Uint8Array): void {
+    if (this.hvcConsole) this.machine?.virtioConsoleInput(bytes);
+    else this.machine?.consoleInput(bytes);
+  }
+
+  /** SIGINT: the run ends as QEMU's does on a signal. */
+  interrupt(): void {
+    this.end({ kind: 'interrupted' });
+  }
+
+  private end(exit: VmExit): void {
+    this.ending ??= exit;
+    if (this.lifecycle.can('shutdown')) this.lifecycle.move('shutdown', SHUTDOWN_REASON[exit.kind]);
+    this.machine?.stop();
+  }
+
+  // VmControl: what QMP, HMP and the GDB stub drive.
+
+  status(): RunState {
+    const s = this.lifecycle.state;
+    // QEMU calls a VM that has not started yet (-S) paused, in its "prelaunch" state.
+    return s === 'created' ? 'paused' : s;
+  }
+
+  pause(): void {
+    if (this.lifecycle.can('pause')) this.move('pause');
+  }
+
+  resume(): void {
+    if (this.lifecycle.can('resume')) this.move('resume');
+  }
+
+  powerdown(): void {
+    this.lifecycle.powerdown();
+    this.machine?.powerButton();
+  }
+
+  reset(): void {
+    if (!this.machine) return;
+    this.hostReset = true;
+    this.machine.reset();
+    this.lifecycle.reset(false);
+  }
+
+  quit(): void {
+    this.end({ kind: 'quit' });
+  }
+
+  cpus(): CpuInfo[] {
+    return cpuInfo(this.harts);
+  }
+
+  blocks(): BlockInfo[] {
+    return this.spec.disks.map((d, i) => ({ device: `virtio${i}`, file: d.file, format: d.format ?? 'auto', readOnly: d.readOnly ?? false }));
+  }
+
+  registers(cpu: number): NamedValue[] {
+    return hartRegisters(this.harts, cpu);
+  }
+
+  translatorStats(): TranslatorStats | undefined {
+    return this.machine?.translatorStats();
+  }
+
+  /** Saves the VM under `name`; between slices, as every host callback is. */
+  async saveSnapshot(name: string): Promise<void> {
+    const m = this.machine, devices = this.devices;
+    if (!m || !devices) throw new VmError('the VM is not running');
+    for (const d of devices.disks) d.backend.flush();
+    this.store().save(name, saveVirt(m), devices.disks);
+  }
+
+  /**
+   * Loads snapshot `name`: the disks' images are replaced, so everything is rebuilt
+   * around them; resolves once the restored machine runs. A trial restore into the
+   * running machine first checks the state against this configuration while the disks
+   * are untouched: a refusal leaves the VM running as it was (restoreVirt rolls back).
+   */
+  loadSnapshot(name: string): Promise<void> {
+    // A second load before the first took effect would leave the first caller waiting.
+    if (this.loaded) return Promise.reject(new VmError('a snapshot load is already in progress'));
+    try {
+      const load = this.store().prepare(name, this.spec.disks);
+      if (this.machine) applyLoad(load, this.machine);
+      this.pendingLoad = load;
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const done = new Promise<void>((resolve) => (this.loaded = resolve));
+    this.machine?.stop();
+    return done;
+  }
+
+  onEvent(listener: (e: VmEvent) => void): () => void {
+    return this.lifecycle.on(listener);
+  }
+
+  private get harts(): readonly Hart[] {
+    return this.machine?.harts ?? [];
+  }
+}
+
+/** Applies a prepared snapshot to `m`; nothing changes in `m` when it throws. */
+function applyLoad(load: PreparedLoad, m: VirtMachine): void {
+  try {
+    restoreVirt(m, load.state);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new VmError(`snapshot ${load.name}: ${e.message}`);
+    throw e;
+  }
+}
