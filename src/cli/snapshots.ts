@@ -6,9 +6,9 @@
 // size; internal qcow2 snapshots would make this cheap and are the next step.
 
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockBackend } from '../devices/block.js';
+import { stateRoot } from '../host/index.js';
 import { SnapshotError } from '../devices/snapshot.js';
 import type { VirtMachine } from '../machine/virt.js';
 import { type MachineSnapshot, restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
@@ -21,10 +21,10 @@ interface Meta {
   disks: { file: string; size: number }[];
 }
 
-/** $RVISOR_STATE, else $XDG_STATE_HOME/rvisor, else ~/.local/state/rvisor. */
+/** <state>/snapshots (stateRoot: $RVISOR_STATE, else $XDG_STATE_HOME/rvisor, else
+ *  ~/.local/state/rvisor). */
 export function snapshotRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.RVISOR_STATE ?? join(env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local/state'), 'rvisor');
-  return join(base, 'snapshots');
+  return join(stateRoot(env), 'snapshots');
 }
 
 function dirOf(name: string): string {
