@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { processAlive } from '../pid.js';
 import { apt, ARCH, type AptTree, PackageMissing, prepareApt, SuiteUnavailable } from './apt.js';
 import { busyboxApplets } from './busybox.js';
 import { writeCpio } from './cpio.js';
@@ -107,18 +108,9 @@ async function workDir(tmp: string): Promise<string> {
   await mkdir(tmp, { recursive: true });
   for (const name of await readdir(tmp)) {
     const pid = Number(/^pull-(\d+)-/.exec(name)?.[1]);
-    if (pid && !alive(pid)) await rm(join(tmp, name), { recursive: true, force: true });
+    if (pid && !processAlive(pid)) await rm(join(tmp, name), { recursive: true, force: true });
   }
   return mkdtemp(join(tmp, `pull-${process.pid}-`));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function resolveInSomeSuite(aptRoot: string, mirror: string, keyring: string, env: NodeJS.ProcessEnv, progress: (line: string) => void) {

@@ -6,10 +6,10 @@
 // allocated size; internal qcow2 snapshots would make this cheap and are the next step.
 
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SnapshotError } from '../../devices/snapshot.js';
 import type { MachineSnapshot } from '../../machine/virt-snapshot.js';
+import { stateRoot } from '../daemon/paths.js';
 import { readSnapshot, writeSnapshot } from '../../vmm/snapshot-file.js';
 import type { DiskSpec } from '../../vmm/spec.js';
 import { type AttachedDisk, type PreparedLoad, type SnapshotStore, VmError } from '../../vmm/vm-services.js';
@@ -21,11 +21,6 @@ interface Meta {
 
 interface FileLoad extends PreparedLoad {
   readonly diskFiles: readonly string[];
-}
-
-/** $RVISOR_STATE, else $XDG_STATE_HOME/rvisor, else ~/.local/state/rvisor. */
-export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.RVISOR_STATE ?? join(env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local/state'), 'rvisor');
 }
 
 export function snapshotRoot(env: NodeJS.ProcessEnv = process.env): string {
