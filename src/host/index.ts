@@ -6,3 +6,4 @@ export { openImage, listImages, removeImage, cacheRoot, type ImageInfo, type Man
 export { ImageError, ImageMissing } from './image/errors.js';
 export type { PullOptions } from './image/debian.js';
 export { EXIT_MARKER, guestCommandLine } from './image/init-script.js';
+export { startApi, type ApiOptions, type ApiServer } from './api/server.js';
