@@ -123,3 +123,14 @@ test('what the HTTP parser refuses: a 400 with an Error body, and the server goe
   assert.equal(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code, 'bad-http');
   assert.equal((await h.call('GET', '/v1/host')).status, 200);
 });
+
+test('a client that leaves mid-body is no fault: nothing logged, and the server goes on', async () => {
+  await new Promise<void>((resolve, reject) => {
+    const s = connect(h.api.socketPath, () =>
+      s.write('POST /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sp', () => s.destroy()));
+    s.on('close', () => resolve());
+    s.on('error', reject);
+  });
+  assert.equal((await h.call('GET', '/v1/host')).status, 200);
+  assert.deepEqual(h.logged.filter((l) => /internal error/.test(l) && !/told to break/.test(l)), []);
+});

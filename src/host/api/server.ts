@@ -68,7 +68,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
       reject(tooLarge());
     });
     req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
+    // The client went away mid-body: nobody is left to answer, and it is no fault to log.
+    req.once('error', () => reject(new ApiError(400, 'aborted', 'the request body ended early')));
   });
   if (!body.length) return undefined;
   const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
