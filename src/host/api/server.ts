@@ -98,18 +98,22 @@ export async function startApi(backend: HostBackend, opts: ApiOptions = {}): Pro
   if (missing.length) throw new Error(`api: the document and the handlers disagree on: ${missing.join(', ')}`);
   const wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_FRAME_LIMIT });
 
+  /** Authentication first (over TCP nothing, not even a 404, is told without the token), then the route. */
+  function locate(req: IncomingMessage, authorize: Authorize) {
+    authorize(req.headers.authorization);
+    const target = url(req);
+    return { target, route: router.find(req.method ?? 'GET', target.pathname) };
+  }
+
   async function respond(req: IncomingMessage, res: ServerResponse, authorize: Authorize): Promise<void> {
     try {
-      authorize(req.headers.authorization);
-      const target = url(req);
-      const route = router.find(req.method ?? 'GET', target.pathname);
+      const { target, route } = locate(req, authorize);
       const call = route.check(target.searchParams, await readJson(req));
       send(res, await HANDLERS[route.id](backend, call));
     } catch (e) {
       const f = failure(e, log);
-      if (res.headersSent) return void res.destroy();
-      const text = JSON.stringify(f.body);
-      res.writeHead(f.status, { ...f.headers, 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) }).end(text);
+      if (res.headersSent) res.destroy();
+      else send(res, { status: f.status, json: f.body, headers: f.headers });
     }
   }
 
@@ -118,9 +122,7 @@ export async function startApi(backend: HostBackend, opts: ApiOptions = {}): Pro
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, authorize: Authorize): void {
     socket.on('error', () => socket.destroy());
     try {
-      authorize(req.headers.authorization);
-      const target = url(req);
-      const route = router.find(req.method ?? 'GET', target.pathname);
+      const { target, route } = locate(req, authorize);
       if (route.id !== 'attachConsole' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
         throw new ApiError(400, 'no-upgrade', `${target.pathname} does not take ${req.headers.upgrade ?? 'an'} upgrade`);
       }
