@@ -9,3 +9,4 @@ export type { PullOptions } from './image/debian.js';
 export { EXIT_MARKER, guestCommandLine } from './image/init-script.js';
 export { Inventory, INVENTORY_VERSION, type InventoryOptions } from './daemon/inventory.js';
 export { insideState, stateRoot } from './daemon/paths.js';
+export { startApi, type ApiOptions, type ApiServer } from './api/server.js';

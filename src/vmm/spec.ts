@@ -154,11 +154,15 @@ export class SpecError extends Error {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
 const validate = ajv.compile(VM_SPEC_SCHEMA);
 
-function describe(e: ErrorObject): string {
-  const at = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'spec';
+/** One line naming the field an Ajv error is about: `memory: must be multiple of 4096`.
+ *  The daemon API words its own request checks the same way, under a root ('body.spec.memory'). */
+export function describeSchemaError(e: ErrorObject, root?: string): string {
+  const field = e.instancePath.slice(1).replace(/\//g, '.');
+  const at = root === undefined ? field || 'spec' : field ? `${root}.${field}` : root;
   switch (e.keyword) {
     case 'additionalProperties': return `${at}: unknown field '${String(e.params.additionalProperty)}'`;
     case 'required': return `${at}: missing field '${String(e.params.missingProperty)}'`;
+    case 'false schema': return `${at}: not allowed here`;
     case 'enum': return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default: return `${at}: ${e.message}`;
   }
@@ -170,7 +174,7 @@ function describe(e: ErrorObject): string {
  */
 export function parseVmSpec(input: unknown): VmSpec {
   const copy: unknown = input === undefined ? undefined : JSON.parse(JSON.stringify(input));
-  if (!validate(copy)) throw new SpecError((validate.errors ?? []).map(describe));
+  if (!validate(copy)) throw new SpecError((validate.errors ?? []).map((e) => describeSchemaError(e)));
   const spec = copy as VmSpec;
   // What JSON Schema cannot say: rules between fields.
   const problems: string[] = [];

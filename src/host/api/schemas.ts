@@ -1,0 +1,97 @@
+// The JSON Schemas of what the daemon API takes and returns: the OpenAPI document's
+// components.schemas. The server compiles its request checks from the document, so these
+// are the one definition of a valid request. Each mirrors a type of ../daemon/model.ts;
+// the `satisfies` lists below make the compiler notice when the model gains a value.
+
+import { VM_SPEC_SCHEMA } from '../../vmm/spec.js';
+import type { HostEvent, VmActionRequest, VmStatus } from '../daemon/model.js';
+
+export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` }) as const;
+
+/** Every value of a union type, checked both ways: none missing, none extra. */
+const every = <T extends string>() => <const A extends readonly T[]>(values: [T] extends [A[number]] ? A : never) => values;
+
+export const VM_STATUSES = every<VmStatus>()(['stopped', 'starting', 'running', 'paused', 'debug', 'crashed']);
+const EVENTS = every<HostEvent['event']>()(['STOP', 'RESUME', 'RESET', 'SHUTDOWN', 'POWERDOWN', 'CREATED', 'DELETED', 'CRASHED', 'EXPIRED']);
+const NAMED_ACTIONS = ['snapshot', 'restore'] as const;
+const ACTIONS = every<VmActionRequest['type']>()(['start', 'stop', 'pause', 'resume', 'reset', 'powerdown', ...NAMED_ACTIONS]);
+
+// Taken from the VmSpec schema rather than written again: a VM's name and labels are
+// spec fields, and the API's other names (snapshots, clones) follow the same rule. The
+// spec's default ({}) is dropped: in a PATCH it would read as "absent clears them".
+const labels = Object.fromEntries(Object.entries(VM_SPEC_SCHEMA.properties.labels).filter(([k]) => k !== 'default'));
+const name = VM_SPEC_SCHEMA.properties.name;
+
+const owner = { type: 'string', minLength: 1, maxLength: 256, description: 'Who the VM belongs to (free text, e.g. a user name).' };
+const time = { type: 'string', format: 'date-time' };
+const count = { type: 'integer', minimum: 0 };
+const ttl = { type: 'integer', minimum: 1, maximum: 2 ** 31, description: 'Seconds after creation the daemon stops the VM.' };
+
+const object = (properties: Record<string, unknown>, required: string[] = []) =>
+  ({ type: 'object', additionalProperties: false, required, properties });
+
+export const SCHEMAS = {
+  VmSpec: VM_SPEC_SCHEMA,
+  Name: name,
+  Labels: labels,
+  VmStatus: { enum: VM_STATUSES },
+  VmView: object({
+    id: { type: 'string', description: 'Stable and never reused (a UUID).' },
+    name: ref('Name'),
+    spec: ref('VmSpec'),
+    owner: { type: 'string' },
+    labels: ref('Labels'),
+    created: time,
+    lastActive: { ...time, description: 'Last guest activity seen (console output, disk or network I/O).' },
+    ttlSeconds: ttl,
+    removeOnExpiry: { type: 'boolean' },
+    template: { type: 'boolean', description: 'Read-only, never started; clones are made from it.' },
+    clonedFrom: { type: 'string', description: 'The template this VM was cloned from.' },
+    status: ref('VmStatus'),
+    crashReason: { type: 'string' },
+    cpuSeconds: { type: 'number', minimum: 0, description: "Host CPU seconds the VM's worker has used (this run)." },
+    instructions: { ...count, description: 'Guest instructions retired (this run).' },
+  }, ['id', 'name', 'spec', 'owner', 'labels', 'created', 'status', 'cpuSeconds', 'instructions']),
+  CreateRequest: object({
+    spec: ref('VmSpec'),
+    owner,
+    labels: ref('Labels'),
+    ttlSeconds: ttl,
+    removeOnExpiry: { type: 'boolean', description: 'With ttlSeconds: remove (not only stop) the VM when it expires.' },
+  }, ['spec']),
+  PatchRequest: object({
+    owner,
+    labels: { ...ref('Labels'), description: 'Replaces all labels.' },
+    ttlSeconds: { type: ['integer', 'null'], minimum: 1, maximum: 2 ** 31, description: 'null clears the TTL.' },
+  }),
+  // One object with a rule rather than a oneOf of two: a bad action then gets one clear
+  // problem ("body: missing field 'name'") instead of one per branch of the oneOf.
+  VmActionRequest: {
+    ...object({ type: { enum: ACTIONS }, name: { ...ref('Name'), description: 'The snapshot: only with snapshot and restore.' } }, ['type']),
+    if: { properties: { type: { enum: NAMED_ACTIONS } } },
+    then: { required: ['name'] },
+    else: { properties: { name: false } },
+  },
+  CloneRequest: object({ name: ref('Name'), owner, labels: ref('Labels') }, ['name']),
+  HostInfo: object({
+    version: { type: 'string' },
+    cpus: { type: 'integer', minimum: 1 },
+    memoryBytes: count,
+    vms: object(Object.fromEntries(VM_STATUSES.map((s) => [s, count])), [...VM_STATUSES]),
+  }, ['version', 'cpus', 'memoryBytes', 'vms']),
+  ImageView: object({ name: { type: 'string' }, kernelVersion: { type: 'string' }, size: count, created: time },
+    ['name', 'kernelVersion', 'size', 'created']),
+  HostEvent: object({
+    vm: object({ id: { type: 'string' }, name: { type: 'string' } }, ['id', 'name']),
+    event: { enum: EVENTS },
+    data: { type: 'object' },
+    timestamp: object({ seconds: count, microseconds: { type: 'integer', minimum: 0, maximum: 999999 } }, ['seconds', 'microseconds']),
+  }, ['vm', 'event', 'timestamp']),
+  Error: object({
+    error: object({
+      code: { type: 'string', description: 'Stable, for programs: e.g. no-such-vm, invalid-request, bad-state.' },
+      message: { type: 'string', description: 'For people.' },
+      problems: { type: 'array', items: { type: 'string' }, description: 'One line per bad field, naming it.' },
+    }, ['code', 'message']),
+  }, ['error']),
+} as const;
