@@ -10,6 +10,7 @@ import { assemble } from '../src/isa/asm.js';
 import { writeElf } from '../src/isa/elf.js';
 import { BareMetalMachine } from '../src/machine/baremetal.js';
 import { bootBench } from './boot.js';
+import { daemonBench } from './daemon.js';
 import { guestCpuBench } from './guest-cpu.js';
 import { ioBench } from './io.js';
 import { snapshotBench } from './snapshot.js';
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     await guestCpuBench();
     await ioBench();
     await snapshotBench();
+    await daemonBench();
   }
 }
 

@@ -11,6 +11,7 @@ import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
 import { DISK_USAGE, diskCommand } from './disk.js';
 import { snapshotCommand } from './snapshot-cmd.js';
+import { serveCommand, SERVE_USAGE } from './serve.js';
 import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { parseSize } from './size.js';
@@ -24,6 +25,7 @@ const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
        rvisor image pull|ls|rm [NAME]
        rvisor disk create|info|convert|check ...
        rvisor snapshot ls|rm|save|restore ...
+       ${SERVE_USAGE}
 
 rvisor run                     boot the default image (debian) to a shell on this terminal
 rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
@@ -171,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
       case 'image': return await image(rest);
       case 'disk': return await diskCommand(rest);
       case 'snapshot': return await snapshotCommand(rest);
+      case 'serve': return await serveCommand(rest);
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT_USAGE : 0;

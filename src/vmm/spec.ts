@@ -63,6 +63,10 @@ export interface VmSpec {
   shares: ShareSpec[];
   exec: 'jit' | 'interp';
   labels: Record<string, string>;
+  /** The guest's hostname (the image's /init sets it); default 'rvisor'. */
+  hostname?: string;
+  /** The guest's /etc/machine-id: 32 lowercase hex digits. Clones get a new one. */
+  machineId?: string;
 }
 
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
@@ -134,6 +138,8 @@ export const VM_SPEC_SCHEMA = {
       },
     },
     exec: { enum: ['jit', 'interp'], default: 'jit' },
+    hostname: { type: 'string', pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' },
+    machineId: { type: 'string', pattern: '^[0-9a-f]{32}$' },
     labels: {
       type: 'object', default: {}, maxProperties: 64,
       propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' },

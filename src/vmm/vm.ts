@@ -14,6 +14,7 @@ import { restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { planVirtBoot, VirtMachine } from '../machine/virt.js';
 import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VmControl, VmEvent } from './control.js';
 import { cpuInfo, hartRegisters } from './hart-info.js';
+import { readHartRegister } from './hart-regs.js';
 import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
 import { PanicWatch } from './panic-watch.js';
 import type { VmSpec } from './spec.js';
@@ -60,6 +61,8 @@ const SHUTDOWN_REASON: Record<VmExit['kind'], { guest: boolean; reason: Shutdown
   'stalled': { guest: false, reason: 'host-error' },
   'silent-reset': { guest: true, reason: 'guest-reset' },
 };
+
+const CSR_MINSTRET = 0xb02;
 
 export class Vm implements VmControl {
   readonly spec: VmSpec;
@@ -309,6 +312,18 @@ export class Vm implements VmControl {
 
   registers(cpu: number): NamedValue[] {
     return hartRegisters(this.harts, cpu);
+  }
+
+  /** Guest instructions retired by this machine's harts (minstret: since the last
+   *  rebuild), and the RAM it has written (pages in the dirty log). */
+  counters(): { instructions: number; ramTouchedBytes: number } {
+    const m = this.machine;
+    if (!m) return { instructions: 0, ramTouchedBytes: 0 };
+    let instructions = 0;
+    for (const h of m.harts) instructions += Number(readHartRegister(h, { kind: 'csr', csr: CSR_MINSTRET }) ?? 0n);
+    let pages = 0;
+    for (const d of m.mem.dirty) pages += d;
+    return { instructions, ramTouchedBytes: pages * 4096 };
   }
 
   translatorStats(): TranslatorStats | undefined {

@@ -45,10 +45,14 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
-hostname rvisor
 ip link set lo up 2>/dev/null
 
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1"=*) echo "\${w#*=}"; return ;; esac; done; }
+# The VM's identity, given by the VMM (a clone gets its own): hostname and machine-id.
+name=$(arg rvisor.hostname)
+hostname "\${name:-rvisor}"
+id=$(arg rvisor.machine_id)
+[ -n "$id" ] && echo "$id" > /etc/machine-id
 
 if [ -z "$RVISOR_IN_ROOT" ]; then
   # Dependencies come first in this list (computed from the modules' depends= at pull time).

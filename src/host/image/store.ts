@@ -33,7 +33,7 @@ export interface Manifest {
 }
 
 /** The /init contract this rvisor expects; an image made for an older one is pulled again. */
-export const IMAGE_LAYOUT = 2;
+export const IMAGE_LAYOUT = 3;
 
 export interface ImageInfo {
   name: string;
@@ -120,7 +120,7 @@ async function readManifest(name: string, cacheDir?: string): Promise<ImageInfo>
     throw corrupt(name, 'manifest.json is not an rvisor image manifest');
   }
   if ((manifest.layout ?? 1) < IMAGE_LAYOUT) {
-    throw new ImageMissing(`image ${name} was made by an older rvisor (its /init lacks networking, shares and root disks): run rvisor image pull ${name}`);
+    throw new ImageMissing(`image ${name} was made by an older rvisor (its /init lacks what this version needs: the VM's hostname and machine-id): run rvisor image pull ${name}`);
   }
   return info(dir, manifest);
 }

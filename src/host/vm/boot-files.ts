@@ -39,6 +39,9 @@ export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Prom
   for (const d of spec.disks) checkInputImage(names.disk, d.file, d.readOnly ?? false);
   for (const s of spec.shares) checkInputDir(names.share, s.dir);
   let append = spec.boot.append ?? DEFAULT_APPEND;
+  // The guest's identity, for the image's /init (a clone's differs from its template's).
+  if (spec.hostname !== undefined) append += ` rvisor.hostname=${spec.hostname}`;
+  if (spec.machineId !== undefined) append += ` rvisor.machine_id=${spec.machineId}`;
   if (spec.boot.command?.length) append += ' ' + guestCommandLine(spec.boot.command);
   if (ownKernel) return { kernel: ownKernel, initrd: ownInitrd, firmware, append };
   const image = await imageFiles(spec.boot.image ?? 'debian', o);

@@ -7,6 +7,7 @@ import { UserNet } from '../../net/index.js';
 import { DirectoryShare, ShareError } from '../../share/index.js';
 import type { VmSpec } from '../../vmm/spec.js';
 import { type AttachedDisk, type VmDevices, VmError } from '../../vmm/vm-services.js';
+import type { IoCounters } from './io-counters.js';
 
 /** QEMU's default NIC address for the first card (52:54:00:12:34:56). */
 export const DEFAULT_MAC = '52:54:00:12:34:56';
@@ -15,6 +16,8 @@ export interface DeviceHostOptions {
   /** What a message calls each kind of device: the CLI names its options (--disk). */
   names?: { disk: string; share: string; publish: string };
   warn?: (message: string) => void;
+  /** Counts the traffic of every device opened (the daemon's metrics). */
+  counters?: IoCounters;
 }
 
 export function parseMac(mac: string): Uint8Array {
@@ -42,7 +45,7 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
           file: d.file, format: d.format, readOnly: d.readOnly ?? false, serial: d.serial, warn: (m) => warn(`${names.disk} ${m}`),
         }));
         closers.push(() => backend.close());
-        return { spec: d, backend };
+        return { spec: d, backend: o.counters ? o.counters.disk(backend) : backend };
       });
       const shares = spec.shares.map((s) => {
         const share = vmError(`${names.share} ${s.dir}`, () => new DirectoryShare({ root: s.dir, tag: s.tag, readOnly: s.readOnly ?? false }));
@@ -56,7 +59,7 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
         await nat.start().catch((e: Error) => {
           throw new VmError(`${names.publish}: ${e.message}`);
         });
-        nics.push({ mac: parseMac(n.mac ?? DEFAULT_MAC), link: nat });
+        nics.push({ mac: parseMac(n.mac ?? DEFAULT_MAC), link: o.counters ? o.counters.link(nat) : nat });
       }
       return { disks, nics, shares, close };
     } catch (e) {

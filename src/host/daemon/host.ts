@@ -1,0 +1,326 @@
+// The host daemon's core: the inventory of VMs (which survives the daemon) and, for each
+// running VM, a worker thread (VmHandle). It implements HostBackend for the REST API;
+// every refusal is a HostError that names the problem and changes nothing.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, totalmem, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { VmEvent } from '../../vmm/control.js';
+import { parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
+import { timestamp } from '../../vmm/qmp/server.js';
+import { listImages } from '../image/store.js';
+import { cloneSpec } from './clone.js';
+import type { Inventory } from './inventory.js';
+import { renderMetrics } from './metrics.js';
+import {
+  type ConsoleAttachment, type CreateRequest, HostError, type HostBackend, type HostEvent, type HostInfo, type ImageView,
+  type ListFilter, type PatchRequest, type VmActionRequest, type VmRecord, type VmStatus, type VmView,
+} from './model.js';
+import { VmHandle } from './vm-handle.js';
+
+export interface HostOptions {
+  inventory: Inventory;
+  /** The state directory: per-VM overlays and snapshots go under <state>/vms/<id>/. */
+  stateDir: string;
+  version: string;
+  /** Honour test hooks (the label rvisor.test/crash-after-ms). */
+  testHooks?: boolean;
+  /** How often TTLs and activity are checked (default 1 s). */
+  tickMs?: number;
+  log?: (line: string) => void;
+}
+
+const WITH_WORKER: readonly VmStatus[] = ['starting', 'running', 'paused', 'debug'];
+
+/** A fresh locally administered address in QEMU's 52:54:00 range. */
+export function randomMac(): string {
+  return ['52', '54', '00', ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export class Host implements HostBackend {
+  private readonly handles = new Map<string, VmHandle>();
+  /** Why a VM's last run crashed, by id (until it is started again). */
+  private readonly crashes = new Map<string, string>();
+  private readonly listeners = new Set<(e: HostEvent) => void>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly inv: Inventory;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: HostOptions) {
+    this.inv = o.inventory;
+    this.log = o.log ?? ((line) => process.stderr.write(`rvisor serve: ${line}\n`));
+    this.timer = setInterval(() => this.tick(), o.tickMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private record(vm: string): VmRecord {
+    const r = this.inv.get(vm);
+    if (!r) throw new HostError(404, 'no_such_vm', `no VM ${JSON.stringify(vm)}`);
+    return r;
+  }
+
+  private status(id: string): VmStatus {
+    const h = this.handles.get(id);
+    if (h) return h.status;
+    return this.crashes.has(id) ? 'crashed' : 'stopped';
+  }
+
+  private view(r: VmRecord): VmView {
+    const h = this.handles.get(r.id);
+    const crashReason = this.crashes.get(r.id);
+    return {
+      ...r, status: this.status(r.id), ...(crashReason !== undefined && { crashReason }),
+      cpuSeconds: h?.cpuSeconds ?? 0, instructions: h?.stats?.instructions ?? 0,
+    };
+  }
+
+  private emit(r: { id: string; name: string }, event: HostEvent['event'], data?: Record<string, unknown>): void {
+    const e: HostEvent = { vm: { id: r.id, name: r.name }, event, ...(data && { data }), timestamp: timestamp() };
+    for (const l of [...this.listeners]) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log(`an event listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  info(): HostInfo {
+    const vms: Record<VmStatus, number> = { stopped: 0, starting: 0, running: 0, paused: 0, debug: 0, crashed: 0 };
+    for (const r of this.inv.list()) vms[this.status(r.id)]++;
+    return { version: this.o.version, cpus: availableParallelism(), memoryBytes: totalmem(), vms };
+  }
+
+  list(f: ListFilter): VmView[] {
+    const now = Date.now();
+    return this.inv.list().map((r) => this.view(r)).filter((v) =>
+      (f.all || f.status !== undefined || f.idleSeconds !== undefined || WITH_WORKER.includes(v.status))
+      && (f.status === undefined || v.status === f.status)
+      && (f.owner === undefined || v.owner === f.owner)
+      && Object.entries(f.labels ?? {}).every(([k, val]) => v.labels[k] === val)
+      && (f.idleSeconds === undefined || now - Date.parse(v.lastActive ?? v.created) >= f.idleSeconds * 1000));
+  }
+
+  get(vm: string): VmView {
+    return this.view(this.record(vm));
+  }
+
+  async create(req: CreateRequest): Promise<VmView> {
+    let spec: VmSpec;
+    try {
+      spec = parseVmSpec(req.spec);
+    } catch (e) {
+      if (e instanceof SpecError) throw new HostError(400, 'bad_spec', e.message, e.problems);
+      throw e;
+    }
+    if (spec.name === undefined) throw new HostError(400, 'bad_spec', 'a VM needs a name', ['spec: missing field \'name\'']);
+    if (this.inv.byName(spec.name)) throw new HostError(409, 'name_taken', `a VM named ${spec.name} exists already`);
+    await this.checkFiles(spec);
+    // Every VM of the host gets its own MAC and machine identity unless the spec names them.
+    spec.nics = spec.nics.map((n) => ({ ...n, mac: n.mac ?? randomMac() }));
+    spec.hostname ??= hostnameOf(spec.name);
+    spec.machineId ??= randomBytes(16).toString('hex');
+    const now = new Date().toISOString();
+    const record = this.inv.add({
+      id: randomUUID(), name: spec.name, spec, owner: req.owner ?? userInfo().username, labels: { ...spec.labels, ...req.labels },
+      created: now, lastActive: now,
+      ...(req.ttlSeconds !== undefined && { ttlSeconds: req.ttlSeconds }),
+      ...(req.removeOnExpiry !== undefined && { removeOnExpiry: req.removeOnExpiry }),
+    });
+    this.emit(record, 'CREATED');
+    return this.view(record);
+  }
+
+  /** Everything the spec names must exist now: a VM that cannot start is refused here. */
+  private async checkFiles(spec: VmSpec): Promise<void> {
+    const problems: string[] = [];
+    const file = (field: string, path: string | undefined, dir = false) => {
+      if (path === undefined) return;
+      if (!path.startsWith('/')) problems.push(`${field}: ${path}: not an absolute path (the daemon has no working directory of yours)`);
+      else if (!existsSync(path)) problems.push(`${field}: ${path}: no such file or directory`);
+      else if (statSync(path).isDirectory() !== dir) problems.push(`${field}: ${path}: ${dir ? 'not a directory' : 'is a directory'}`);
+    };
+    file('boot.kernel', spec.boot.kernel);
+    file('boot.initrd', spec.boot.initrd);
+    file('firmware', spec.firmware);
+    spec.disks.forEach((d, i) => file(`disks.${i}.file`, d.file));
+    spec.shares.forEach((s, i) => file(`shares.${i}.dir`, s.dir, true));
+    if (spec.boot.image !== undefined && !(await listImages()).some((i) => i.name === spec.boot.image)) {
+      problems.push(`boot.image: no image ${spec.boot.image} on this host (rvisor image pull ${spec.boot.image})`);
+    }
+    if (problems.length) throw new HostError(422, 'missing_file', problems.join('; '), problems);
+  }
+
+  patch(vm: string, req: PatchRequest): VmView {
+    const r = this.record(vm);
+    const next = this.inv.update(r.id, (old) => {
+      const out: VmRecord = { ...old };
+      if (req.owner !== undefined) out.owner = req.owner;
+      if (req.labels !== undefined) out.labels = { ...req.labels };
+      if (req.ttlSeconds === null) delete out.ttlSeconds;
+      else if (req.ttlSeconds !== undefined) out.ttlSeconds = req.ttlSeconds;
+      return out;
+    });
+    return this.view(next);
+  }
+
+  async remove(vm: string, opts: { force: boolean }): Promise<void> {
+    const r = this.record(vm);
+    const h = this.handles.get(r.id);
+    if (h && !opts.force) throw new HostError(409, 'running', `${r.name} is ${h.status}: stop it first, or remove it with force`);
+    if (this.inv.list().some((c) => c.clonedFrom === r.id)) throw new HostError(409, 'has_clones', `${r.name} is the template of other VMs: remove them first`);
+    if (h) await this.stopHandle(r, h);
+    this.inv.remove(r.id);
+    this.crashes.delete(r.id);
+    rmSync(this.vmDir(r.id), { recursive: true, force: true });
+    this.emit(r, 'DELETED');
+  }
+
+  private vmDir(id: string): string {
+    return join(this.o.stateDir, 'vms', id);
+  }
+
+  async action(vm: string, a: VmActionRequest): Promise<VmView> {
+    const r = this.record(vm);
+    const h = this.handles.get(r.id);
+    if (a.type === 'start' || (a.type === 'restore' && !h)) {
+      if (h) throw new HostError(409, 'illegal_state', `${r.name} is ${h.status} already`);
+      await this.start(r, a.type === 'restore' ? a.name : undefined);
+      return this.get(r.id);
+    }
+    if (!h) throw new HostError(409, 'illegal_state', `${r.name} is not running`);
+    switch (a.type) {
+      case 'stop': await this.stopHandle(r, h); break;
+      case 'pause': case 'resume': case 'reset': case 'powerdown': await h.action({ type: a.type }); break;
+      case 'snapshot': await h.action({ type: 'snapshot-save', name: a.name }); break;
+      case 'restore': await h.action({ type: 'snapshot-load', name: a.name }); break;
+    }
+    return this.get(r.id);
+  }
+
+  private async start(r: VmRecord, loadvm?: string): Promise<void> {
+    if (r.template) throw new HostError(409, 'template', `${r.name} is a template: clone it to run it`);
+    mkdirSync(join(this.vmDir(r.id), 'snapshots'), { recursive: true, mode: 0o700 });
+    this.crashes.delete(r.id);
+    const h = new VmHandle({ spec: r.spec, snapshotDir: join(this.vmDir(r.id), 'snapshots'), loadvm, testHooks: this.o.testHooks ?? false }, {
+      event: (e: VmEvent) => this.emit(r, e.event as HostEvent['event'], e.data),
+      console: () => this.inv.touch(r.id, new Date()),
+    });
+    this.handles.set(r.id, h);
+    void h.ended.then((end) => {
+      this.handles.delete(r.id);
+      if (end.kind === 'crashed') {
+        this.crashes.set(r.id, end.reason);
+        this.log(`${r.name} crashed: ${end.reason}`);
+        this.emit(r, 'CRASHED', { reason: end.reason });
+      }
+    });
+    this.inv.touch(r.id, new Date());
+    await h.started;
+  }
+
+  /** Stops at once, as `virsh destroy` does (powerdown is the polite way); a worker that
+   *  does not obey within 5 s is ended. */
+  private async stopHandle(r: VmRecord, h: VmHandle): Promise<void> {
+    await h.action({ type: 'quit' }).catch(() => {});
+    const timer = setTimeout(() => void h.kill(), 5000);
+    await h.ended.finally(() => clearTimeout(timer));
+    this.log(`${r.name} stopped`);
+  }
+
+  async makeTemplate(vm: string): Promise<VmView> {
+    const r = this.record(vm);
+    if (this.handles.has(r.id)) throw new HostError(409, 'running', `${r.name} is running: stop it before making it a template`);
+    return this.view(this.inv.update(r.id, (old) => ({ ...old, template: true })));
+  }
+
+  clone(template: string, req: { name: string; owner?: string; labels?: Record<string, string> }): Promise<VmView> {
+    const t = this.record(template);
+    if (!t.template) throw new HostError(409, 'not_template', `${t.name} is not a template (rvisor template ${t.name})`);
+    if (this.inv.byName(req.name)) throw new HostError(409, 'name_taken', `a VM named ${req.name} exists already`);
+    const id = randomUUID();
+    const spec = cloneSpec(t.spec, { name: req.name, dir: this.vmDir(id), mac: randomMac, machineId: randomBytes(16).toString('hex'), hostname: hostnameOf(req.name) });
+    const now = new Date().toISOString();
+    try {
+      const record = this.inv.add({
+        id, name: req.name, spec, owner: req.owner ?? t.owner, labels: { ...t.labels, ...req.labels }, created: now, lastActive: now, clonedFrom: t.id,
+      });
+      this.emit(record, 'CREATED', { clonedFrom: t.name });
+      return Promise.resolve(this.view(record));
+    } catch (e) {
+      rmSync(this.vmDir(id), { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async images(): Promise<ImageView[]> {
+    return (await listImages()).map((i) => ({ name: i.name, kernelVersion: i.manifest.kernelVersion, size: i.size, created: i.manifest.created }));
+  }
+
+  events(listener: (e: HostEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  console(vm: string): ConsoleAttachment {
+    const r = this.record(vm);
+    const h = this.handles.get(r.id);
+    if (!h) throw new HostError(409, 'illegal_state', `${r.name} is not running`);
+    let stop: (() => void) | undefined;
+    return {
+      onOutput: (listener) => { stop = h.read(listener); },
+      input: (bytes) => h.input(bytes),
+      detach: () => stop?.(),
+    };
+  }
+
+  metrics(): string {
+    return renderMetrics(this.inv.list().map((r) => ({ view: this.view(r), stats: this.handles.get(r.id)?.stats })));
+  }
+
+  /** Once a tick: fresh stats (metrics, activity) and TTL expiry. */
+  private tick(): void {
+    const now = Date.now();
+    for (const r of this.inv.list()) {
+      const h = this.handles.get(r.id);
+      if (h) {
+        const before = h.stats;
+        void h.refreshStats().then((s) => {
+          const io = (x: typeof s | undefined) => (x ? x.disk.requests + x.net.rxFrames + x.net.txFrames : 0);
+          if (io(s) !== io(before)) this.inv.touch(r.id, new Date());
+        }, () => {});
+      }
+      if (r.ttlSeconds !== undefined && now - Date.parse(r.created) >= r.ttlSeconds * 1000) void this.expire(r);
+    }
+  }
+
+  private readonly expiring = new Set<string>();
+
+  private async expire(r: VmRecord): Promise<void> {
+    const h = this.handles.get(r.id);
+    if (this.expiring.has(r.id) || (!h && !r.removeOnExpiry)) return;
+    this.expiring.add(r.id);
+    try {
+      if (h) await this.stopHandle(r, h);
+      this.emit(r, 'EXPIRED', { removed: r.removeOnExpiry ?? false });
+      if (r.removeOnExpiry) await this.remove(r.id, { force: true });
+    } catch (e) {
+      this.log(`expiring ${r.name}: ${(e as Error).message}`);
+    } finally {
+      this.expiring.delete(r.id);
+    }
+  }
+
+  /** Stops every VM and closes the inventory (the daemon's orderly exit). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.handles.entries()].map(([id, h]) => this.stopHandle(this.record(id), h)));
+    this.inv.close();
+  }
+}
+
+/** A VM name as a hostname: what RFC 1123 allows, at most 63 characters. */
+function hostnameOf(name: string): string {
+  return name.replace(/[^A-Za-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'rvisor';
+}

@@ -1,0 +1,92 @@
+// A VM's worker thread: builds one Vm from the spec it was started with, runs it, and
+// turns messages into actions and the Vm's events into messages. Everything the guest
+// does happens here, never on the daemon's main thread.
+
+import { randomFillSync } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { IllegalTransition } from '../../vmm/lifecycle.js';
+import { Vm } from '../../vmm/vm.js';
+import { VmError } from '../../vmm/vm-services.js';
+import { SpecError } from '../../vmm/spec.js';
+import { readBootFiles } from '../vm/boot-files.js';
+import { nodeDevices } from '../vm/devices.js';
+import { IoCounters } from '../vm/io-counters.js';
+import { FileSnapshotStore } from '../vm/snapshot-store.js';
+import { ImageError } from '../image/errors.js';
+import type { FromWorker, ToWorker, VmStats, WorkerStart } from './worker-protocol.js';
+
+if (!parentPort) throw new Error('vm-worker.js runs in a worker thread');
+const port = parentPort;
+const start = workerData as WorkerStart;
+const post = (m: FromWorker) => port.postMessage(m);
+const counters = new IoCounters();
+
+/** Errors the user can fix: a bad image, disk, snapshot or spec. */
+function userFacing(e: unknown): e is Error {
+  return e instanceof VmError || e instanceof SpecError || e instanceof ImageError || e instanceof RangeError || e instanceof IllegalTransition;
+}
+
+async function main(): Promise<void> {
+  let vm: Vm;
+  try {
+    const boot = await readBootFiles(start.spec);
+    vm = new Vm({
+      spec: start.spec,
+      boot,
+      services: {
+        openDevices: nodeDevices({ counters }),
+        snapshots: new FileSnapshotStore(start.snapshotDir),
+        entropy: (buf) => randomFillSync(buf),
+        // Copied: the board may reuse its buffer, and a transfer would take it away.
+        console: (bytes) => post({ type: 'console', bytes: Uint8Array.from(bytes) }),
+      },
+      loadvm: start.loadvm,
+    });
+  } catch (e) {
+    if (!userFacing(e)) throw e;
+    post({ type: 'failed', message: e.message });
+    return;
+  }
+  vm.onEvent((event) => post({ type: 'event', event }));
+  // A test hook: a VM that breaks (as a bug would, or a guest driving a device into a
+  // corner) some time after it starts, to show that it takes nothing else down.
+  const crashAfter = Number(start.spec.labels['rvisor.test/crash-after-ms']);
+  if (start.testHooks && crashAfter > 0) setTimeout(() => { throw new Error('this VM was broken on purpose (rvisor.test/crash-after-ms)'); }, crashAfter);
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'stats') {
+      post({ type: 'stats', id: m.id, stats: stats(vm) });
+      return;
+    }
+    const a = m.action;
+    vm.dispatch(a).then(
+      () => post({ type: 'reply', id: m.id }),
+      (e: unknown) => {
+        if (!userFacing(e)) throw e;
+        post({ type: 'reply', id: m.id, error: { message: e.message, illegal: e instanceof IllegalTransition } });
+      },
+    );
+  });
+  const run = vm.run();
+  void vm.attached.then(() => post({ type: 'started' }));
+  try {
+    post({ type: 'exit', exit: await run });
+  } catch (e) {
+    // A disk or share that does not open (the first machine's devices, or a reset's).
+    if (!userFacing(e)) throw e;
+    post({ type: 'failed', message: e.message });
+  }
+  port.close();
+}
+
+function stats(vm: Vm): VmStats {
+  const c = vm.counters();
+  return {
+    instructions: c.instructions,
+    translator: vm.translatorStats(),
+    ramTouchedBytes: c.ramTouchedBytes,
+    disk: { readBytes: counters.diskReadBytes, writeBytes: counters.diskWriteBytes, requests: counters.diskRequests },
+    net: { rxBytes: counters.netRxBytes, txBytes: counters.netTxBytes, rxFrames: counters.netRxFrames, txFrames: counters.netTxFrames },
+  };
+}
+
+await main();

@@ -1,0 +1,45 @@
+// The messages between the daemon's main thread and a VM's worker thread. The main
+// thread never runs guest code: it posts typed actions and reads typed events, so a VM
+// that spins or crashes cannot stall the API or the other VMs.
+
+import type { VmEvent } from '../../vmm/control.js';
+import type { VmSpec } from '../../vmm/spec.js';
+import type { VmAction, VmExit } from '../../vmm/vm.js';
+
+/** workerData of a VM worker. */
+export interface WorkerStart {
+  spec: VmSpec;
+  /** Where this VM's snapshots live (<state>/vms/<id>/snapshots). */
+  snapshotDir: string;
+  /** Start from this snapshot. */
+  loadvm?: string;
+  /** Tests only: honour the label rvisor.test/crash-after-ms (a worker broken on purpose). */
+  testHooks: boolean;
+}
+
+export type ToWorker =
+  | { type: 'action'; id: number; action: VmAction }
+  | { type: 'stats'; id: number };
+
+export interface VmStats {
+  /** Guest instructions retired, all harts. */
+  instructions: number;
+  /** Translator counters (undefined with exec interp). */
+  translator?: Record<string, number>;
+  /** Guest RAM pages written at least once (touched). */
+  ramTouchedBytes: number;
+  disk: { readBytes: number; writeBytes: number; requests: number };
+  net: { rxBytes: number; txBytes: number; rxFrames: number; txFrames: number };
+}
+
+export type FromWorker =
+  /** The VM is built and running (or paused); the boot files were read. */
+  | { type: 'started' }
+  | { type: 'event'; event: VmEvent }
+  | { type: 'console'; bytes: Uint8Array }
+  | { type: 'reply'; id: number; error?: { message: string; illegal: boolean } }
+  | { type: 'stats'; id: number; stats: VmStats }
+  /** The run ended; the worker exits after this. */
+  | { type: 'exit'; exit: VmExit }
+  /** The VM could not start (bad image, disk): the user's to fix. */
+  | { type: 'failed'; message: string };
