@@ -11,11 +11,10 @@ import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
 import { DISK_USAGE, diskCommand } from './disk.js';
 import { snapshotCommand } from './snapshot-cmd.js';
-import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
-import { parseSize } from './size.js';
+import { MACHINE_OPTIONS, sizeOf, specFromFlags, splitCommand } from './run-spec.js';
 import { runVirt } from './virt.js';
-import { SpecError, parseVmSpec } from '../vmm/spec.js';
+import { SpecError } from '../vmm/spec.js';
 import { VmError } from '../vmm/vm-services.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url));
@@ -60,26 +59,15 @@ On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the k
 ${DISK_USAGE}`;
 
 async function run(args: string[]): Promise<number> {
-  const dash = args.indexOf('--');
-  const command = dash >= 0 ? args.slice(dash + 1) : [];
+  const { flags, command } = splitCommand(args);
   const { values, positionals } = parseArgs({
-    args: dash >= 0 ? args.slice(0, dash) : args,
+    args: flags,
     allowPositionals: true,
     options: {
-      bios: { type: 'string' },
-      kernel: { type: 'string' },
-      initrd: { type: 'string' },
-      append: { type: 'string' },
-      mem: { type: 'string' },
-      smp: { type: 'string', default: '1' },
+      ...MACHINE_OPTIONS,
       'max-insns': { type: 'string' },
-      disk: { type: 'string', multiple: true, default: [] },
-      net: { type: 'string', default: 'user' },
-      publish: { type: 'string', multiple: true, default: [] },
-      share: { type: 'string', multiple: true, default: [] },
       qmp: { type: 'string' },
       loadvm: { type: 'string' },
-      exec: { type: 'string', default: 'jit' },
       gdb: { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
@@ -92,13 +80,6 @@ async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-  const sizeOf = (text: string) => {
-    try {
-      return parseSize(text);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  };
   if (values.bios === 'none') {
     let maxInstructions: number | undefined;
     if (values['max-insns'] !== undefined) {
@@ -107,31 +88,8 @@ async function run(args: string[]): Promise<number> {
     }
     return runBareMetal(values.kernel ?? DEMO, sizeOf(values.mem ?? '128M'), maxInstructions);
   }
-  if (values.exec !== 'interp' && values.exec !== 'jit') throw new UsageError(`--exec ${values.exec}: use interp or jit`);
-  if (values.net !== 'user' && values.net !== 'none') throw new UsageError(`--net ${values.net}: use user or none`);
-  if (values.net === 'none' && values.publish.length) throw new UsageError('--publish needs --net user');
-  const shares = values.share.map(parseShare);
-  const publish = values.publish.map(parsePublish);
-  checkUnique(shares, publish);
-  const harts = Number(values.smp);
-  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${values.smp}: between 1 and 8`);
-  const spec = parseVmSpec({
-    memory: sizeOf(values.mem ?? '512M'),
-    harts,
-    boot: {
-      ...(values.kernel !== undefined ? { kernel: values.kernel } : { image: positionals[0] ?? 'debian' }),
-      ...(values.initrd !== undefined && { initrd: values.initrd }),
-      ...(values.append !== undefined && { append: values.append }),
-      command,
-    },
-    ...(values.bios !== undefined && { firmware: values.bios }),
-    disks: values.disk.map(parseDisk),
-    nics: values.net === 'user' ? [{ network: 'user', publish }] : [],
-    shares,
-    exec: values.exec,
-  });
   return runVirt({
-    spec,
+    spec: specFromFlags(values, positionals[0], command),
     loadvm: values.loadvm,
     qmp: values.qmp,
     gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined),
