@@ -10,7 +10,9 @@ import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
 import { DISK_USAGE, diskCommand } from './disk.js';
-import { snapshotCommand } from './snapshot-cmd.js';
+import { SNAPSHOT_USAGE, snapshotCommand } from './snapshot-cmd.js';
+import { DaemonError, report } from './api-client.js';
+import { VM_COMMANDS, VM_USAGE, daemonSnapshot, imageLine } from './vm-commands.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { MACHINE_OPTIONS, sizeOf, specFromFlags, splitCommand } from './run-spec.js';
 import { runVirt } from './virt.js';
@@ -23,6 +25,7 @@ const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
        rvisor image pull|ls|rm [NAME]
        rvisor disk create|info|convert|check ...
        rvisor snapshot ls|rm|save|restore ...
+       rvisor create|start|stop|ps|console|rm|... (VMs of the daemon: see below)
 
 rvisor run                     boot the default image (debian) to a shell on this terminal
 rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
@@ -55,6 +58,11 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    rvisor snapshot save) taken with the same options
 
 On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the keys.
+
+VMs of the host daemon (rvisor serve), over its API:
+${VM_USAGE}
+
+${SNAPSHOT_USAGE}
 
 ${DISK_USAGE}`;
 
@@ -108,7 +116,7 @@ async function image(args: string[]): Promise<number> {
     }
     case 'ls': {
       for (const i of await listImages()) {
-        process.stdout.write(`${i.name.padEnd(12)} ${i.manifest.kernelVersion.padEnd(24)} ${(i.size / 2 ** 20).toFixed(1).padStart(7)} MiB  ${i.manifest.created}\n`);
+        process.stdout.write(imageLine(i.name, i.manifest.kernelVersion, i.size, i.manifest.created));
       }
       return 0;
     }
@@ -128,14 +136,17 @@ async function main(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'image': return await image(rest);
       case 'disk': return await diskCommand(rest);
-      case 'snapshot': return await snapshotCommand(rest);
+      // create and revert are the daemon's VMs' snapshots; ls, rm, save, restore the QMP ones.
+      case 'snapshot': return await (rest[0] === 'create' || rest[0] === 'revert' ? daemonSnapshot(rest) : snapshotCommand(rest));
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT_USAGE : 0;
       default:
+        if (Object.hasOwn(VM_COMMANDS, command)) return await VM_COMMANDS[command](rest);
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (e) {
+    if (e instanceof DaemonError) return report(e);
     if (e instanceof UsageError || e instanceof VmError || e instanceof SpecError || e instanceof ElfError || e instanceof LoadError || e instanceof AsmError || e instanceof ImageError || e instanceof RangeError) {
       process.stderr.write(`rvisor: ${e.message}\n`);
       return EXIT_USAGE;

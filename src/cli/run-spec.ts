@@ -2,6 +2,7 @@
 // the VmSpec they become: one definition, so that a VM defined on the daemon is the VM
 // the same flags would run on this terminal.
 
+import { resolve } from 'node:path';
 import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
 import { UsageError } from './errors.js';
 import { parseSize } from './size.js';
@@ -79,4 +80,17 @@ export function specFromFlags(v: MachineFlags, image: string | undefined, comman
     shares,
     exec: v.exec,
   });
+}
+/** The spec with every host path made absolute against `cwd`: the daemon opens them
+ *  later, from its own working directory, not the one they were typed in. */
+export function withAbsolutePaths(spec: VmSpec, cwd = process.cwd()): VmSpec {
+  const abs = (p: string) => resolve(cwd, p);
+  const { kernel, initrd } = spec.boot;
+  return {
+    ...spec,
+    boot: { ...spec.boot, ...(kernel !== undefined && { kernel: abs(kernel) }), ...(initrd !== undefined && { initrd: abs(initrd) }) },
+    ...(spec.firmware !== undefined && { firmware: abs(spec.firmware) }),
+    disks: spec.disks.map((d) => ({ ...d, file: abs(d.file) })),
+    shares: spec.shares.map((s) => ({ ...s, dir: abs(s.dir) })),
+  };
 }
