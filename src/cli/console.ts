@@ -1,15 +1,14 @@
 // The terminal side of a guest's serial console: raw mode, and QEMU's Ctrl-A escapes
-// (Ctrl-A X quits, Ctrl-A C switches between the guest and the monitor, Ctrl-A H lists
-// keys, Ctrl-A Ctrl-A sends a literal Ctrl-A).
+// (Ctrl-A X quits, or detaches from a daemon's VM; Ctrl-A C switches between the guest
+// and the monitor; Ctrl-A H lists keys; Ctrl-A Ctrl-A sends a literal Ctrl-A).
 
 const CTRL_A = 0x01;
 
-const HELP = `\r
-C-a h    print this help\r
-C-a x    exit rvisor\r
-C-a c    switch between the console and the monitor\r
-C-a C-a  send C-a to the guest\r
-`;
+function help(h: ConsoleHandlers): string {
+  return ['', 'C-a h    print this help', `C-a x    ${h.detaches ? 'detach (the VM keeps running)' : 'exit rvisor'}`,
+    ...(h.toggleMonitor ? ['C-a c    switch between the console and the monitor'] : []), 'C-a C-a  send C-a to the guest', '']
+    .join('\r\n');
+}
 
 export interface ConsoleHandlers {
   /** Bytes typed for the guest. */
@@ -17,6 +16,8 @@ export interface ConsoleHandlers {
   quit(): void;
   /** Ctrl-A C: the monitor takes the keyboard, or gives it back. */
   toggleMonitor?(): void;
+  /** quit() detaches from a VM that goes on running (`rvisor console`), rather than ends it. */
+  detaches?: boolean;
 }
 
 export class TerminalConsole {
@@ -61,7 +62,7 @@ export class TerminalConsole {
         const key = String.fromCharCode(b).toLowerCase();
         if (key === 'x') {
           this.flush(out);
-          process.stderr.write('\r\nrvisor: terminated by C-a x\r\n');
+          process.stderr.write(`\r\nrvisor: ${this.handlers.detaches ? 'detached by C-a x (the VM keeps running)' : 'terminated by C-a x'}\r\n`);
           this.handlers.quit();
           return;
         }
@@ -69,7 +70,7 @@ export class TerminalConsole {
           this.flush(out);
           out.length = 0;
           this.handlers.toggleMonitor();
-        } else if (key === 'h') process.stderr.write(HELP);
+        } else if (key === 'h') process.stderr.write(help(this.handlers));
         else if (b === CTRL_A) out.push(CTRL_A);
         continue;
       }

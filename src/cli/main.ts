@@ -10,13 +10,14 @@ import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
 import { DISK_USAGE, diskCommand } from './disk.js';
-import { snapshotCommand } from './snapshot-cmd.js';
+import { SNAPSHOT_USAGE, snapshotCommand } from './snapshot-cmd.js';
 import { serveCommand, SERVE_USAGE } from './serve.js';
-import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
+import { DaemonError, report } from './api-client.js';
+import { VM_COMMANDS, VM_USAGE, daemonSnapshot, imageLine } from './vm-commands.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
-import { parseSize } from './size.js';
+import { MACHINE_OPTIONS, sizeOf, specFromFlags, splitCommand } from './run-spec.js';
 import { runVirt } from './virt.js';
-import { SpecError, parseVmSpec } from '../vmm/spec.js';
+import { SpecError } from '../vmm/spec.js';
 import { VmError } from '../vmm/vm-services.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url));
@@ -26,6 +27,7 @@ const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
        rvisor disk create|info|convert|check ...
        rvisor snapshot ls|rm|save|restore ...
        ${SERVE_USAGE}
+       rvisor create|start|stop|ps|console|rm|... (VMs of the daemon: see below)
 
 rvisor run                     boot the default image (debian) to a shell on this terminal
 rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
@@ -59,29 +61,23 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
 
 On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the keys.
 
+VMs of the host daemon (rvisor serve), over its API:
+${VM_USAGE}
+
+${SNAPSHOT_USAGE}
+
 ${DISK_USAGE}`;
 
 async function run(args: string[]): Promise<number> {
-  const dash = args.indexOf('--');
-  const command = dash >= 0 ? args.slice(dash + 1) : [];
+  const { flags, command } = splitCommand(args);
   const { values, positionals } = parseArgs({
-    args: dash >= 0 ? args.slice(0, dash) : args,
+    args: flags,
     allowPositionals: true,
     options: {
-      bios: { type: 'string' },
-      kernel: { type: 'string' },
-      initrd: { type: 'string' },
-      append: { type: 'string' },
-      mem: { type: 'string' },
-      smp: { type: 'string', default: '1' },
+      ...MACHINE_OPTIONS,
       'max-insns': { type: 'string' },
-      disk: { type: 'string', multiple: true, default: [] },
-      net: { type: 'string', default: 'user' },
-      publish: { type: 'string', multiple: true, default: [] },
-      share: { type: 'string', multiple: true, default: [] },
       qmp: { type: 'string' },
       loadvm: { type: 'string' },
-      exec: { type: 'string', default: 'jit' },
       gdb: { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
@@ -94,13 +90,6 @@ async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-  const sizeOf = (text: string) => {
-    try {
-      return parseSize(text);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  };
   if (values.bios === 'none') {
     let maxInstructions: number | undefined;
     if (values['max-insns'] !== undefined) {
@@ -109,31 +98,8 @@ async function run(args: string[]): Promise<number> {
     }
     return runBareMetal(values.kernel ?? DEMO, sizeOf(values.mem ?? '128M'), maxInstructions);
   }
-  if (values.exec !== 'interp' && values.exec !== 'jit') throw new UsageError(`--exec ${values.exec}: use interp or jit`);
-  if (values.net !== 'user' && values.net !== 'none') throw new UsageError(`--net ${values.net}: use user or none`);
-  if (values.net === 'none' && values.publish.length) throw new UsageError('--publish needs --net user');
-  const shares = values.share.map(parseShare);
-  const publish = values.publish.map(parsePublish);
-  checkUnique(shares, publish);
-  const harts = Number(values.smp);
-  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${values.smp}: between 1 and 8`);
-  const spec = parseVmSpec({
-    memory: sizeOf(values.mem ?? '512M'),
-    harts,
-    boot: {
-      ...(values.kernel !== undefined ? { kernel: values.kernel } : { image: positionals[0] ?? 'debian' }),
-      ...(values.initrd !== undefined && { initrd: values.initrd }),
-      ...(values.append !== undefined && { append: values.append }),
-      command,
-    },
-    ...(values.bios !== undefined && { firmware: values.bios }),
-    disks: values.disk.map(parseDisk),
-    nics: values.net === 'user' ? [{ network: 'user', publish }] : [],
-    shares,
-    exec: values.exec,
-  });
   return runVirt({
-    spec,
+    spec: specFromFlags(values, positionals[0], command),
     loadvm: values.loadvm,
     qmp: values.qmp,
     gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined),
@@ -152,7 +118,7 @@ async function image(args: string[]): Promise<number> {
     }
     case 'ls': {
       for (const i of await listImages()) {
-        process.stdout.write(`${i.name.padEnd(12)} ${i.manifest.kernelVersion.padEnd(24)} ${(i.size / 2 ** 20).toFixed(1).padStart(7)} MiB  ${i.manifest.created}\n`);
+        process.stdout.write(imageLine(i.name, i.manifest.kernelVersion, i.size, i.manifest.created));
       }
       return 0;
     }
@@ -172,15 +138,18 @@ async function main(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'image': return await image(rest);
       case 'disk': return await diskCommand(rest);
-      case 'snapshot': return await snapshotCommand(rest);
       case 'serve': return await serveCommand(rest);
+      // create and revert are the daemon's VMs' snapshots; ls, rm, save, restore the QMP ones.
+      case 'snapshot': return await (rest[0] === 'create' || rest[0] === 'revert' ? daemonSnapshot(rest) : snapshotCommand(rest));
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT_USAGE : 0;
       default:
+        if (Object.hasOwn(VM_COMMANDS, command)) return await VM_COMMANDS[command](rest);
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (e) {
+    if (e instanceof DaemonError) return report(e);
     if (e instanceof UsageError || e instanceof VmError || e instanceof SpecError || e instanceof ElfError || e instanceof LoadError || e instanceof AsmError || e instanceof ImageError || e instanceof RangeError) {
       process.stderr.write(`rvisor: ${e.message}\n`);
       return EXIT_USAGE;

@@ -1,6 +1,8 @@
 // `rvisor snapshot ls|rm|save|restore`: the snapshot store on this host, and saving or
 // loading a snapshot of a running VM through its QMP socket (as `virsh snapshot-create`
 // talks to QEMU), so any rvisor started with --qmp can be snapshotted from outside.
+// (`snapshot create|revert`, for the daemon's VMs, are in vm-commands.ts: other verbs,
+// so that neither form is told from the other by how many names it has.)
 
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -12,7 +14,8 @@ export const SNAPSHOT_USAGE = `rvisor snapshot ls                         snapsh
 rvisor snapshot rm NAME
 rvisor snapshot save NAME --qmp ADDR       snapshot a running VM (rvisor run --qmp ADDR)
 rvisor snapshot restore NAME --qmp ADDR    load it back into that VM
-                                           (or start a new one: rvisor run ... --loadvm NAME)`;
+                                           (or start a new one: rvisor run ... --loadvm NAME)
+  (for the daemon's VMs: rvisor snapshot create|revert VM SNAP)`;
 
 export async function snapshotCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { qmp: { type: 'string' } }, strict: true });
