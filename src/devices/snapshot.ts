@@ -10,6 +10,15 @@
 //   then changes the component, so a SnapshotError leaves the component untouched.
 // - Fields a reader does not know are ignored: a newer minor version may add some.
 
+/** The persistence contract every stateful component of a board meets: its section id in
+ *  the snapshot, and save/restore as above. Boards register one per component as they
+ *  build it (VirtMachine.persistent), in restore order. */
+export interface Persistent {
+  readonly id: string;
+  save(): unknown;
+  restore(state: unknown): void;
+}
+
 /** A snapshot that cannot be read or does not fit the machine it is restored into. */
 export class SnapshotError extends Error {
   override name = 'SnapshotError';

@@ -18,9 +18,8 @@
 import { SnapshotError, StateReader } from '../devices/snapshot.js';
 import type { VirtioMmio } from '../devices/virtio/mmio.js';
 import { jitOf } from '../jit/index.js';
-import { restoreHart, restoreSbi, saveHart, saveSbi } from './hart-snapshot.js';
 import { prepareRam, saveRam } from './ram-snapshot.js';
-import { VIRT, virtioSlotBase } from './virt-map.js';
+import { virtioSlotBase } from './virt-map.js';
 import type { VirtMachine } from './virt.js';
 
 /** Sections by component id, in the order they were saved. */
@@ -37,12 +36,6 @@ export interface VirtConfigSnapshot {
   slots: { base: number; name: string; deviceId: number }[];
 }
 
-interface Component {
-  id: string;
-  save(): unknown;
-  restore(state: unknown): void;
-}
-
 function transportAt(m: VirtMachine, slot: number): { name: string; transport: VirtioMmio } | undefined {
   return m.virtio.transports.find((t) => t.transport === m.virtio.slots[slot]);
 }
@@ -57,49 +50,11 @@ export function virtConfig(m: VirtMachine): VirtConfigSnapshot {
   };
 }
 
-/** Everything but the config and RAM, in restore order: the clock before the devices
- *  that compare against it, the harts before the devices that drive their mip bits. */
-function components(m: VirtMachine): Component[] {
-  const out: Component[] = [{
-    id: 'clock',
-    save: () => ({ mtime: m.time.mtime(), timebaseHz: VIRT.timebaseHz }),
-    restore: (s) => {
-      const r = StateReader.of(s, 'clock');
-      if (r.int('timebaseHz', 1, 2 ** 40) !== VIRT.timebaseHz) r.fail('timebaseHz', `this board counts at ${VIRT.timebaseHz} Hz`);
-      m.time.set(r.int('mtime', 0, Number.MAX_SAFE_INTEGER));
-    },
-  }];
-  m.harts.forEach((h, i) => out.push({ id: `hart${i}`, save: () => saveHart(h), restore: (s) => restoreHart(h, s, `hart${i}`) }));
-  const sbi = m.sbi;
-  if (sbi) out.push({ id: 'sbi', save: () => saveSbi(sbi), restore: (s) => restoreSbi(sbi, s) });
-  out.push(
-    { id: 'plic', save: () => m.plic.save(), restore: (s) => m.plic.restore(s) },
-    { id: 'clint', save: () => m.clint.save(), restore: (s) => m.clint.restore(s) },
-    { id: 'uart0', save: () => m.uart.save(), restore: (s) => m.uart.restore(s) },
-    { id: 'rtc', save: () => m.rtc.save(), restore: (s) => m.rtc.restore(s) },
-  );
-  m.virtio.slots.forEach((_, i) => {
-    const t = transportAt(m, i);
-    const id = `virtio@${virtioSlotBase(i).toString(16)}`;
-    if (t) out.push({ id, save: () => t.transport.save(), restore: (s) => t.transport.restore(s, id) });
-  });
-  out.push({
-    id: 'machine',
-    save: () => ({ consoleInput: Uint8Array.from(m.input) }),
-    restore: (s) => {
-      const input = StateReader.of(s, 'machine').bytes('consoleInput', { max: 16 << 20 });
-      m.input.length = 0;
-      for (const b of input) m.input.push(b);
-    },
-  });
-  return out;
-}
-
 /** Saves the machine: call it between slices (see the header). */
 export function saveVirt(m: VirtMachine): MachineSnapshot {
   const snap: MachineSnapshot = new Map();
   snap.set('config', virtConfig(m));
-  for (const c of components(m)) snap.set(c.id, c.save());
+  for (const c of m.persistent) snap.set(c.id, c.save());
   snap.set('ram', saveRam(m.mem));
   return snap;
 }
@@ -134,7 +89,7 @@ export function restoreVirt(m: VirtMachine, snap: MachineSnapshot): void {
   };
   checkConfig(m, section('config'));
   const writeRam = prepareRam(m.mem, section('ram'));
-  const parts = components(m);
+  const parts = m.persistent;
   const states = parts.map((c) => section(c.id));
   const backup = parts.map((c) => c.save());
   let done = 0;

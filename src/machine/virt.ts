@@ -10,6 +10,7 @@ import { Slot, slotIndex } from '../cpu/state.js';
 import { Clint, CLINT_WIDTHS } from '../devices/clint.js';
 import { GoldfishRtc, RTC_WIDTHS } from '../devices/goldfish-rtc.js';
 import type { ByteSink, MmioDevice } from '../devices/mmio.js';
+import { type Persistent, StateReader } from '../devices/snapshot.js';
 import { Plic, PLIC_WIDTHS } from '../devices/plic.js';
 import { SifiveTest, TEST_WIDTHS, type TestEvent } from '../devices/sifive-test.js';
 import { Uart16550, UART_WIDTHS } from '../devices/uart16550.js';
@@ -19,6 +20,7 @@ import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
 import { type BootPlan, planBoot, writeBoot } from './boot.js';
 import { Bus } from './bus.js';
 import { hostClock } from './clock.js';
+import { restoreHart, restoreSbi, saveHart, saveSbi } from './hart-snapshot.js';
 import { FirmwareBoot } from './firmware-boot.js';
 import { GuestDma } from './guest-dma.js';
 import { virtDeviceTree } from './virt-dt.js';
@@ -104,6 +106,32 @@ export function planVirtBoot(cfg: Pick<VirtConfig, 'memSize' | 'harts' | 'kernel
   }));
 }
 
+/** The clock's section: guest time (mtime) continues from the saved value. */
+function clockPart(time: { mtime(): number; set(mtime: number): void }): Persistent {
+  return {
+    id: 'clock',
+    save: () => ({ mtime: time.mtime(), timebaseHz: VIRT.timebaseHz }),
+    restore: (s) => {
+      const r = StateReader.of(s, 'clock');
+      if (r.int('timebaseHz', 1, 2 ** 40) !== VIRT.timebaseHz) r.fail('timebaseHz', `this board counts at ${VIRT.timebaseHz} Hz`);
+      time.set(r.int('mtime', 0, Number.MAX_SAFE_INTEGER));
+    },
+  };
+}
+
+/** Console input the UART's FIFO has not taken yet. */
+function inputPart(input: number[]): Persistent {
+  return {
+    id: 'machine',
+    save: () => ({ consoleInput: Uint8Array.from(input) }),
+    restore: (s) => {
+      const bytes = StateReader.of(s, 'machine').bytes('consoleInput', { max: 16 << 20 });
+      input.length = 0;
+      for (const b of bytes) input.push(b);
+    },
+  };
+}
+
 export class VirtMachine {
   readonly mem: GuestMemory;
   readonly bus = new Bus();
@@ -130,6 +158,10 @@ export class VirtMachine {
   private endOnSpin = false;
   /** The pass's samples, one per hart, reused. */
   private readonly samples: HartSample[] = [];
+  /** Each stateful component's snapshot section, registered as the board is built, in
+   *  restore order: the clock before the devices that compare against it, the harts before
+   *  the devices that drive their mip bits (virt-snapshot.ts adds config and RAM). */
+  readonly persistent: Persistent[] = [];
 
   constructor(readonly cfg: VirtConfig) {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
@@ -141,7 +173,12 @@ export class VirtMachine {
       this.jit = jitOf(this.mem);
       this.jit.asyncCompile = true;
     }
-    for (let i = 0; i < cfg.harts; i++) this.harts.push(new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time }));
+    this.persistent.push(clockPart(this.time));
+    for (let i = 0; i < cfg.harts; i++) {
+      const h = new Hart(this.mem, { hartId: i, bus: this.bus, time: this.time });
+      this.harts.push(h);
+      this.persistent.push({ id: `hart${i}`, save: () => saveHart(h), restore: (s) => restoreHart(h, s, `hart${i}`) });
+    }
     if (cfg.stall !== false) this.stall = new StallWatch(cfg.stall ?? STALL_LIMITS);
     for (let i = 0; i < cfg.harts; i++) this.samples.push({ interruptible: false, inKernel: false, retired: 0 });
     const toConsole = (bytes: Uint8Array) => {
@@ -154,6 +191,9 @@ export class VirtMachine {
     this.uart = new Uart16550(this.plic.line(VIRT.uart0.irq), toConsole);
     const wall = cfg.wallClockMs ?? (() => Date.now());
     this.rtc = new GoldfishRtc(this.plic.line(VIRT.rtc.irq), () => BigInt(Math.floor(wall() * 1e6)));
+    for (const [id, part] of [['plic', this.plic], ['clint', this.clint], ['uart0', this.uart], ['rtc', this.rtc]] as const) {
+      this.persistent.push({ id, save: () => part.save(), restore: (s) => part.restore(s) });
+    }
     const test = new SifiveTest((e: TestEvent) => this.finish(e.kind === 'poweroff' ? { kind: 'poweroff', code: e.code } : { kind: 'reset' }));
 
     const map = (name: string, base: number, size: number, device: MmioDevice, widths: number) =>
@@ -173,7 +213,10 @@ export class VirtMachine {
     this.virtio.slots.forEach((device, i) => {
       const plugged = this.virtio.transports.find((t) => t.transport === device);
       map(plugged?.name ?? `virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, device, plugged ? VIRTIO_MMIO_WIDTHS : VIRTIO_WIDTHS);
+      const id = `virtio@${virtioSlotBase(i).toString(16)}`;
+      if (plugged) this.persistent.push({ id, save: () => plugged.transport.save(), restore: (s) => plugged.transport.restore(s, id) });
     });
+    this.persistent.push(inputPart(this.input));
 
     writeBoot(this.mem, { kernel: cfg.kernel, initrd: cfg.initrd }, plan);
     const kernel = plan.kernel, dtbAddr = plan.dtbAddr;
@@ -181,13 +224,14 @@ export class VirtMachine {
     if (cfg.bios) {
       new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
     } else {
-      this.sbi = new Sbi(this.harts, {
+      const sbi = this.sbi = new Sbi(this.harts, {
         consoleWrite: toConsole,
         consoleRead: () => -1,
         systemReset: (type) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' }),
         mtime: () => this.time.mtime(),
       });
       bootHartInSMode(this.harts[0], BigInt(kernel.entry), 0, BigInt(dtbAddr));
+      this.persistent.push({ id: 'sbi', save: () => saveSbi(sbi), restore: (s) => restoreSbi(sbi, s) });
     }
   }
 

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ensureImage, sleep } from '../boot/support.js';
+import { join } from 'node:path';
+import { QmpClient } from '../vmm/qmp-client.js';
 import { Daemon, type GuestConsole } from './daemon-fixture.js';
 
 /** The shell prompt (ash then asks for the cursor position: ESC [6n). */
@@ -58,6 +60,12 @@ test('three Debian guests at once, each driven through the API', { timeout: 900_
   assert.equal(second.two, first.two, 'the paused guest ran');
   assert.ok(second.one > first.one && second.three > first.three, `the others stopped: ${JSON.stringify([first, second])}`);
   assert.equal((await daemon.api('POST', '/v1/vms/two/actions', { type: 'pause' })).status, 409, 'pause a paused VM');
+  // Each VM keeps its own QMP socket for QEMU's tools, and it sees the same state.
+  const qmp = await QmpClient.open(join(daemon.state, 'vms', (await daemon.ok<View>('GET', '/v1/vms/two')).id, 'qmp.sock'));
+  await qmp.next();
+  await qmp.execute('qmp_capabilities');
+  assert.deepEqual((await qmp.execute('query-status')).return, { running: false, status: 'paused', singlestep: false });
+  qmp.close();
   await daemon.ok('POST', '/v1/vms/two/actions', { type: 'resume' });
   assert.equal(await two.run('echo back'), 'back\n');
 

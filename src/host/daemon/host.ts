@@ -203,7 +203,9 @@ export class Host implements HostBackend {
     if (r.template) throw new HostError(409, 'template', `${r.name} is a template: clone it to run it`);
     mkdirSync(join(this.vmDir(r.id), 'snapshots'), { recursive: true, mode: 0o700 });
     this.crashes.delete(r.id);
-    const h = new VmHandle({ spec: r.spec, snapshotDir: join(this.vmDir(r.id), 'snapshots'), loadvm, testHooks: this.o.testHooks ?? false }, {
+    const h = new VmHandle({
+      spec: r.spec, snapshotDir: join(this.vmDir(r.id), 'snapshots'), qmpSocket: join(this.vmDir(r.id), 'qmp.sock'), loadvm, testHooks: this.o.testHooks ?? false,
+    }, {
       event: (e: VmEvent) => this.emit(r, e.event as HostEvent['event'], e.data),
       console: () => this.inv.touch(r.id, new Date()),
     });

@@ -4,7 +4,9 @@
 
 import { randomFillSync } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
+import { Hmp } from '../../vmm/hmp.js';
 import { IllegalTransition } from '../../vmm/lifecycle.js';
+import { QmpServer } from '../../vmm/qmp/server.js';
 import { Vm } from '../../vmm/vm.js';
 import { VmError } from '../../vmm/vm-services.js';
 import { SpecError } from '../../vmm/spec.js';
@@ -66,6 +68,9 @@ async function main(): Promise<void> {
       },
     );
   });
+  // The VM's own QMP socket, for QEMU's tools (qmp-shell, virsh qemu-monitor-command).
+  const qmp = new QmpServer({ control: vm, hmp: new Hmp(vm) });
+  await qmp.listen({ kind: 'unix', path: start.qmpSocket });
   const run = vm.run();
   void vm.attached.then(() => post({ type: 'started' }));
   try {
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
     if (!userFacing(e)) throw e;
     post({ type: 'failed', message: e.message });
   }
+  await qmp.close();
   port.close();
 }
 

@@ -11,6 +11,8 @@ export interface WorkerStart {
   spec: VmSpec;
   /** Where this VM's snapshots live (<state>/vms/<id>/snapshots). */
   snapshotDir: string;
+  /** The VM's QMP socket (<state>/vms/<id>/qmp.sock). */
+  qmpSocket: string;
   /** Start from this snapshot. */
   loadvm?: string;
   /** Tests only: honour the label rvisor.test/crash-after-ms (a worker broken on purpose). */
