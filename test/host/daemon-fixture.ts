@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CLI, sleep, until } from '../boot/support.js';
-import { send, type Reply } from './api-fixture.js';
+import { Contract, send, type Reply } from './api-fixture.js';
 
 export class Daemon {
   readonly state: string;
   readonly socketPath: string;
   private child: ChildProcess | undefined;
+  /** The served OpenAPI document: every response is checked against it. */
+  private contract: Contract | undefined;
   log = '';
 
   constructor() {
@@ -32,6 +34,7 @@ export class Daemon {
     child.stderr?.on('data', (b: Buffer) => (this.log += b.toString()));
     await until('the daemon to listen', () => /listening on/.test(this.log) || child.exitCode !== null, 30_000);
     assert.equal(child.exitCode, null, `the daemon exited: ${this.log}`);
+    this.contract = await Contract.load({ socketPath: this.socketPath });
   }
 
   get pid(): number {
@@ -62,8 +65,15 @@ export class Daemon {
     rmSync(this.state, { recursive: true, force: true });
   }
 
-  api(method: string, path: string, json?: unknown): Promise<Reply> {
-    return send({ socketPath: this.socketPath }, method, path, json === undefined ? {} : { json });
+  /** A request; its response must be one the OpenAPI document describes, and a request
+   *  the daemon took (2xx) one the document allows. */
+  async api(method: string, path: string, json?: unknown): Promise<Reply> {
+    const r = await send({ socketPath: this.socketPath }, method, path, json === undefined ? {} : { json });
+    if (this.contract) {
+      this.contract.checkResponse(method, path, r);
+      if (r.status < 300) assert.deepEqual(this.contract.requestProblems(method, path, json), [], `${method} ${path}: the document allows it`);
+    }
+    return r;
   }
 
   /** A request that must succeed: its JSON body. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ensureImage, sleep } from '../boot/support.js';
 import { join } from 'node:path';
+import parsePrometheus from 'parse-prometheus-text-format';
 import { QmpClient } from '../vmm/qmp-client.js';
 import { Daemon, type GuestConsole } from './daemon-fixture.js';
 
@@ -68,6 +69,17 @@ test('three Debian guests at once, each driven through the API', { timeout: 900_
   qmp.close();
   await daemon.ok('POST', '/v1/vms/two/actions', { type: 'resume' });
   assert.equal(await two.run('echo back'), 'back\n');
+
+  // Metrics, read by a Prometheus text-format parser.
+  const families = new Map(parsePrometheus((await daemon.api('GET', '/metrics')).text).map((f) => [f.name, f]));
+  const sample = (name: string, labels: Record<string, string>) => Number(families.get(name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value);
+  assert.equal(sample('rvisor_host_vms', { state: 'running' }), 3);
+  assert.equal(sample('rvisor_vm_state', { vm: 'two', state: 'running' }), 1);
+  assert.ok(sample('rvisor_vm_guest_instructions_total', { vm: 'one' }) > 1e8);
+  assert.ok(sample('rvisor_vm_cpu_seconds_total', { vm: 'one' }) > 1);
+  assert.ok(sample('rvisor_vm_ram_touched_bytes', { vm: 'three' }) > 16 << 20);
+  assert.ok(sample('rvisor_vm_net_frames_total', { vm: 'one', direction: 'tx' }) > 0, 'DHCP sent frames');
+  assert.ok(sample('rvisor_vm_translator_events_total', { vm: 'one', counter: 'blocks translated' }) > 1000);
 
   // A snapshot, a change, a restore: the change is gone.
   await daemon.ok('POST', '/v1/vms/one/actions', { type: 'snapshot', name: 'clean' });
