@@ -58,7 +58,17 @@ export async function daemonBench(): Promise<void> {
     await prompt(d, 'clone');
     console.log(`clone: ${cloned.toFixed(0)} ms to clone, ${((performance.now() - t0) / 1000).toFixed(1)} s from clone to the clone's shell prompt`);
     await d.ok('POST', '/v1/vms/clone/actions', { type: 'stop' });
+  } finally {
+    await d.cleanup();
+  }
+  await memoryBench();
+}
 
+/** In a daemon of its own: the baseline is an idle daemon that has run nothing yet. */
+async function memoryBench(): Promise<void> {
+  const d = new Daemon();
+  await d.start();
+  try {
     const pid = d.pid;
     const baseline = rssOf(pid);
     let running = 0;

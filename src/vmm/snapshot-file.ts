@@ -44,10 +44,17 @@ function sectionHead(kind: number, id: string, payloadLength: number): Uint8Arra
   return h;
 }
 
-/** Writes `snap` to `path` (synchronously, so guest RAM cannot change under it). */
-/** `version` is for tests of other versions' files. */
-export function writeSnapshot(path: string, snap: MachineSnapshot, version: SnapshotVersion = SNAPSHOT_VERSION): void {
-  // Everything but RAM is small: encode it first, so the file length is known up front.
+/** Where an encoded snapshot goes, chunk by chunk: a file today, a migration socket
+ *  later. `write` must take (or copy) the bytes before it returns: RAM chunks are views
+ *  of guest memory. */
+export interface SnapshotSink {
+  write(bytes: Uint8Array): void;
+}
+
+/** Streams `snap` into `sink` (synchronously, so guest RAM cannot change under it).
+ *  `version` is for tests of other versions' files. */
+export function encodeSnapshot(snap: MachineSnapshot, sink: SnapshotSink, version: SnapshotVersion = SNAPSHOT_VERSION): void {
+  // Everything but RAM is small: encode it first, so the total length is known up front.
   const parts: { head: Uint8Array; length: number; body: () => Iterable<Uint8Array> }[] = [];
   for (const [id, state] of snap) {
     if (id === 'ram') {
@@ -70,22 +77,27 @@ export function writeSnapshot(path: string, snap: MachineSnapshot, version: Snap
   dv.setUint16(10, version.minor, true);
   dv.setUint16(12, version.patch, true);
   dv.setBigUint64(16, BigInt(total), true);
+  const hash = createHash('sha256');
+  const put = (b: Uint8Array) => {
+    hash.update(b);
+    sink.write(b);
+  };
+  put(header);
+  for (const p of parts) {
+    put(p.head);
+    for (const b of p.body()) put(b);
+  }
+  put(end);
+  sink.write(hash.digest());
+}
 
+/** Writes `snap` to `path` through a temporary file renamed over it once complete and
+ *  synced, so `path` is never half written. */
+export function writeSnapshot(path: string, snap: MachineSnapshot, version: SnapshotVersion = SNAPSHOT_VERSION): void {
   const tmp = `${path}.tmp-${Date.now()}`;
   const fd = openSync(tmp, 'w');
-  const hash = createHash('sha256');
-  const put = (b: Uint8Array, hashed = true) => {
-    if (hashed) hash.update(b);
-    for (let done = 0; done < b.length;) done += writeSync(fd, b, done, b.length - done);
-  };
   try {
-    put(header);
-    for (const p of parts) {
-      put(p.head);
-      for (const b of p.body()) put(b);
-    }
-    put(end);
-    put(hash.digest(), false);
+    encodeSnapshot(snap, { write: (b) => { for (let done = 0; done < b.length;) done += writeSync(fd, b, done, b.length - done); } }, version);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, path);
