@@ -40,6 +40,9 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    without --kernel, the bundled demo
   --mem SIZE       guest RAM, e.g. 512M or 2G (default 512M; bare metal 128M)
   --smp N          harts (default 1)
+  --cpu-cap PCT    use at most PCT% of one host core; the guest sees the time
+                   withheld as steal time (SBI STA)
+  --cpu-shares N   weight when the daemon's host is overcommitted (default 256)
   --exec jit|interp  translate hot guest code to WebAssembly (default), or run
                    everything on the interpreter
   --max-insns N    bare metal: stop with status 3 after N instructions

@@ -22,6 +22,8 @@ export const MACHINE_OPTIONS = {
   publish: { type: 'string', multiple: true, default: [] as string[] },
   share: { type: 'string', multiple: true, default: [] as string[] },
   exec: { type: 'string', default: 'jit' },
+  'cpu-cap': { type: 'string' },
+  'cpu-shares': { type: 'string' },
 } as const;
 
 export interface MachineFlags {
@@ -36,6 +38,16 @@ export interface MachineFlags {
   publish: string[];
   share: string[];
   exec: string;
+  'cpu-cap'?: string;
+  'cpu-shares'?: string;
+}
+
+/** An integer option in [min, max], or undefined when absent. */
+function intFlag(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text.replace(/%$/, ''));
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} ${text}: between ${min} and ${max}`);
+  return n;
 }
 
 /** The arguments before `--` (options and the image) and the guest command after it:
@@ -64,8 +76,11 @@ export function specFromFlags(v: MachineFlags, image: string | undefined, comman
   checkUnique(shares, publish);
   const harts = Number(v.smp);
   if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${v.smp}: between 1 and 8`);
+  const cap = intFlag('cpu-cap', v['cpu-cap'], 1, 100);
+  const weight = intFlag('cpu-shares', v['cpu-shares'], 1, 65535);
   return parseVmSpec({
     ...(name !== undefined && { name }),
+    ...((cap !== undefined || weight !== undefined) && { cpu: { ...(cap !== undefined && { cap }), ...(weight !== undefined && { shares: weight }) } }),
     memory: sizeOf(v.mem ?? '512M'),
     harts,
     boot: {

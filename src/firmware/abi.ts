@@ -32,6 +32,7 @@ export const enum Eid {
   Hsm = 0x48534d,
   Srst = 0x53525354,
   Dbcn = 0x4442434e,
+  Sta = 0x535441,
 }
 
 export const A0 = 10, A1 = 11, A2 = 12, A3 = 13, A4 = 14, A5 = 15, A6 = 16, A7 = 17;

@@ -13,7 +13,7 @@ import { A0, A1, A2, argLo, argU, Eid, ret, SbiErr, setReg } from './abi.js';
 export const DBCN_MAX_TRANSFER = 65536;
 
 /** True when S-mode may make `access` to every byte of [pa, pa + len). */
-function accessible(h: Hart, pa: number, len: number, access: Access): boolean {
+export function accessible(h: Hart, pa: number, len: number, access: Access): boolean {
   if (!h.mem.isRam(pa, len)) return false;
   for (let done = 0; done < len;) {
     const a = pa + done;

@@ -2,6 +2,7 @@
 // provides, and the HSM state of each hart.
 
 import type { Hart } from '../cpu/hart.js';
+import type { StealTime } from './sta.js';
 
 /** What the VMM provides to the firmware. Everything here must work in a browser. */
 export interface SbiPlatform {
@@ -46,6 +47,8 @@ export interface SbiContext {
   hartId(h: Hart): number;
   /** probe_extension's answer for an extension id. */
   probe(eid: number): number;
+  /** STA: each hart's steal-time structure and totals. */
+  readonly sta: StealTime;
 }
 
 /** One SBI extension: `call` serves function `fid`. The dispatcher has already set the

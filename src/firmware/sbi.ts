@@ -16,6 +16,7 @@ import { hsm, park } from './hsm.js';
 import { ipi, legacyClearIpi, rfence } from './ipi.js';
 import { dismissInterrupt, redirectToS } from './redirect.js';
 import { legacyShutdown, srst } from './srst.js';
+import { sta, StealTime } from './sta.js';
 import { legacySetTimer, time } from './time.js';
 
 export { bootHartInSMode, resetHartForSbi, SBI_MEDELEG, SBI_MIDELEG } from './boot.js';
@@ -26,7 +27,7 @@ export { SbiErr, Eid } from './abi.js';
 const MHARTID = slotIndex(Slot.Mhartid);
 
 const EXTENSIONS: readonly SbiExtension[] = [
-  base, time, ipi, rfence, hsm, srst, dbcn,
+  base, time, ipi, rfence, hsm, srst, dbcn, sta,
   legacySetTimer, legacyPutchar, legacyGetchar, legacyClearIpi, legacyShutdown,
 ];
 
@@ -41,6 +42,7 @@ export interface SbiOptions {
 
 export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
   readonly hsm: Uint8Array;
+  readonly sta: StealTime;
   private readonly ids = new Map<Hart, number>();
   private readonly extensions = new Map<number, SbiExtension>();
 
@@ -52,6 +54,7 @@ export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
   constructor(readonly harts: readonly Hart[], readonly platform: SbiPlatform, opts: SbiOptions = {}) {
     const boot = opts.bootHartId ?? 0;
     this.hsm = new Uint8Array(harts.length);
+    this.sta = new StealTime(harts.length);
     harts.forEach((h, i) => {
       this.ids.set(h, i);
       h.firmware = this;
@@ -84,6 +87,11 @@ export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
 
   hartId(h: Hart): number {
     return this.ids.get(h) ?? h.w[MHARTID];
+  }
+
+  /** The VMM withheld hart `hartid` for `ns` nanoseconds while it was ready to run. */
+  addSteal(hartid: number, ns: number): void {
+    this.sta.add(this.harts[hartid], hartid, ns);
   }
 
   probe(eid: number): number {

@@ -24,6 +24,9 @@ export interface HartSnapshot {
 export interface SbiSnapshot {
   /** HSM state of each hart: 0 started, 1 stopped, 4 suspended. */
   hsm: number[];
+  /** STA per hart: the registered structure's address (-1: none), the steal total and
+   *  the part of it before registration, in nanoseconds. */
+  sta: { shmem: number[]; steal: number[]; reported: number[] };
 }
 
 const MISA = slotIndex(Slot.Misa), MHARTID = slotIndex(Slot.Mhartid), SATP = slotIndex(Slot.Satp);
@@ -74,7 +77,7 @@ export function restoreHart(h: Hart, snapshot: unknown, where: string): void {
 }
 
 export function saveSbi(sbi: Sbi): SbiSnapshot {
-  return { hsm: Array.from(sbi.hsm) };
+  return { hsm: Array.from(sbi.hsm), sta: { shmem: Array.from(sbi.sta.shmem), steal: Array.from(sbi.sta.steal), reported: Array.from(sbi.sta.reported) } };
 }
 
 export function restoreSbi(sbi: Sbi, snapshot: unknown): void {
@@ -83,5 +86,16 @@ export function restoreSbi(sbi: Sbi, snapshot: unknown): void {
   hsm.forEach((s, i) => {
     if (s !== HsmState.Started && s !== HsmState.Stopped && s !== HsmState.Suspended) r.fail(`hsm[${i}]`, `HSM state ${s} is never stored`);
   });
+  // A snapshot from before STA has no `sta`: no structures registered, nothing stolen.
+  const n = sbi.hsm.length, MAX = Number.MAX_SAFE_INTEGER;
+  const sta = r.has('sta') ? r.object('sta') : undefined;
+  const shmem = sta ? sta.ints('shmem', n, -1, MAX) : new Array<number>(n).fill(-1);
+  const steal = sta ? sta.ints('steal', n, 0, MAX) : new Array<number>(n).fill(0);
+  const reported = sta ? sta.ints('reported', n, 0, MAX) : new Array<number>(n).fill(0);
+  shmem.forEach((a, i) => { if (a !== -1 && a % 64 !== 0) sta?.fail(`shmem[${i}]`, 'not 64-byte aligned'); });
+  reported.forEach((v, i) => { if (v > steal[i]) sta?.fail(`reported[${i}]`, 'more than the steal total'); });
   sbi.hsm.set(hsm);
+  sbi.sta.shmem.set(shmem);
+  sbi.sta.steal.set(steal);
+  sbi.sta.reported.set(reported);
 }

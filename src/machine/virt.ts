@@ -40,6 +40,8 @@ const YIELD_MS = 15;
 /** ... while translations are being compiled: V8 finishes an asynchronous compilation in
  *  a few steps on this thread's event loop, and until then hot code is interpreted. */
 const YIELD_MS_COMPILING = 1;
+/** A CPU cap sleeps in pieces of at least this many ms (timers are not finer). */
+const THROTTLE_MIN_MS = 10;
 const STIMECMP = slotIndex(Slot.Stimecmp);
 const MENVCFG = slotIndex(Slot.Menvcfg);
 
@@ -158,6 +160,14 @@ export class VirtMachine {
   private endOnSpin = false;
   /** The pass's samples, one per hart, reused. */
   private readonly samples: HartSample[] = [];
+  /** The share of one host core this machine may use (1: all it wants). Above the cap the
+   *  run loop sleeps, and the time a busy hart spends withheld is its steal time. */
+  private cpuLimit = 1;
+  /** Sleep the cap still owes, in ms (paid in pieces of at least THROTTLE_MIN_MS). */
+  private owedMs = 0;
+  /** Host time spent running harts, and time busy harts were withheld by the cap, in ms. */
+  busyMs = 0;
+  stolenMs = 0;
   /** Each stateful component's snapshot section, registered as the board is built, in
    *  restore order: the clock before the devices that compare against it, the harts before
    *  the devices that drive their mip bits (virt-snapshot.ts adds config and RAM). */
@@ -304,6 +314,12 @@ export class VirtMachine {
     this.wake?.();
   }
 
+  /** Limits the machine to `fraction` of one host core (the daemon's scheduler, a cap). */
+  setCpuLimit(fraction: number): void {
+    this.cpuLimit = Math.min(1, Math.max(0.01, fraction));
+    if (this.cpuLimit === 1) this.owedMs = 0;
+  }
+
   private finish(e: VirtExit): void {
     this.exit ??= e;
     for (const h of this.harts) h.stopRequested = true;
@@ -324,6 +340,7 @@ export class VirtMachine {
         continue;
       }
       let busy = false;
+      const passStart = performance.now();
       for (const s of this.samples) s.retired = 0;
       for (let i = 0; i < this.harts.length && !this.exit && !this.held; i++) {
         if (!this.runnable(i)) continue;
@@ -343,6 +360,15 @@ export class VirtMachine {
       if (stall === 'hung' || (stall === 'spinning' && this.endOnSpin)) this.finish({ kind: 'stalled', how: stall });
       if (this.exit) break;
       const now = performance.now();
+      if (busy) {
+        this.busyMs += now - passStart;
+        if (this.cpuLimit < 1) this.owedMs += (now - passStart) * (1 - this.cpuLimit) / this.cpuLimit;
+      }
+      if (this.owedMs >= THROTTLE_MIN_MS) {
+        await this.throttle();
+        lastYield = performance.now();
+        continue;
+      }
       if (!busy) {
         await this.idle(deadline);
         lastYield = performance.now();
@@ -388,9 +414,29 @@ export class VirtMachine {
     return next;
   }
 
+  /** The cap's sleep: guest time runs on (its clock is the host's), and every hart that
+   *  was ready to run is charged the time as stolen (SBI STA tells the guest). */
+  private async throttle(): Promise<void> {
+    const ms = this.owedMs;
+    this.owedMs = 0;
+    const t0 = performance.now();
+    await this.sleep(ms);
+    const slept = performance.now() - t0;
+    // Woken early (input, a device): the rest is still owed.
+    this.owedMs += Math.max(0, ms - slept);
+    this.stolenMs += slept;
+    for (let i = 0; i < this.harts.length; i++) {
+      if (this.runnable(i) && !this.harts[i].waiting) this.sbi?.addSteal(i, slept * 1e6);
+    }
+  }
+
   /** Every hart waits for an interrupt: sleep until the next timer or console input. */
   private idle(deadline: number): Promise<void> {
-    const ms = Math.max(0, Math.min(100, (deadline - this.time.mtime()) / (VIRT.timebaseHz / 1000)));
+    return this.sleep(Math.max(0, Math.min(100, (deadline - this.time.mtime()) / (VIRT.timebaseHz / 1000))));
+  }
+
+  /** Sleeps `ms`, or until wake() (input, an interrupt, stop). */
+  private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
       function done() {

@@ -63,6 +63,9 @@ export interface VmSpec {
   shares: ShareSpec[];
   exec: 'jit' | 'interp';
   labels: Record<string, string>;
+  /** Host CPU: `cap` is the most of one host core the VM may use, in percent; `shares`
+   *  its weight when the host is overcommitted (Xen's credit scheduler: default 256). */
+  cpu?: { cap?: number; shares?: number };
   /** The guest's hostname (the image's /init sets it); default 'rvisor'. */
   hostname?: string;
   /** The guest's /etc/machine-id: 32 lowercase hex digits. Clones get a new one. */
@@ -138,6 +141,13 @@ export const VM_SPEC_SCHEMA = {
       },
     },
     exec: { enum: ['jit', 'interp'], default: 'jit' },
+    cpu: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        cap: { type: 'integer', minimum: 1, maximum: 100 },
+        shares: { type: 'integer', minimum: 1, maximum: 65535 },
+      },
+    },
     hostname: { type: 'string', pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' },
     machineId: { type: 'string', pattern: '^[0-9a-f]{32}$' },
     labels: {

@@ -81,6 +81,11 @@ export class Vm implements VmControl {
   /** A reset the host asked for (its RESET event is sent already). */
   private hostReset = false;
   private readonly hvcConsole: boolean;
+  /** The host scheduler's allowance, as a share of one core (the spec's cap applies too). */
+  private allowance = 1;
+  /** CPU time of the boards before the current one (a reset starts a new board). */
+  private pastBusyMs = 0;
+  private pastStolenMs = 0;
   /** Resolved when the first machine exists (the GDB stub waits for harts to debug). */
   readonly attached: Promise<void>;
   private markAttached!: () => void;
@@ -212,7 +217,12 @@ export class Vm implements VmControl {
   }
 
   private attach(m: VirtMachine, devices: VmDevices): void {
+    if (this.machine) {
+      this.pastBusyMs += this.machine.busyMs;
+      this.pastStolenMs += this.machine.stolenMs;
+    }
     this.machine = m;
+    m.setCpuLimit(this.cpuLimit());
     this.devices = devices;
     if (this.debugTarget) m.debugGate = this.debugTarget;
     this.holdOrRelease();
@@ -312,6 +322,22 @@ export class Vm implements VmControl {
 
   registers(cpu: number): NamedValue[] {
     return hartRegisters(this.harts, cpu);
+  }
+
+  private cpuLimit(): number {
+    return Math.min(this.allowance, (this.spec.cpu?.cap ?? 100) / 100);
+  }
+
+  /** The share of one host core the host's scheduler allows this VM now. */
+  setAllowance(fraction: number): void {
+    this.allowance = fraction;
+    this.machine?.setCpuLimit(this.cpuLimit());
+  }
+
+  /** Host milliseconds spent running the guest, and withheld from it while it was ready
+   *  to run (its steal time), over the VM's life. */
+  cpuTime(): { busyMs: number; stolenMs: number } {
+    return { busyMs: this.pastBusyMs + (this.machine?.busyMs ?? 0), stolenMs: this.pastStolenMs + (this.machine?.stolenMs ?? 0) };
   }
 
   /** Guest instructions retired by this machine's harts (minstret: since the last
