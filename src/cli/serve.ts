@@ -12,7 +12,7 @@ import { Inventory } from '../host/daemon/inventory.js';
 import { stateRoot } from '../host/daemon/paths.js';
 import { UsageError } from './errors.js';
 
-export const SERVE_USAGE = `rvisor serve [--socket PATH] [--listen HOST:PORT --token-file FILE]
+export const SERVE_USAGE = `rvisor serve [--socket PATH] [--listen HOST:PORT --token-file FILE] [--cpus N]
                                  the host daemon (API on $XDG_RUNTIME_DIR/rvisor/api.sock)`;
 
 function version(): string {
@@ -23,7 +23,7 @@ function version(): string {
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
-    options: { 'socket': { type: 'string' }, 'listen': { type: 'string' }, 'token-file': { type: 'string' } },
+    options: { 'socket': { type: 'string' }, 'listen': { type: 'string' }, 'token-file': { type: 'string' }, 'cpus': { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`serve: unexpected argument '${positionals[0]}'`);
   let listen: { host: string; port: number } | undefined;
@@ -33,10 +33,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     listen = { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
     if (values['token-file'] === undefined) throw new UsageError('--listen needs --token-file: TCP clients must send a bearer token');
   }
+  const cpus = values.cpus === undefined ? undefined : Number(values.cpus);
+  if (cpus !== undefined && !(cpus > 0 && cpus <= 1024)) throw new UsageError(`--cpus ${values.cpus}: a number of host cores, more than 0`);
   const log = (line: string) => process.stderr.write(`rvisor serve: ${line}\n`);
   const root = stateRoot();
   const inventory = Inventory.open(join(root, 'vms'), { root, warn: log });
-  const host = new Host({ inventory, stateDir: root, version: version(), testHooks: process.env.RVISOR_TEST_HOOKS === '1', log });
+  const host = new Host({ inventory, stateDir: root, version: version(), testHooks: process.env.RVISOR_TEST_HOOKS === '1', cpus, log });
   let api;
   try {
     api = await startApi(host, { socketPath: values.socket, listen, tokenFile: values['token-file'], log });

@@ -24,9 +24,10 @@ export class Daemon {
     this.socketPath = join(this.state, 'api.sock');
   }
 
-  async start(): Promise<void> {
+  /** `args`: more options of `rvisor serve` (e.g. --cpus). */
+  async start(args: string[] = []): Promise<void> {
     this.log = '';
-    const child = spawn(process.execPath, [CLI, 'serve', '--socket', this.socketPath], {
+    const child = spawn(process.execPath, [CLI, 'serve', '--socket', this.socketPath, ...args], {
       env: { ...process.env, RVISOR_STATE: this.state, RVISOR_TEST_HOOKS: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -51,6 +51,12 @@ export const SCHEMAS = {
     crashReason: { type: 'string' },
     cpuSeconds: { type: 'number', minimum: 0, description: "Host CPU seconds the VM's worker has used (this run)." },
     instructions: { ...count, description: 'Guest instructions retired (this run).' },
+    cpu: object({
+      used: { type: 'number', minimum: 0, description: 'Share of one host core the VM ran lately.' },
+      wanted: { type: 'number', minimum: 0, description: 'Used plus what its CPU limit withheld.' },
+      allowance: { type: 'number', minimum: 0, description: "The scheduler's allowance (shares, cap)." },
+      stolenSeconds: { type: 'number', minimum: 0, description: 'Time withheld while the guest was ready to run (this run).' },
+    }, ['used', 'wanted', 'allowance', 'stolenSeconds']),
   }, ['id', 'name', 'spec', 'owner', 'labels', 'created', 'status', 'cpuSeconds', 'instructions']),
   CreateRequest: object({
     spec: ref('VmSpec'),

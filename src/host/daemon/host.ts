@@ -13,6 +13,7 @@ import { listImages } from '../image/store.js';
 import { cloneSpec } from './clone.js';
 import type { Inventory } from './inventory.js';
 import { renderMetrics } from './metrics.js';
+import { fairShares } from './scheduler.js';
 import {
   type ConsoleAttachment, type CreateRequest, HostError, type HostBackend, type HostEvent, type HostInfo, type ImageView,
   type ListFilter, type PatchRequest, type VmActionRequest, type VmRecord, type VmStatus, type VmView,
@@ -26,12 +27,16 @@ export interface HostOptions {
   version: string;
   /** Honour test hooks (the label rvisor.test/crash-after-ms). */
   testHooks?: boolean;
-  /** How often TTLs and activity are checked (default 1 s). */
+  /** How often TTLs, activity and CPU shares are looked at (default 1 s). */
   tickMs?: number;
+  /** Host cores the scheduler hands out (default: all the host has). */
+  cpus?: number;
   log?: (line: string) => void;
 }
 
 const WITH_WORKER: readonly VmStatus[] = ['starting', 'running', 'paused', 'debug'];
+/** Xen's default credit-scheduler weight. */
+const DEFAULT_SHARES = 256;
 
 /** A fresh locally administered address in QEMU's 52:54:00 range. */
 export function randomMac(): string {
@@ -72,6 +77,7 @@ export class Host implements HostBackend {
     return {
       ...r, status: this.status(r.id), ...(crashReason !== undefined && { crashReason }),
       cpuSeconds: h?.cpuSeconds ?? 0, instructions: h?.stats?.instructions ?? 0,
+      ...(h && { cpu: { ...h.cpu, stolenSeconds: (h.stats?.cpu.stolenMs ?? 0) / 1000 } }),
     };
   }
 
@@ -284,17 +290,31 @@ export class Host implements HostBackend {
   /** Once a tick: fresh stats (metrics, activity) and TTL expiry. */
   private tick(): void {
     const now = Date.now();
+    const fresh: Promise<unknown>[] = [];
     for (const r of this.inv.list()) {
       const h = this.handles.get(r.id);
       if (h) {
         const before = h.stats;
-        void h.refreshStats().then((s) => {
+        fresh.push(h.refreshStats().then((s) => {
           const io = (x: typeof s | undefined) => (x ? x.disk.requests + x.net.rxFrames + x.net.txFrames : 0);
           if (io(s) !== io(before)) this.inv.touch(r.id, new Date());
-        }, () => {});
+        }, () => {}));
       }
       if (r.ttlSeconds !== undefined && now - Date.parse(r.created) >= r.ttlSeconds * 1000) void this.expire(r);
     }
+    void Promise.all(fresh).then(() => this.schedule());
+  }
+
+  /** Hands out the host's cores by weight (scheduler.ts). */
+  private schedule(): void {
+    const running = [...this.handles.entries()].flatMap(([id, h]) => {
+      const r = this.inv.get(id);
+      return r ? [{ h, cpu: r.spec.cpu }] : [];
+    });
+    const allowances = fairShares(this.o.cpus ?? availableParallelism(), running.map(({ h, cpu }) => ({
+      wanted: h.cpu.wanted, cap: (cpu?.cap ?? 100) / 100, shares: cpu?.shares ?? DEFAULT_SHARES,
+    })));
+    running.forEach(({ h }, i) => h.setAllowance(allowances[i]));
   }
 
   private readonly expiring = new Set<string>();

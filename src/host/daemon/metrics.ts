@@ -33,6 +33,8 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
   const state = f('vm_state', '1 for the state the VM is in.', 'gauge');
   const insns = f('vm_guest_instructions_total', 'Guest instructions retired since the VM started (or was reset).');
   const cpu = f('vm_cpu_seconds_total', 'Host CPU seconds spent running the VM (its worker thread).');
+  const stolen = f('vm_cpu_stolen_seconds_total', 'Time the VM was ready to run but withheld by its CPU limit (its steal time).');
+  const share = f('vm_cpu_share', 'Share of one host core, lately: used, wanted, and the scheduler\'s allowance.', 'gauge');
   const ram = f('vm_ram_touched_bytes', 'Guest RAM the VM has written since boot or its last snapshot.', 'gauge');
   const diskBytes = f('vm_disk_bytes_total', 'Bytes moved between the VM and its disks.');
   const diskReqs = f('vm_disk_requests_total', 'Disk requests (reads, writes, flushes, discards).');
@@ -46,6 +48,8 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
     if (!stats) continue;
     insns.add(vm, stats.instructions);
     cpu.add(vm, view.cpuSeconds);
+    stolen.add(vm, stats.cpu.stolenMs / 1000);
+    for (const k of ['used', 'wanted', 'allowance'] as const) if (view.cpu) share.add({ ...vm, kind: k }, view.cpu[k]);
     ram.add(vm, stats.ramTouchedBytes);
     diskBytes.add({ ...vm, direction: 'read' }, stats.disk.readBytes);
     diskBytes.add({ ...vm, direction: 'write' }, stats.disk.writeBytes);
@@ -56,5 +60,5 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
     netFrames.add({ ...vm, direction: 'tx' }, stats.net.txFrames);
     for (const [k, v] of Object.entries(stats.translator ?? {})) jit.add({ ...vm, counter: k }, v);
   }
-  return [byState, state, insns, cpu, ram, diskBytes, diskReqs, netBytes, netFrames, jit].map((x) => x.text()).join('');
+  return [byState, state, insns, cpu, stolen, share, ram, diskBytes, diskReqs, netBytes, netFrames, jit].map((x) => x.text()).join('');
 }

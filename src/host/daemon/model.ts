@@ -38,6 +38,9 @@ export interface VmView extends VmRecord {
   cpuSeconds: number;
   /** Guest instructions retired (this run). */
   instructions: number;
+  /** A running VM's CPU lately, in shares of one host core: used, wanted (used plus what
+   *  its limit withheld), the scheduler's allowance; and its steal time this run. */
+  cpu?: { used: number; wanted: number; allowance: number; stolenSeconds: number };
 }
 
 export interface CreateRequest {

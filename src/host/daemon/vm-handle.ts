@@ -25,6 +25,10 @@ export class VmHandle {
   status: VmStatus = 'starting';
   /** The last stats the worker sent (metrics read these, never wait for a worker). */
   stats: VmStats | undefined;
+  /** CPU lately, as shares of one core: used (harts running), wanted (used plus what its
+   *  limit withheld), and the scheduler's allowance. */
+  readonly cpu = { used: 0, wanted: 0, allowance: 1 };
+  private lastCpu: { at: number; busyMs: number; stolenMs: number } | undefined;
   readonly ended: Promise<HandleEnd>;
   /** Resolves when the VM runs (or is paused); rejects with a HostError if it cannot start. */
   readonly started: Promise<void>;
@@ -76,6 +80,7 @@ export class VmHandle {
           }
           case 'stats':
             this.stats = m.stats;
+            this.sampleCpu(m.stats);
             this.pending.get(m.id)?.resolve(m.stats);
             this.pending.delete(m.id);
             return;
@@ -91,6 +96,23 @@ export class VmHandle {
   private track(e: VmEvent): void {
     if (e.event === 'STOP') this.status = 'paused';
     if (e.event === 'RESUME') this.status = 'running';
+  }
+
+  private sampleCpu(s: VmStats): void {
+    const now = performance.now(), last = this.lastCpu;
+    this.lastCpu = { at: now, ...s.cpu };
+    if (!last || now - last.at < 50) return;
+    const dt = now - last.at;
+    // A reset's new board restarts its counters: a negative step is no step.
+    this.cpu.used = Math.max(0, Math.min(1, (s.cpu.busyMs - last.busyMs) / dt));
+    this.cpu.wanted = Math.max(0, Math.min(1, (s.cpu.busyMs + s.cpu.stolenMs - last.busyMs - last.stolenMs) / dt));
+  }
+
+  /** The scheduler's allowance; sent only when it changes. */
+  setAllowance(fraction: number): void {
+    if (this.end || Math.abs(fraction - this.cpu.allowance) < 0.01) return;
+    this.cpu.allowance = fraction;
+    this.worker.postMessage({ type: 'cpu', allowance: fraction } satisfies ToWorker);
   }
 
   /** Host CPU seconds the worker has spent running (its event loop's active time). */

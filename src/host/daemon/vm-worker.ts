@@ -55,6 +55,10 @@ async function main(): Promise<void> {
   const crashAfter = Number(start.spec.labels['rvisor.test/crash-after-ms']);
   if (start.testHooks && crashAfter > 0) setTimeout(() => { throw new Error('this VM was broken on purpose (rvisor.test/crash-after-ms)'); }, crashAfter);
   port.on('message', (m: ToWorker) => {
+    if (m.type === 'cpu') {
+      vm.setAllowance(m.allowance);
+      return;
+    }
     if (m.type === 'stats') {
       post({ type: 'stats', id: m.id, stats: stats(vm) });
       return;
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
 function stats(vm: Vm): VmStats {
   const c = vm.counters();
   return {
+    cpu: vm.cpuTime(),
     instructions: c.instructions,
     translator: vm.translatorStats(),
     ramTouchedBytes: c.ramTouchedBytes,

@@ -21,9 +21,13 @@ export interface WorkerStart {
 
 export type ToWorker =
   | { type: 'action'; id: number; action: VmAction }
-  | { type: 'stats'; id: number };
+  | { type: 'stats'; id: number }
+  /** The scheduler's allowance: the share of one host core the VM may use now. */
+  | { type: 'cpu'; allowance: number };
 
 export interface VmStats {
+  /** Wall milliseconds the VM's harts ran, and were withheld by its CPU limit. */
+  cpu: { busyMs: number; stolenMs: number };
   /** Guest instructions retired, all harts. */
   instructions: number;
   /** Translator counters (undefined with exec interp). */
