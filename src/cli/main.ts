@@ -43,6 +43,8 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
   --cpu-cap PCT    use at most PCT% of one host core; the guest sees the time
                    withheld as steal time (SBI STA)
   --cpu-shares N   weight when the daemon's host is overcommitted (default 256)
+  --dedicated      (daemon VMs) a host core per hart and the VM's memory reserved
+                   for it alone; refused when they cannot be
   --exec jit|interp  translate hot guest code to WebAssembly (default), or run
                    everything on the interpreter
   --max-insns N    bare metal: stop with status 3 after N instructions

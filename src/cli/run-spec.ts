@@ -24,6 +24,7 @@ export const MACHINE_OPTIONS = {
   exec: { type: 'string', default: 'jit' },
   'cpu-cap': { type: 'string' },
   'cpu-shares': { type: 'string' },
+  'dedicated': { type: 'boolean' },
 } as const;
 
 export interface MachineFlags {
@@ -40,6 +41,7 @@ export interface MachineFlags {
   exec: string;
   'cpu-cap'?: string;
   'cpu-shares'?: string;
+  dedicated?: boolean;
 }
 
 /** An integer option in [min, max], or undefined when absent. */
@@ -80,7 +82,9 @@ export function specFromFlags(v: MachineFlags, image: string | undefined, comman
   const weight = intFlag('cpu-shares', v['cpu-shares'], 1, 65535);
   return parseVmSpec({
     ...(name !== undefined && { name }),
-    ...((cap !== undefined || weight !== undefined) && { cpu: { ...(cap !== undefined && { cap }), ...(weight !== undefined && { shares: weight }) } }),
+    ...((cap !== undefined || weight !== undefined || v.dedicated) && {
+      cpu: { ...(cap !== undefined && { cap }), ...(weight !== undefined && { shares: weight }), ...(v.dedicated && { dedicated: true }) },
+    }),
     memory: sizeOf(v.mem ?? '512M'),
     harts,
     boot: {

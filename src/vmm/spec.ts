@@ -65,7 +65,7 @@ export interface VmSpec {
   labels: Record<string, string>;
   /** Host CPU: `cap` is the most of one host core the VM may use, in percent; `shares`
    *  its weight when the host is overcommitted (Xen's credit scheduler: default 256). */
-  cpu?: { cap?: number; shares?: number };
+  cpu?: { cap?: number; shares?: number; dedicated?: boolean };
   /** The guest's hostname (the image's /init sets it); default 'rvisor'. */
   hostname?: string;
   /** The guest's /etc/machine-id: 32 lowercase hex digits. Clones get a new one. */
@@ -146,6 +146,8 @@ export const VM_SPEC_SCHEMA = {
       properties: {
         cap: { type: 'integer', minimum: 1, maximum: 100 },
         shares: { type: 'integer', minimum: 1, maximum: 65535 },
+        /** Partition mode: a host core (per hart) and the VM's memory reserved for it alone. */
+        dedicated: { type: 'boolean' },
       },
     },
     hostname: { type: 'string', pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' },

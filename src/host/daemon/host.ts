@@ -205,8 +205,40 @@ export class Host implements HostBackend {
     return this.get(r.id);
   }
 
+  /** Cores and memory held by running dedicated VMs (partition mode). */
+  private reserved(): { cores: number; memory: number } {
+    let cores = 0, memory = 0;
+    for (const id of this.handles.keys()) {
+      const spec = this.inv.get(id)?.spec;
+      if (spec?.cpu?.dedicated) {
+        cores += spec.harts;
+        memory += spec.memory;
+      }
+    }
+    return { cores, memory };
+  }
+
+  private capacity(): number {
+    return this.o.cpus ?? availableParallelism();
+  }
+
+  /** A dedicated VM starts only if whole cores and its memory can be set aside for it. */
+  private reserve(r: VmRecord): void {
+    if (!r.spec.cpu?.dedicated) return;
+    const held = this.reserved(), cores = this.capacity();
+    if (held.cores + r.spec.harts > cores) {
+      throw new HostError(409, 'no_dedicated_cores', `${r.name} needs ${r.spec.harts} dedicated core(s); ${held.cores} of the host's ${cores} are dedicated to other VMs already`);
+    }
+    // Guest RAM of dedicated VMs is never overcommitted: it must fit in the host's memory,
+    // with a quarter left for the host and everything else.
+    if (held.memory + r.spec.memory > totalmem() * 0.75) {
+      throw new HostError(409, 'no_dedicated_memory', `${r.name} needs ${r.spec.memory >> 20} MiB of dedicated memory; ${held.memory >> 20} MiB of the host's ${totalmem() >> 20} MiB are dedicated already`);
+    }
+  }
+
   private async start(r: VmRecord, loadvm?: string): Promise<void> {
     if (r.template) throw new HostError(409, 'template', `${r.name} is a template: clone it to run it`);
+    this.reserve(r);
     mkdirSync(join(this.vmDir(r.id), 'snapshots'), { recursive: true, mode: 0o700 });
     this.crashes.delete(r.id);
     const h = new VmHandle({
@@ -311,10 +343,13 @@ export class Host implements HostBackend {
       const r = this.inv.get(id);
       return r ? [{ h, cpu: r.spec.cpu }] : [];
     });
-    const allowances = fairShares(this.o.cpus ?? availableParallelism(), running.map(({ h, cpu }) => ({
+    // Dedicated VMs keep their cores (up to their cap); the others share what is left.
+    for (const { h, cpu } of running) if (cpu?.dedicated) h.setAllowance((cpu.cap ?? 100) / 100);
+    const shared = running.filter(({ cpu }) => !cpu?.dedicated);
+    const allowances = fairShares(Math.max(0, this.capacity() - this.reserved().cores), shared.map(({ h, cpu }) => ({
       wanted: h.cpu.wanted, cap: (cpu?.cap ?? 100) / 100, shares: cpu?.shares ?? DEFAULT_SHARES,
     })));
-    running.forEach(({ h }, i) => h.setAllowance(allowances[i]));
+    shared.forEach(({ h }, i) => h.setAllowance(allowances[i]));
   }
 
   private readonly expiring = new Set<string>();
