@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/asm.js';
 import { writeElf } from '../../src/isa/elf.js';
 import { VirtMachine } from '../../src/machine/virt.js';
+import { VIRT } from '../../src/machine/virt-map.js';
 import { reg } from '../support/run-asm.js';
 import { boot, call, run } from './harness.js';
 
@@ -98,11 +99,15 @@ test('a CPU cap holds a busy guest to its share of a core, and charges the rest 
   const m = new VirtMachine({ memSize: 16 << 20, harts: 1, kernel, append: '', console: () => {}, rngSeed: new Uint8Array(32), exec: 'interp' });
   m.setCpuLimit(0.25);
   const t0 = performance.now();
+  const mtime0 = m.time.mtime();
   const run = m.run();
   await new Promise((r) => setTimeout(r, 1500));
   m.stop();
   await run;
   const wall = performance.now() - t0;
+  // Guest time follows the host's clock whatever the throttle: no drift.
+  const guestMs = (m.time.mtime() - mtime0) / (VIRT.timebaseHz / 1000);
+  assert.ok(Math.abs(guestMs - wall) < 50, `guest time ${guestMs.toFixed(0)} ms over ${wall.toFixed(0)} ms of host time`);
   const used = m.busyMs / wall;
   assert.ok(used > 0.15 && used < 0.35, `used ${(used * 100).toFixed(0)}% of a core under a 25% cap`);
   assert.ok(m.stolenMs / wall > 0.55, `stolen ${(m.stolenMs / wall * 100).toFixed(0)}%`);
