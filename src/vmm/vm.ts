@@ -340,16 +340,18 @@ export class Vm implements VmControl {
     return { busyMs: this.pastBusyMs + (this.machine?.busyMs ?? 0), stolenMs: this.pastStolenMs + (this.machine?.stolenMs ?? 0) };
   }
 
-  /** Guest instructions retired by this machine's harts (minstret: since the last
-   *  rebuild), and the RAM it has written (pages in the dirty log). */
-  counters(): { instructions: number; ramTouchedBytes: number } {
+  /** Per hart (vCPU): guest instructions retired by this machine (minstret: since the
+   *  last rebuild) and steal time in ns; and the RAM written (pages in the dirty log). */
+  counters(): { harts: { instructions: number; stealNs: number }[]; ramTouchedBytes: number } {
     const m = this.machine;
-    if (!m) return { instructions: 0, ramTouchedBytes: 0 };
-    let instructions = 0;
-    for (const h of m.harts) instructions += Number(readHartRegister(h, { kind: 'csr', csr: CSR_MINSTRET }) ?? 0n);
+    if (!m) return { harts: [], ramTouchedBytes: 0 };
+    const harts = m.harts.map((h, i) => ({
+      instructions: Number(readHartRegister(h, { kind: 'csr', csr: CSR_MINSTRET }) ?? 0n),
+      stealNs: m.sbi?.sta.steal[i] ?? 0,
+    }));
     let pages = 0;
     for (const d of m.mem.dirty) pages += d;
-    return { instructions, ramTouchedBytes: pages * 4096 };
+    return { harts, ramTouchedBytes: pages * 4096 };
   }
 
   translatorStats(): TranslatorStats | undefined {

@@ -76,6 +76,7 @@ test('three Debian guests at once, each driven through the API', { timeout: 900_
   assert.equal(sample('rvisor_host_vms', { state: 'running' }), 3);
   assert.equal(sample('rvisor_vm_state', { vm: 'two', state: 'running' }), 1);
   assert.ok(sample('rvisor_vm_guest_instructions_total', { vm: 'one' }) > 1e8);
+  assert.equal(sample('rvisor_vcpu_guest_instructions_total', { vm: 'one', vcpu: '0' }), sample('rvisor_vm_guest_instructions_total', { vm: 'one' }));
   assert.ok(sample('rvisor_vm_cpu_seconds_total', { vm: 'one' }) > 1);
   assert.ok(sample('rvisor_vm_ram_touched_bytes', { vm: 'three' }) > 16 << 20);
   assert.ok(sample('rvisor_vm_net_frames_total', { vm: 'one', direction: 'tx' }) > 0, 'DHCP sent frames');

@@ -33,6 +33,8 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
   const state = f('vm_state', '1 for the state the VM is in.', 'gauge');
   const insns = f('vm_guest_instructions_total', 'Guest instructions retired since the VM started (or was reset).');
   const cpu = f('vm_cpu_seconds_total', 'Host CPU seconds spent running the VM (its worker thread).');
+  const vcpuInsns = f('vcpu_guest_instructions_total', 'Guest instructions retired by each vCPU since the VM started (or was reset).');
+  const vcpuSteal = f('vcpu_steal_seconds_total', 'Steal time reported to each vCPU (SBI STA).');
   const stolen = f('vm_cpu_stolen_seconds_total', 'Time the VM was ready to run but withheld by its CPU limit (its steal time).');
   const share = f('vm_cpu_share', 'Share of one host core, lately: used, wanted, and the scheduler\'s allowance.', 'gauge');
   const ram = f('vm_ram_touched_bytes', 'Guest RAM the VM has written since boot or its last snapshot.', 'gauge');
@@ -47,6 +49,10 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
     for (const s of STATUSES) state.add({ ...vm, state: s }, view.status === s ? 1 : 0);
     if (!stats) continue;
     insns.add(vm, stats.instructions);
+    stats.harts.forEach((h, i) => {
+      vcpuInsns.add({ ...vm, vcpu: String(i) }, h.instructions);
+      vcpuSteal.add({ ...vm, vcpu: String(i) }, h.stealNs / 1e9);
+    });
     cpu.add(vm, view.cpuSeconds);
     stolen.add(vm, stats.cpu.stolenMs / 1000);
     for (const k of ['used', 'wanted', 'allowance'] as const) if (view.cpu) share.add({ ...vm, kind: k }, view.cpu[k]);
@@ -60,5 +66,5 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
     netFrames.add({ ...vm, direction: 'tx' }, stats.net.txFrames);
     for (const [k, v] of Object.entries(stats.translator ?? {})) jit.add({ ...vm, counter: k }, v);
   }
-  return [byState, state, insns, cpu, stolen, share, ram, diskBytes, diskReqs, netBytes, netFrames, jit].map((x) => x.text()).join('');
+  return [byState, state, insns, vcpuInsns, vcpuSteal, cpu, stolen, share, ram, diskBytes, diskReqs, netBytes, netFrames, jit].map((x) => x.text()).join('');
 }

@@ -92,7 +92,8 @@ function stats(vm: Vm): VmStats {
   const c = vm.counters();
   return {
     cpu: vm.cpuTime(),
-    instructions: c.instructions,
+    instructions: c.harts.reduce((n, h) => n + h.instructions, 0),
+    harts: c.harts,
     translator: vm.translatorStats(),
     ramTouchedBytes: c.ramTouchedBytes,
     disk: { readBytes: counters.diskReadBytes, writeBytes: counters.diskWriteBytes, requests: counters.diskRequests },

@@ -30,6 +30,8 @@ export interface VmStats {
   cpu: { busyMs: number; stolenMs: number };
   /** Guest instructions retired, all harts. */
   instructions: number;
+  /** Per vCPU: instructions retired and steal time reported to it (SBI STA). */
+  harts: { instructions: number; stealNs: number }[];
   /** Translator counters (undefined with exec interp). */
   translator?: Record<string, number>;
   /** Guest RAM pages written at least once (touched). */
