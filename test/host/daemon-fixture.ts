@@ -89,10 +89,14 @@ export class Daemon {
   }
 
   /** Server-Sent Events, collected as they come. */
-  events(): { seen: { event: string; data: { vm: { name: string }; event: string } }[]; close(): void } {
+  /** Resolves once the daemon has answered the subscription: events from then on are seen. */
+  async events(): Promise<{ seen: { event: string; data: { vm: { name: string }; event: string } }[]; close(): void }> {
     const seen: { event: string; data: { vm: { name: string }; event: string } }[] = [];
     let buf = '';
+    let subscribed!: () => void;
+    const ready = new Promise<void>((resolve) => (subscribed = resolve));
     const req = request({ socketPath: this.socketPath, path: '/v1/events', method: 'GET' }, (res) => {
+      subscribed();
       res.on('data', (c: Buffer) => {
         buf += c.toString();
         let end: number;
@@ -107,6 +111,7 @@ export class Daemon {
     });
     req.on('error', () => {});
     req.end();
+    await ready;
     return { seen, close: () => req.destroy() };
   }
 }

@@ -32,7 +32,7 @@ async function booted(name: string): Promise<GuestConsole> {
 }
 
 test('three Debian guests at once, each driven through the API', { timeout: 900_000 }, async () => {
-  const events = daemon.events();
+  const events = await daemon.events();
   for (const n of ['one', 'two', 'three']) assert.equal((await daemon.api('POST', '/v1/vms', spec(n))).status, 201);
   // A bad request changes nothing: a duplicate name, a missing disk, an unknown field.
   assert.equal((await daemon.api('POST', '/v1/vms', spec('one'))).status, 409);
