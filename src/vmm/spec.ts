@@ -160,6 +160,11 @@ export const VM_SPEC_SCHEMA = {
   },
 } as const;
 
+/** The most of one host core the VM may use, as a fraction (1 without a cap). */
+export function cpuCap(spec: Pick<VmSpec, 'cpu'>): number {
+  return (spec.cpu?.cap ?? 100) / 100;
+}
+
 /** A VmSpec that does not hold; `problems` has one line per bad field. */
 export class SpecError extends Error {
   override name = 'SpecError';

@@ -17,7 +17,7 @@ import { cpuInfo, hartRegisters } from './hart-info.js';
 import { readHartRegister } from './hart-regs.js';
 import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
 import { PanicWatch } from './panic-watch.js';
-import type { VmSpec } from './spec.js';
+import { cpuCap, type VmSpec } from './spec.js';
 import { HartDebugTarget } from './virt-target.js';
 import { type BootFiles, type PreparedLoad, type VmDevices, VmError, type VmServices } from './vm-services.js';
 
@@ -325,7 +325,7 @@ export class Vm implements VmControl {
   }
 
   private cpuLimit(): number {
-    return Math.min(this.allowance, (this.spec.cpu?.cap ?? 100) / 100);
+    return Math.min(this.allowance, cpuCap(this.spec));
   }
 
   /** The share of one host core the host's scheduler allows this VM now. */

@@ -11,6 +11,9 @@ import WebSocket from 'ws';
 import { CLI, sleep, until } from '../boot/support.js';
 import { Contract, send, type Reply } from './api-fixture.js';
 
+/** The image's shell prompt (ash then asks for the cursor position: ESC [6n). */
+const PROMPT = /~ # /;
+
 export class Daemon {
   readonly state: string;
   readonly socketPath: string;
@@ -86,6 +89,14 @@ export class Daemon {
 
   console(vm: string): Promise<GuestConsole> {
     return GuestConsole.open(this.socketPath, vm);
+  }
+
+  /** The console of a VM whose guest has reached its shell prompt. */
+  async shell(vm: string): Promise<GuestConsole> {
+    const c = await this.console(vm);
+    c.send('\n');
+    await c.expect(PROMPT);
+    return c;
   }
 
   /** Server-Sent Events, collected as they come. */

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { VmEvent } from '../../vmm/control.js';
-import { parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
+import { cpuCap, parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
 import { timestamp } from '../../vmm/qmp/server.js';
 import { listImages } from '../image/store.js';
 import { cloneSpec } from './clone.js';
@@ -19,6 +19,7 @@ import {
   type ListFilter, type PatchRequest, type VmActionRequest, type VmRecord, type VmStatus, type VmView,
 } from './model.js';
 import { VmHandle } from './vm-handle.js';
+import type { VmStats } from './worker-protocol.js';
 
 export interface HostOptions {
   inventory: Inventory;
@@ -76,7 +77,7 @@ export class Host implements HostBackend {
     const crashReason = this.crashes.get(r.id);
     return {
       ...r, status: this.status(r.id), ...(crashReason !== undefined && { crashReason }),
-      cpuSeconds: h?.cpuSeconds ?? 0, instructions: h?.stats?.instructions ?? 0,
+      cpuSeconds: h?.cpuSeconds ?? 0, instructions: (h?.stats?.harts ?? []).reduce((n, x) => n + x.instructions, 0),
       ...(h && { cpu: { ...h.cpu, stolenSeconds: (h.stats?.cpu.stolenMs ?? 0) / 1000 } }),
     };
   }
@@ -328,8 +329,7 @@ export class Host implements HostBackend {
       if (h) {
         const before = h.stats;
         fresh.push(h.refreshStats().then((s) => {
-          const io = (x: typeof s | undefined) => (x ? x.disk.requests + x.net.rxFrames + x.net.txFrames : 0);
-          if (io(s) !== io(before)) this.inv.touch(r.id, new Date());
+          if (ioCount(s) !== ioCount(before)) this.inv.touch(r.id, new Date());
         }, () => {}));
       }
       if (r.ttlSeconds !== undefined && now - Date.parse(r.created) >= r.ttlSeconds * 1000) void this.expire(r);
@@ -341,13 +341,13 @@ export class Host implements HostBackend {
   private schedule(): void {
     const running = [...this.handles.entries()].flatMap(([id, h]) => {
       const r = this.inv.get(id);
-      return r ? [{ h, cpu: r.spec.cpu }] : [];
+      return r ? [{ h, spec: r.spec }] : [];
     });
     // Dedicated VMs keep their cores (up to their cap); the others share what is left.
-    for (const { h, cpu } of running) if (cpu?.dedicated) h.setAllowance((cpu.cap ?? 100) / 100);
-    const shared = running.filter(({ cpu }) => !cpu?.dedicated);
-    const allowances = fairShares(Math.max(0, this.capacity() - this.reserved().cores), shared.map(({ h, cpu }) => ({
-      wanted: h.cpu.wanted, cap: (cpu?.cap ?? 100) / 100, shares: cpu?.shares ?? DEFAULT_SHARES,
+    for (const { h, spec } of running) if (spec.cpu?.dedicated) h.setAllowance(cpuCap(spec));
+    const shared = running.filter(({ spec }) => !spec.cpu?.dedicated);
+    const allowances = fairShares(Math.max(0, this.capacity() - this.reserved().cores), shared.map(({ h, spec }) => ({
+      wanted: h.cpu.wanted, cap: cpuCap(spec), shares: spec.cpu?.shares ?? DEFAULT_SHARES,
     })));
     shared.forEach(({ h }, i) => h.setAllowance(allowances[i]));
   }
@@ -375,6 +375,11 @@ export class Host implements HostBackend {
     await Promise.all([...this.handles.entries()].map(([id, h]) => this.stopHandle(this.record(id), h)));
     this.inv.close();
   }
+}
+
+/** Disk requests and frames so far: it changes exactly when the guest did I/O. */
+function ioCount(s: VmStats | undefined): number {
+  return s ? s.disk.requests + s.net.rxFrames + s.net.txFrames : 0;
 }
 
 /** A VM name as a hostname: what RFC 1123 allows, at most 63 characters. */

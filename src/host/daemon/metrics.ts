@@ -48,7 +48,7 @@ export function renderMetrics(vms: readonly { view: VmView; stats: VmStats | und
     const vm = { vm: view.name, id: view.id };
     for (const s of STATUSES) state.add({ ...vm, state: s }, view.status === s ? 1 : 0);
     if (!stats) continue;
-    insns.add(vm, stats.instructions);
+    insns.add(vm, view.instructions);
     stats.harts.forEach((h, i) => {
       vcpuInsns.add({ ...vm, vcpu: String(i) }, h.instructions);
       vcpuSteal.add({ ...vm, vcpu: String(i) }, h.stealNs / 1e9);

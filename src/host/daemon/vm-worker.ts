@@ -92,7 +92,6 @@ function stats(vm: Vm): VmStats {
   const c = vm.counters();
   return {
     cpu: vm.cpuTime(),
-    instructions: c.harts.reduce((n, h) => n + h.instructions, 0),
     harts: c.harts,
     translator: vm.translatorStats(),
     ramTouchedBytes: c.ramTouchedBytes,

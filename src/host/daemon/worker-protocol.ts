@@ -28,8 +28,6 @@ export type ToWorker =
 export interface VmStats {
   /** Wall milliseconds the VM's harts ran, and were withheld by its CPU limit. */
   cpu: { busyMs: number; stolenMs: number };
-  /** Guest instructions retired, all harts. */
-  instructions: number;
   /** Per vCPU: instructions retired and steal time reported to it (SBI STA). */
   harts: { instructions: number; stealNs: number }[];
   /** Translator counters (undefined with exec interp). */

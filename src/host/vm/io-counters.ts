@@ -14,11 +14,6 @@ export class IoCounters {
   netRxFrames = 0;
   netTxFrames = 0;
 
-  /** Everything counted so far, as one number: it changes exactly when there was I/O. */
-  get activity(): number {
-    return this.diskRequests + this.netRxFrames + this.netTxFrames;
-  }
-
   disk(inner: BlockBackend): BlockBackend {
     const count = (bytes = 0, field?: 'diskReadBytes' | 'diskWriteBytes') => {
       this.diskRequests++;
