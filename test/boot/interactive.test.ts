@@ -9,17 +9,25 @@ import { BOOT_TIMEOUT_MS, CLI, ensureImage } from './support.js';
 
 before(() => ensureImage());
 
-test('an interactive shell on the console; Ctrl-A C opens the monitor; Ctrl-A X quits and the terminal comes back', { timeout: BOOT_TIMEOUT_MS }, async () => {
+/** One step's allowance: typed text echoed, a monitor command answered, the exit. */
+const STEP_MS = 90_000;
+
+test('an interactive shell on the console; Ctrl-A C opens the monitor; Ctrl-A X quits and the terminal comes back', { timeout: BOOT_TIMEOUT_MS }, async (t) => {
   // `script` gives rvisor a pty as stdin/stdout; what we write to script's stdin is typed.
   const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} run; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'`, '/dev/null'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A step that never comes must fail the test with what the terminal showed, and must
+  // not leave rvisor running: the test runner waits for every child of a test file.
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
-  const waitFor = (re: RegExp, from: number) =>
+  const waitFor = (re: RegExp, from: number, ms = STEP_MS) =>
     new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; output:\n${out.slice(-3000)}`)), BOOT_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; output:\n${JSON.stringify(out.slice(-3000))}`)), ms);
       const check = () => {
         const m = re.exec(out.slice(from));
         if (m) {
@@ -31,12 +39,19 @@ test('an interactive shell on the console; Ctrl-A C opens the monitor; Ctrl-A X 
       child.stdout.on('data', check);
       check();
     });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const exited = () => new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rvisor did not exit after C-a x; output:\n${JSON.stringify(out.slice(-3000))}`)), STEP_MS);
+    void closed.then((status) => {
+      clearTimeout(timer);
+      resolve(status);
+    });
+  });
   // BusyBox's prompt may be followed by its terminal-size query (ESC [6n), and the pty
   // turns the guest's CRLF into CR CR LF.
   const PROMPT = new RegExp(`# (?:${String.fromCharCode(27)}\\[6n)?$`, 'm');
 
-  let at = await waitFor(PROMPT, 0);
+  let at = await waitFor(PROMPT, 0, BOOT_TIMEOUT_MS / 2);
   child.stdin.write('echo $((191*7))\r');
   at = await waitFor(/^1337\r*$/m, at);
   at = await waitFor(PROMPT, at);
@@ -54,7 +69,7 @@ test('an interactive shell on the console; Ctrl-A C opens the monitor; Ctrl-A X 
   at = await waitFor(/^42\r*$/m, at);
   await waitFor(PROMPT, at);
   child.stdin.write('\x01x');
-  const status = await exited;
+  const status = await exited();
   assert.equal(status, 0, out.slice(-2000));
   assert.match(out, /terminated by C-a x/);
   // After rvisor exits, the same terminal is back in canonical (cooked) mode.
