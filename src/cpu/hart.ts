@@ -60,6 +60,9 @@ export interface HartOptions {
   hartId?: number;
   bus?: PhysBus;
   time?: TimeSource;
+  /** Adopt this hart area of a shared memory, state and TLB as they are (the hart's own
+   *  thread, over an area its board allocated), instead of allocating and resetting one. */
+  area?: number;
 }
 
 export class Hart {
@@ -104,7 +107,7 @@ export class Hart {
   firmware: MachineModeFirmware | undefined;
 
   constructor(mem: GuestMemory, opts: HartOptions = {}) {
-    this.area = mem.allocPrivate(HART_AREA_BYTES);
+    this.area = opts.area ?? mem.allocPrivate(HART_AREA_BYTES);
     const buf = this.area >= 0 ? mem.wasm.buffer : new ArrayBuffer(HART_AREA_BYTES);
     const base = this.area >= 0 ? this.area : 0;
     this.s = new HartState(buf, base);
@@ -124,7 +127,7 @@ export class Hart {
     this.time = opts.time ?? { mtime: () => 0 };
     this.rvc = sharedRvcTable ??= buildRvcTable();
     mem.onRemap.push(() => this.flushTlb());
-    this.reset(opts.hartId ?? 0);
+    if (opts.area === undefined) this.reset(opts.hartId ?? 0);
   }
 
   reset(hartId: number): void {

@@ -10,6 +10,7 @@ import { executeFp } from './fpu/index.js';
 import { Hart, MSTATUS, PC, PRIV, TLB_SIZE } from './hart.js';
 import { Access } from './pmp.js';
 import { enterTrap, mret, pendingInterrupt, sret, wakeupPending } from './priv.js';
+import { amoOpOf } from './atomics.js';
 import { Slot, slotIndex } from './state.js';
 import { Cause, Ms, TRAP } from './trap.js';
 
@@ -17,6 +18,7 @@ const INSTRET = slotIndex(Slot.Instret);
 const CYCLE = slotIndex(Slot.Cycle);
 const MCOUNTINHIBIT = slotIndex(Slot.Mcountinhibit);
 const RESERVATION = slotIndex(Slot.Reservation);
+const RESERVED_VALUE = slotIndex(Slot.ReservedValue);
 
 /** Major opcodes by bits 6:2 (bits 1:0 are 11 for every 32-bit instruction), so the
  *  dispatch switch is dense and compiles to a jump table. */
@@ -319,6 +321,10 @@ export function execute(h: Hart, budget: number): number {
           case Op.MiscMem:
             // The interpreter always fetches from memory, so FENCE.I has nothing to drop.
             if (f3 > 1) h.raise(Cause.IllegalInsn);
+            // The host (x86 TSO, or any) may let a later load pass an earlier store: a
+            // FENCE ordering writes before reads is a full host fence when harts share
+            // memory across threads (pred.W is bit 24, succ.R bit 21).
+            if (f3 === 0 && (insn & 0x01200000) === 0x01200000 && h.mem.shared) h.mem.atomics.fence();
             break;
 
           case Op.Amo:
@@ -646,7 +652,7 @@ function op32Other(h: Hart, insn: number, funct7: number, f3: number, rd: number
 }
 
 function amo(h: Hart, insn: number, rd: number, r1: number, r2: number, f3: number): void {
-  const x = h.x, w = h.w, mem = h.mem;
+  const x = h.x, w = h.w;
   if (f3 !== 2 && f3 !== 3) h.raise(Cause.IllegalInsn);
   const size = f3 === 2 ? 4 : 8;
   const funct5 = insn >>> 27;
@@ -655,47 +661,42 @@ function amo(h: Hart, insn: number, rd: number, r1: number, r2: number, f3: numb
     if (r2 !== 0) h.raise(Cause.IllegalInsn);
     if (vaLo & (size - 1)) h.raise(Cause.LoadMisaligned, vaLo, vaHi);
     const lo = h.loadSlow(vaLo, vaHi, size);
+    const hi = size === 4 ? lo >> 31 : h.ldHi;
     x[rd] = lo;
-    x[rd + 1] = size === 4 ? lo >> 31 : h.ldHi;
+    x[rd + 1] = hi;
     w[RESERVATION] = vaLo;
     w[RESERVATION + 1] = vaHi & 0x7fffffff;
+    w[RESERVED_VALUE] = lo;
+    w[RESERVED_VALUE + 1] = hi;
     return;
   }
   if (funct5 === 0x03) { // sc
     if (vaLo & (size - 1)) h.raise(Cause.StoreMisaligned, vaLo, vaHi);
-    const ok = w[RESERVATION] === vaLo && w[RESERVATION + 1] === (vaHi & 0x7fffffff);
+    const reserved = w[RESERVATION] === vaLo && w[RESERVATION + 1] === (vaHi & 0x7fffffff);
     // The store's permission is checked whether or not it succeeds.
     const host = h.amoHost(vaLo, vaHi, size);
     w[RESERVATION + 1] = -1;
-    if (ok) h.writeHost(host, size, x[r2], x[r2 + 1]);
+    // Memory must still hold what LR read: a store by another hart in between fails it.
+    const ops = h.mem.atomics;
+    const ok = reserved && (size === 4
+      ? ops.cas32(host, w[RESERVED_VALUE], x[r2])
+      : ops.cas64(host, w[RESERVED_VALUE], w[RESERVED_VALUE + 1], x[r2], x[r2 + 1])) === 1;
     x[rd] = ok ? 0 : 1;
     x[rd + 1] = 0;
     return;
   }
+  const op = amoOpOf(funct5);
+  if (op < 0) return h.raise(Cause.IllegalInsn);
   const host = h.amoHost(vaLo, vaHi, size);
-  const dv = mem.dv;
-  const oLo = dv.getInt32(host, true);
-  const oHi = size === 8 ? dv.getInt32(host + 4, true) : oLo >> 31;
-  const bLo = x[r2], bHi = size === 8 ? x[r2 + 1] : bLo >> 31;
-  let lo: number, hi: number;
-  switch (funct5) {
-    case 0x01: lo = bLo; hi = bHi; break;
-    case 0x00: lo = A.add64(oLo, oHi, bLo, bHi); hi = A.hi; break;
-    case 0x04: lo = oLo ^ bLo; hi = oHi ^ bHi; break;
-    case 0x0c: lo = oLo & bLo; hi = oHi & bHi; break;
-    case 0x08: lo = oLo | bLo; hi = oHi | bHi; break;
-    case 0x10: ({ lo, hi } = pick(A.ltSigned(oLo, oHi, bLo, bHi), oLo, oHi, bLo, bHi)); break;
-    case 0x14: ({ lo, hi } = pick(!A.ltSigned(oLo, oHi, bLo, bHi), oLo, oHi, bLo, bHi)); break;
-    case 0x18: ({ lo, hi } = pick(A.ltUnsigned(oLo, oHi, bLo, bHi), oLo, oHi, bLo, bHi)); break;
-    case 0x1c: ({ lo, hi } = pick(!A.ltUnsigned(oLo, oHi, bLo, bHi), oLo, oHi, bLo, bHi)); break;
-    default: return h.raise(Cause.IllegalInsn);
+  const ops = h.mem.atomics;
+  if (size === 4) {
+    const old = ops.amo32[op](host, x[r2]);
+    x[rd] = old;
+    x[rd + 1] = old >> 31;
+  } else {
+    x[rd] = ops.amo64[op](host, x[r2], x[r2 + 1]);
+    x[rd + 1] = ops.hi();
   }
-  h.writeHost(host, size, lo, hi);
-  x[rd] = oLo;
-  x[rd + 1] = oHi;
 }
 
-function pick(first: boolean, aLo: number, aHi: number, bLo: number, bHi: number): { lo: number; hi: number } {
-  return first ? { lo: aLo, hi: aHi } : { lo: bLo, hi: bHi };
-}
 

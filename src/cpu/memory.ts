@@ -3,6 +3,8 @@
 // identity; ballooning, sharing and swap will change P2M entries and flush TLBs, never
 // the CPU.
 
+import { atomicOps, type AtomicOps } from './atomics.js';
+
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 const WASM_PAGE = 65536;
@@ -14,8 +16,29 @@ const PRIVATE_BYTES = 16 * WASM_PAGE;
 /** P2M value for a guest page with no host frame behind it. */
 export const NO_FRAME = -1;
 
+/** What another thread needs to see the same guest memory (GuestMemory.attach): all of
+ *  it lives in shared buffers, so P2M changes, the dirty log and private-area
+ *  allocations are seen by every thread. */
+export interface SharedGuestMemory {
+  wasm: WebAssembly.Memory;
+  base: number;
+  size: number;
+  p2m: SharedArrayBuffer;
+  dirty: SharedArrayBuffer;
+  /** One int32: the next free byte of the private area (allocated with Atomics.add). */
+  privateNext: SharedArrayBuffer;
+}
+
+export interface GuestMemoryOptions {
+  /** A shared WebAssembly.Memory, for harts on several threads (needs SharedArrayBuffer). */
+  shared?: boolean;
+  /** Bytes past RAM for per-hart areas and translator tables (default: 1 MiB). */
+  privateBytes?: number;
+}
+
 export class GuestMemory {
   readonly wasm: WebAssembly.Memory;
+  readonly shared: boolean;
   /** Guest-physical address of the first byte of RAM. */
   readonly base: number;
   readonly size: number;
@@ -32,15 +55,17 @@ export class GuestMemory {
   dv!: DataView;
   /** Called when mappings or write tracking change so that TLBs drop stale entries. */
   onRemap: (() => void)[] = [];
-  /** Host offset of the private area after RAM, and the next free byte in it. */
+  /** Host offset of the private area after RAM, its end, and the next free byte in it
+   *  (one int32, shared between threads when the memory is). */
   readonly privateBase: number;
-  private privateNext: number;
+  private readonly privateEnd: number;
+  private readonly privateNext: Int32Array;
   /** Pages holding translated code (set by the translator): no TLB write entry may map
    *  them, so every write reaches markDirty, which reports it through onCodeWrite. */
   codePages: Uint8Array | undefined;
   onCodeWrite: ((page: number) => void) | undefined;
 
-  constructor(base: number, size: number) {
+  constructor(base: number, size: number, opts: GuestMemoryOptions = {}, from?: SharedGuestMemory) {
     if (size <= 0 || size % PAGE_SIZE !== 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
     // Host offsets are int32 on the hot path.
     if (size > 0x80000000) throw new RangeError('RAM above 2 GiB is not supported yet');
@@ -48,13 +73,51 @@ export class GuestMemory {
     this.size = size;
     this.pages = size / PAGE_SIZE;
     this.privateBase = Math.ceil(size / WASM_PAGE) * WASM_PAGE;
-    this.privateNext = this.privateBase;
-    const wasmPages = (this.privateBase + PRIVATE_BYTES) / WASM_PAGE;
-    this.wasm = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages });
-    this.p2m = new Int32Array(this.pages);
-    for (let i = 0; i < this.pages; i++) this.p2m[i] = i;
-    this.dirty = new Uint8Array(this.pages);
+    this.shared = from !== undefined || opts.shared === true;
+    if (from) {
+      this.wasm = from.wasm;
+      this.privateEnd = from.wasm.buffer.byteLength;
+      this.p2m = new Int32Array(from.p2m);
+      this.dirty = new Uint8Array(from.dirty);
+      this.privateNext = new Int32Array(from.privateNext);
+    } else {
+      const privateBytes = Math.ceil((opts.privateBytes ?? PRIVATE_BYTES) / WASM_PAGE) * WASM_PAGE;
+      const wasmPages = (this.privateBase + privateBytes) / WASM_PAGE;
+      this.privateEnd = this.privateBase + privateBytes;
+      this.wasm = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages, shared: this.shared });
+      const buffer = (bytes: number) => (this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+      this.p2m = new Int32Array(buffer(this.pages * 4));
+      for (let i = 0; i < this.pages; i++) this.p2m[i] = i;
+      this.dirty = new Uint8Array(buffer(this.pages));
+      this.privateNext = new Int32Array(buffer(4));
+      this.privateNext[0] = this.privateBase;
+    }
     this.refreshViews();
+  }
+
+  private atomicsCache: AtomicOps | undefined;
+
+  /** Host-atomic AMOs and compare-and-swap over this memory (the interpreter's). */
+  get atomics(): AtomicOps {
+    return (this.atomicsCache ??= atomicOps(this.wasm, this.shared));
+  }
+
+  /** The same guest memory in another thread, from what share() handed over. */
+  static attach(d: SharedGuestMemory): GuestMemory {
+    return new GuestMemory(d.base, d.size, {}, d);
+  }
+
+  /** What attach() needs in another thread (a shared memory only). */
+  share(): SharedGuestMemory {
+    if (!this.shared) throw new Error('guest memory is not shared: create it with { shared: true }');
+    return {
+      wasm: this.wasm,
+      base: this.base,
+      size: this.size,
+      p2m: this.p2m.buffer as SharedArrayBuffer,
+      dirty: this.dirty.buffer as SharedArrayBuffer,
+      privateNext: this.privateNext.buffer as SharedArrayBuffer,
+    };
   }
 
   private refreshViews(): void {
@@ -78,9 +141,12 @@ export class GuestMemory {
 
   /** Reserves `bytes` (64-byte aligned) in the private area; -1 when it is full. */
   allocPrivate(bytes: number): number {
-    const at = this.privateNext;
-    if (at + bytes > this.privateBase + PRIVATE_BYTES) return -1;
-    this.privateNext = at + ((bytes + 63) & ~63);
+    const step = (bytes + 63) & ~63;
+    const at = Atomics.add(this.privateNext, 0, step);
+    if (at + bytes > this.privateEnd) {
+      Atomics.sub(this.privateNext, 0, step);
+      return -1;
+    }
     return at;
   }
 

@@ -49,6 +49,9 @@ export const enum Slot {
   Mhartid,
   /** LR/SC reservation address; high word -1 when no reservation is held. */
   Reservation,
+  /** The value LR loaded: SC stores only if memory still holds it (a compare-and-swap,
+   *  as QEMU's MTTCG does), which is what makes LR/SC atomic across threads. */
+  ReservedValue,
   Count,
 }
 
