@@ -100,7 +100,7 @@ export class Jit {
     this.imports = { e: { m: mem.wasm, ...slowPaths(this) } };
     this.lookupBase = mem.allocPrivate(LOOKUP_BYTES);
     this.lookup = new Int32Array(mem.wasm.buffer, Math.max(this.lookupBase, 0), this.lookupBase < 0 ? 0 : LOOKUP_BYTES / 4);
-    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherModule(this.lookupBase)), { e: { m: mem.wasm, t: this.table } });
+    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherModule(this.lookupBase, mem.shared)), { e: { m: mem.wasm, t: this.table } });
     this.call = d.exports.call as CallFn;
   }
 
@@ -190,7 +190,7 @@ export class Jit {
       const e = p.entries[(pa & 0xfff) >>> 1];
       return e !== undefined && e.slot >= 0 ? e : undefined;
     };
-    const bytes = buildModule(blocks, compiled, this.lookup.length > 0 ? this.lookupBase : -1);
+    const bytes = buildModule(blocks, compiled, this.lookup.length > 0 ? this.lookupBase : -1, this.mem.shared);
     this.counters.wasmBytes += bytes.length;
     this.counters.blocksTranslated += blocks.length;
     this.counters.modulesCompiled++;

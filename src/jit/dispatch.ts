@@ -21,8 +21,9 @@ export type CallFn = (slot: number, budget: number, st: number, rset: number, ws
 
 const enum L { Slot, Budget, St, Rset, Wset, Dlo, Dhi, Fset, Host, N, Lo, T, E, Next, Pc, Delta, R }
 
-/** Builds the dispatcher module; `lookup` is the table's offset in memory (-1: none). */
-export function dispatcherModule(lookup: number): Uint8Array<ArrayBuffer> {
+/** Builds the dispatcher module; `lookup` is the table's offset in memory (-1: none);
+ *  `shared`: guest memory is a shared WebAssembly.Memory (harts on several threads). */
+export function dispatcherModule(lookup: number, shared: boolean): Uint8Array<ArrayBuffer> {
   const m = new Bytes();
   m.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
@@ -32,7 +33,7 @@ export function dispatcherModule(lookup: number): Uint8Array<ArrayBuffer> {
   m.section(1, types);
   const imports = new Bytes();
   imports.u32(2);
-  imports.name('e'); imports.name('m'); imports.bytes([0x02, 0x00]); imports.u32(1);
+  imports.memoryImport(shared);
   imports.name('e'); imports.name('t'); imports.bytes([0x01, 0x70, 0x00, 0x00]);
   m.section(2, imports);
   const funcs = new Bytes();

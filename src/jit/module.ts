@@ -11,11 +11,11 @@ import { TLB_ARRAY_BYTES } from '../cpu/hart.js';
 import { emitAlu } from './alu.js';
 import { emitIndirectExit } from './dispatch.js';
 import {
-  F_OFF, FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_LR, FN_ST, FS_MASK, Gen, MSTATUS_OFF, RESERVATION_OFF, TYPE_BLOCK, L_A, L_B, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
+  F_OFF, FN_AMO, FN_BLOCK0, FN_CSR, FN_LD, FN_LR, FN_ST, FS_MASK, Gen, MSTATUS_OFF, RESERVATION_OFF, RESERVED_VALUE_OFF, TYPE_BLOCK, L_A, L_B, L_C, I32_LOCALS, I64_LOCALS, L_LO, L_N, L_T, L_V, L_VA,
   P_BUDGET, P_RSET, P_ST, P_WSET, SCR_EXIT, SCR_VALUE,
 } from './regs.js';
 import { Kind, classify } from './scan.js';
-import { Bytes, T, W } from './wasm.js';
+import { Atomic, Bytes, T, W } from './wasm.js';
 
 export interface BlockCode {
   /** Host offset of the first instruction. */
@@ -41,8 +41,8 @@ const STORE_OPS = [W.I64Store8, W.I64Store16, W.I64Store32, W.I64Store];
 
 /** Builds the module's bytes for `blocks` (all of one page). `compiled` finds the page's
  *  blocks from earlier modules; `lookup` is the dispatcher's lookup table in memory (-1:
- *  none), for chaining JALRs. */
-export function buildModule(blocks: BlockCode[], compiled: (pa: number) => CompiledBlock | undefined, lookup = -1): Uint8Array<ArrayBuffer> {
+ *  none), for chaining JALRs; `shared`: guest memory is shared between threads. */
+export function buildModule(blocks: BlockCode[], compiled: (pa: number) => CompiledBlock | undefined, lookup = -1, shared = false): Uint8Array<ArrayBuffer> {
   const index = new Map<number, number>();
   blocks.forEach((bl, i) => index.set(bl.pa, i));
   const code = CODE.reset();
@@ -56,7 +56,7 @@ export function buildModule(blocks: BlockCode[], compiled: (pa: number) => Compi
     return c && { fn: -1, slot: c.slot, trans: c.trans };
   };
   for (const bl of blocks) appendBody(code, blockBody(g, bl, targetOf, lookup));
-  return wrapModule(code, blocks);
+  return wrapModule(code, blocks, shared);
 }
 
 type TargetOf = (target: number) => { fn: number; slot: number; trans: number } | undefined;
@@ -120,7 +120,11 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
         exitUnlessFpOn(g, pa, i);
         emitStore(g, pa, i, r1, r2, f3, ((insn >> 25) << 5) | ((insn >> 7) & 31), true);
         break;
-      case Kind.Fence: break;
+      case Kind.Fence:
+        // The host may let a later load pass an earlier store (x86 does): a FENCE that
+        // orders writes before reads is a host fence (pred.W bit 24, succ.R bit 21).
+        if ((insn & 0x01200000) === 0x01200000) g.b.fence();
+        break;
       case Kind.FenceI:
         // Writes to translated pages already dropped them (and raised the exit flag that
         // leave() checks), so all that is left is to end the block.
@@ -218,7 +222,7 @@ function exitUnlessFpOn(g: Gen, pa: number, i: number): void {
 
 /** A load into x[rd], or with `fp` into f[rd] (flw NaN-boxed, mstatus.FS made dirty);
  *  `slow` is the slow path to import (LR's checks alignment first). */
-function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number, imm: number, fp = false, slow = FN_LD): void {
+function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number, imm: number, fp = false, slow = FN_LD, keep = -1): void {
   const b = g.b;
   const size = 1 << (f3 & 3);
   tlbProbe(g, r1, imm, P_RSET, size);
@@ -230,7 +234,12 @@ function emitLoad(g: Gen, pa: number, i: number, rd: number, r1: number, f3: num
   b.get(P_ST); b.mem(W.I64Load, SCR_VALUE);
   if (f3 < 3) b.op(SLOW_EXTEND[f3]);
   b.op(W.End);
-  if (!fp) { g.write(rd); return; }
+  if (!fp) {
+    // `keep`: a local that gets the value too (LR's, even into x0).
+    if (keep >= 0) b.tee(keep);
+    g.write(rd);
+    return;
+  }
   if (size === 4) { b.i64(-1, 0); b.op(W.I64And); b.i64(0, -1); b.op(W.I64Or); }
   b.set(L_V);
   b.get(P_ST); b.get(L_V); b.mem(W.I64Store, F_OFF + 8 * rd);
@@ -256,16 +265,18 @@ function emitStore(g: Gen, pa: number, i: number, r1: number, r2: number, f3: nu
 }
 
 /** LR: a load whose slow path is `lr` (alignment first, then MMIO and faults exactly as
- *  the interpreter), then the reservation. */
+ *  the interpreter), then the reservation: its address and the value loaded. */
 function emitLr(g: Gen, pa: number, i: number, rd: number, r1: number, f3: number): void {
   const b = g.b;
-  emitLoad(g, pa, i, rd, r1, f3, 0, false, FN_LR);
+  emitLoad(g, pa, i, rd, r1, f3, 0, false, FN_LR, L_V);
   b.get(P_ST); b.get(L_VA); b.i64(-1, 0x7fffffff); b.op(W.I64And); b.mem(W.I64Store, RESERVATION_OFF);
+  b.get(P_ST); b.get(L_V); b.mem(W.I64Store, RESERVED_VALUE_OFF);
 }
 
 /** SC, in the interpreter's order: alignment and store permission are checked (through
  *  the AMO slow path unless the write TLB hits) whether or not the reservation holds; the
- *  reservation is dropped; the store happens only if it held. */
+ *  reservation is dropped; then, if it held, a compare-and-swap against the value LR
+ *  loaded, so that a store by another hart in between fails the SC. */
 function emitSc(g: Gen, pa: number, i: number, rd: number, r1: number, r2: number, f3: number): void {
   const b = g.b;
   const size = f3 === 2 ? 4 : 8;
@@ -275,7 +286,11 @@ function emitSc(g: Gen, pa: number, i: number, rd: number, r1: number, r2: numbe
   b.get(P_ST); b.i32(-1); b.mem(W.I32Store, RESERVATION_OFF + 4);
   b.get(L_LO);
   b.op(W.If, T.Void);
-  b.get(L_T); b.get(L_V); b.mem(size === 4 ? W.I64Store32 : W.I64Store, 0);
+  // The expected value as the narrow compare-exchange sees it (32 bits, zero-extended).
+  b.get(P_ST); b.mem(size === 4 ? W.I64Load32U : W.I64Load, RESERVED_VALUE_OFF); b.set(L_A);
+  b.get(L_T); b.get(L_A); b.get(L_V);
+  b.atomic(size === 4 ? Atomic.I64Cmpxchg32U : Atomic.I64Cmpxchg, size === 4 ? 2 : 3);
+  b.get(L_A); b.op(W.I64Eq); b.set(L_LO);
   b.op(W.End);
   b.get(L_LO); b.op(W.I32Eqz, W.I64ExtendI32U);
   g.write(rd);
@@ -296,39 +311,59 @@ function amoHost(g: Gen, pa: number, i: number, r1: number, size: number): void 
   b.set(L_T);
 }
 
+/** The host's atomic rmw for each simple AMO funct5 (64-bit form, 32-bit form). */
+const AMO_RMW: Record<number, [Atomic, Atomic]> = {
+  0x01: [Atomic.I64Xchg, Atomic.I64Xchg32U],
+  0x00: [Atomic.I64Add, Atomic.I64Add32U],
+  0x04: [Atomic.I64Xor, Atomic.I64Xor32U],
+  0x0c: [Atomic.I64And, Atomic.I64And32U],
+  0x08: [Atomic.I64Or, Atomic.I64Or32U],
+};
+
 /** AMOs (not LR/SC): the write TLB when it hits an aligned address, else the hart's
- *  amoHost (alignment, permission, dirty log; raises exactly); then the operation on
- *  sign-extended operands as interp.ts does it. */
+ *  amoHost (alignment, permission, dirty log; raises exactly); then one host atomic rmw,
+ *  or for min/max a compare-exchange loop on sign-extended operands as interp.ts
+ *  compares them. The old value, sign-extended for .W, goes to x[rd]. */
 function emitAmo(g: Gen, pa: number, i: number, rd: number, r1: number, r2: number, f3: number, f5: number): void {
   const b = g.b;
   const size = f3 === 2 ? 4 : 8;
+  const narrow = size === 4;
+  const align = narrow ? 2 : 3;
   g.read(r2); b.set(L_V);
   amoHost(g, pa, i, r1, size);
-  b.get(L_T); b.mem(size === 4 ? W.I64Load32S : W.I64Load, 0); b.set(L_A);
-  b.get(L_V);
-  if (size === 4) b.op(W.I32WrapI64, W.I64ExtendI32S);
-  b.set(L_B);
-  b.get(L_T);
-  switch (f5) {
-    case 0x01: b.get(L_B); break;
-    case 0x00: b.get(L_A); b.get(L_B); b.op(W.I64Add); break;
-    case 0x04: b.get(L_A); b.get(L_B); b.op(W.I64Xor); break;
-    case 0x0c: b.get(L_A); b.get(L_B); b.op(W.I64And); break;
-    case 0x08: b.get(L_A); b.get(L_B); b.op(W.I64Or); break;
-    default: // min, max, minu, maxu: the old value when it wins
-      b.get(L_A); b.get(L_B); b.get(L_A); b.get(L_B);
-      b.op(f5 >= 0x18 ? W.I64LtU : W.I64LtS);
-      if (f5 === 0x14 || f5 === 0x1c) b.op(W.I32Eqz);
-      b.op(W.Select);
+  const rmw = AMO_RMW[f5];
+  if (rmw) {
+    b.get(L_T); b.get(L_V); b.atomic(rmw[narrow ? 1 : 0], align);
+    if (narrow) b.op(W.I64Extend32S);
+    g.write(rd);
+    return;
   }
-  b.mem(size === 4 ? W.I64Store32 : W.I64Store, 0);
+  // min, max, minu, maxu: new = the old value when it wins, else the operand; retried
+  // until memory still held the old value. L_A: old (sign-extended), L_B: operand,
+  // L_C: old as the compare-exchange sees it.
+  b.get(L_V);
+  if (narrow) b.op(W.I64Extend32S);
+  b.set(L_B);
+  b.op(W.Loop, T.Void);
+  b.get(L_T); b.atomic(narrow ? Atomic.I64Load32U : Atomic.I64Load, align); b.tee(L_C);
+  if (narrow) b.op(W.I64Extend32S);
+  b.set(L_A);
+  b.get(L_T); b.get(L_C);
+  b.get(L_A); b.get(L_B);
+  // min: old wins when old < operand; max: when operand < old.
+  if (f5 === 0x10 || f5 === 0x18) { b.get(L_A); b.get(L_B); } else { b.get(L_B); b.get(L_A); }
+  b.op(f5 >= 0x18 ? W.I64LtU : W.I64LtS);
+  b.op(W.Select);
+  b.atomic(narrow ? Atomic.I64Cmpxchg32U : Atomic.I64Cmpxchg, align);
+  b.get(L_C); b.op(W.I64Ne, W.BrIf); b.u32(0);
+  b.op(W.End);
   b.get(L_A);
   g.write(rd);
 }
 
 /** Types, imports (memory, ld, st, amo, csr, lr), the functions' declarations and the
  *  exports around the code section `code`. */
-function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
+function wrapModule(code: Bytes, blocks: BlockCode[], shared: boolean): Uint8Array<ArrayBuffer> {
   const m = MODULE.reset();
   m.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
@@ -341,7 +376,7 @@ function wrapModule(code: Bytes, blocks: BlockCode[]): Uint8Array<ArrayBuffer> {
   m.section(1, types);
   const imports = new Bytes();
   imports.u32(6);
-  imports.name('e'); imports.name('m'); imports.bytes([0x02, 0x00]); imports.u32(1);
+  imports.memoryImport(shared);
   imports.name('e'); imports.name('ld'); imports.bytes([0x00, 0]);
   imports.name('e'); imports.name('st'); imports.bytes([0x00, 1]);
   imports.name('e'); imports.name('amo'); imports.bytes([0x00, 2]);

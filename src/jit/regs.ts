@@ -30,6 +30,8 @@ export const FN_LD = 0, FN_ST = 1, FN_AMO = 2, FN_CSR = 3, FN_LR = 4, FN_BLOCK0 
 export const F_OFF = F_OFFSET, MSTATUS_OFF = slotIndex(Slot.Mstatus) * 4, FS_MASK = 3 << 13;
 /** The LR/SC reservation in the state (address, high word -1 when none is held). */
 export const RESERVATION_OFF = slotIndex(Slot.Reservation) * 4;
+/** The value LR loaded, which SC compares-and-swaps against. */
+export const RESERVED_VALUE_OFF = slotIndex(Slot.ReservedValue) * 4;
 /** The type index of block functions in a page module. */
 export const TYPE_BLOCK = 4;
 

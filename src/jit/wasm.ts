@@ -122,6 +122,30 @@ export class Bytes {
   i64n(v: number): void { this.i64(v | 0, Math.floor(v / 4294967296) | 0); }
   /** A load or store with its memarg (alignment hint 0: guest accesses may be unaligned). */
   mem(op: number, offset: number): void { this.byte(op); this.u32(0); this.u32(offset); }
+  /** An atomic access (threads proposal, after the 0xfe prefix): its memarg must give the
+   *  natural alignment, 2^align bytes. */
+  atomic(op: Atomic, align: number): void { this.byte(0xfe); this.u32(op); this.u32(align); this.u32(0); }
+  /** atomic.fence (its immediate is one reserved zero byte, not a memarg). */
+  fence(): void { this.byte(0xfe); this.u32(Atomic.Fence); this.byte(0); }
+  /** The import of guest memory ("e" "m"): a shared memory's import must say so, with a
+   *  maximum (any at least the memory's). */
+  memoryImport(shared: boolean): void {
+    this.name('e'); this.name('m'); this.byte(0x02);
+    if (shared) { this.byte(0x03); this.u32(1); this.u32(65536); } else { this.byte(0x00); this.u32(1); }
+  }
+}
+
+/** Atomic opcodes after 0xfe: the i64 forms, and the 32-bit ones on i64 values
+ *  (zero-extending); every rmw returns the old value. */
+export const enum Atomic {
+  Fence = 0x03,
+  I64Load = 0x11, I64Load32U = 0x16,
+  I64Add = 0x1f, I64Add32U = 0x24,
+  I64And = 0x2d, I64And32U = 0x32,
+  I64Or = 0x34, I64Or32U = 0x39,
+  I64Xor = 0x3b, I64Xor32U = 0x40,
+  I64Xchg = 0x42, I64Xchg32U = 0x47,
+  I64Cmpxchg = 0x49, I64Cmpxchg32U = 0x4e,
 }
 
 /** Engine features the translator uses when present. `tailCalls`: return_call (Chrome
