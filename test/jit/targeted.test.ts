@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { execute } from '../../src/cpu/interp.js';
 import { jitOf, runJit } from '../../src/jit/index.js';
 import {
-  INTERRUPT, PT_POOL, PTE_A, PTE_R, PTE_W, PTE_X, PageTables, RAM_BASE, SATP_SV39, load, mtrap, paged, poke64, reg,
+  INTERRUPT, PT_POOL, PTE_A, PTE_R, PTE_W, PTE_X, PageTables, RAM_BASE, SATP_SV39, load, mtrap, paged, peek64, poke64, reg,
 } from '../support/run-asm.js';
 import { both, runTo, sameState } from './machines.js';
 
@@ -182,5 +182,52 @@ mtrap: j mtrap`));
   assert.equal(runTo(a, execute, ['done', 'mtrap']), 'done');
   assert.equal(runTo(b, runJit, ['done', 'mtrap']), 'done');
   assert.equal(reg(b.h, 'a0'), b.sym('far') + 0x7ffff000n);
+  sameState(a, b);
+});
+
+// SC is a compare-and-swap against the value LR loaded (what makes LR/SC atomic when
+// harts share memory across threads, and what QEMU does): a store to the reserved word
+// between them fails it, in translated code as in the interpreter.
+const LRSC = `
+    la t0, cell
+    li t1, 7
+    li t2, 99
+    lr.d a0, (t0)
+    sd t2, 0(t0)
+    sc.d a1, t1, (t0)
+    lr.d a2, (t0)
+    sc.d a3, t1, (t0)
+    la t3, word
+    lr.w a4, (t3)
+    sw t2, 0(t3)
+    sc.w a5, t1, (t3)
+    lr.w a6, (t3)
+    sc.w a7, t1, (t3)
+    li t4, -5
+    amomin.w s2, t4, (t3)
+    amomaxu.w s3, t1, (t3)
+    amomax.d s4, t4, (t0)
+    amominu.d s5, t4, (t0)
+done: j done
+mtrap: j mtrap
+.data
+cell: .dword 1
+word: .dword 0x1234567800000001
+`;
+
+test('SC after a store to the reserved word fails (compare-and-swap); AMO min/max on both engines', () => {
+  const [a, b] = both(() => load(LRSC));
+  assert.equal(runTo(a, execute, ['done', 'mtrap']), 'done');
+  assert.equal(runTo(b, runJit, ['done', 'mtrap']), 'done');
+  for (const m of [a, b]) {
+    assert.deepEqual(['a1', 'a3', 'a5', 'a7'].map((r) => reg(m.h, r)), [1n, 0n, 1n, 0n]);
+    // amomin.w: min(7, -5) = -5; amomaxu.w: max(0xfffffffb, 7) unsigned keeps it.
+    assert.equal(reg(m.h, 's2'), 7n);
+    assert.equal(reg(m.h, 's3'), BigInt.asUintN(64, -5n));
+    assert.equal(peek64(m.mem, m.sym('word')), 0x12345678fffffffbn);
+    // amomax.d: max(7, -5) = 7; amominu.d: min(7, 2^64 - 5) = 7.
+    assert.equal(reg(m.h, 's4'), 7n);
+    assert.equal(peek64(m.mem, m.sym('cell')), 7n);
+  }
   sameState(a, b);
 });
