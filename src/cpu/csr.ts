@@ -151,6 +151,13 @@ export function csrRead(h: Hart, csr: number): number {
   return illegal(h);
 }
 
+/** Sets the `mask` bits of mip to those of `v`, atomically: devices on another thread
+ *  set and clear other bits (SEIP, MTIP...) concurrently, and none may be lost. */
+function writeMipBits(w: Int32Array, mask: number, v: number): void {
+  Atomics.or(w, MIP, v & mask);
+  Atomics.and(w, MIP, ~mask | v);
+}
+
 /** mip with the Sstc timer folded in. */
 export function readMip(h: Hart): number {
   const w = h.w;
@@ -158,7 +165,8 @@ export function readMip(h: Hart): number {
     const t = h.time.mtime();
     // Unsigned: 2^64 - 1 (the reset value, and what Linux writes for "no timer") never fires.
     const cmp = (w[STIMECMP + 1] >>> 0) * 4294967296 + (w[STIMECMP] >>> 0);
-    w[MIP] = t >= cmp ? w[MIP] | Mip.STIP : w[MIP] & ~Mip.STIP;
+    // Atomic: a device on another thread may be setting another bit of mip meanwhile.
+    if (t >= cmp) { if (!(w[MIP] & Mip.STIP)) Atomics.or(w, MIP, Mip.STIP); } else if (w[MIP] & Mip.STIP) Atomics.and(w, MIP, ~Mip.STIP);
   }
   return w[MIP];
 }
@@ -177,8 +185,7 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
       return;
     case Csr.Sie: w[MIE] = (w[MIE] & ~w[MIDELEG]) | (lo & w[MIDELEG]); return;
     case Csr.Sip: {
-      const mask = Mip.SSIP & w[MIDELEG];
-      w[MIP] = (w[MIP] & ~mask) | (lo & mask);
+      writeMipBits(w, Mip.SSIP & w[MIDELEG], lo);
       return;
     }
     case Csr.Stvec: writeTvec(h, STVEC, lo, hi); return;
@@ -204,7 +211,7 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
     case Csr.Mip: {
       let mask = SUPERVISOR_INTERRUPTS;
       if (w[MENVCFG + 1] & STCE) mask &= ~Mip.STIP;
-      w[MIP] = (w[MIP] & ~mask) | (lo & mask);
+      writeMipBits(w, mask, lo);
       return;
     }
     case Csr.Mtvec: writeTvec(h, MTVEC, lo, hi); return;

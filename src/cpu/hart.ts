@@ -45,6 +45,8 @@ export const INVALID_TAG = 0x800;
  * 64 bytes of scratch for the translator, then the three TLB arrays.
  */
 export const HART_SCRATCH = 1024;
+/** The doorbell word (Hart.ring), in the last word of the translator's scratch. */
+export const HART_DOORBELL = HART_SCRATCH + 60;
 export const HART_TLB = 1088;
 /** Bytes of one TLB array (tag low, tag high, host offset), in that order from HART_TLB. */
 export const TLB_ARRAY_BYTES = TLB_SETS * TLB_SIZE * 4;
@@ -105,6 +107,8 @@ export class Hart {
   readonly busOut = new Int32Array(2);
   /** Virtual M-mode firmware, when the machine runs without real firmware. */
   firmware: MachineModeFirmware | undefined;
+  /** One int32 in the hart's area that its thread sleeps on (see ring()). */
+  readonly doorbell: Int32Array;
 
   constructor(mem: GuestMemory, opts: HartOptions = {}) {
     this.area = opts.area ?? mem.allocPrivate(HART_AREA_BYTES);
@@ -122,6 +126,7 @@ export class Hart {
     }));
     this.x = this.s.x;
     this.w = this.s.w;
+    this.doorbell = this.area >= 0 ? new Int32Array(buf, base + HART_DOORBELL, 1) : new Int32Array(0);
     this.mem = mem;
     this.bus = opts.bus ?? NO_BUS;
     this.time = opts.time ?? { mtime: () => 0 };
@@ -164,10 +169,26 @@ export class Hart {
     this.invalidateFetch();
   }
 
-  /** Drives an interrupt input (a mip bit such as MTIP or SEIP) from a platform device. */
+  /** Drives an interrupt input (a mip bit such as MTIP or SEIP) from a platform device,
+   *  which may run on another thread than the hart: the update is atomic, and a raised
+   *  line rings the hart's doorbell, waking its thread from WFI. */
   setInterrupt(mipBit: number, level: boolean): void {
     const i = slotIndex(Slot.Mip);
-    this.w[i] = level ? this.w[i] | mipBit : this.w[i] & ~mipBit;
+    if (level) {
+      if (this.w[i] & mipBit) return;
+      Atomics.or(this.w, i, mipBit);
+      this.ring();
+    } else if (this.w[i] & mipBit) {
+      Atomics.and(this.w, i, ~mipBit);
+    }
+  }
+
+  /** Wakes the hart's thread if it sleeps in WFI (or parked): bumps the doorbell word
+   *  that its thread waits on. Without threads nobody waits and this costs an add. */
+  ring(): void {
+    if (this.doorbell.length === 0) return;
+    Atomics.add(this.doorbell, 0, 1);
+    if (this.mem.shared) Atomics.notify(this.doorbell, 0);
   }
 
   flushTlb(): void {

@@ -19,7 +19,7 @@ function setTimer(h: Hart): void {
   // The spec wants a future deadline to clear a pending timer interrupt. With Sstc the
   // hart derives STIP from (time >= stimecmp) on every read, so clearing the stored bit
   // is exact whichever side of `time` the new value lies.
-  w[MIP] &= ~Mip.STIP;
+  Atomics.and(w, MIP, ~Mip.STIP);
 }
 
 export const time: SbiExtension = {

@@ -41,3 +41,19 @@ test('set() to the instant a paused clock stopped at keeps it paused', async () 
   await sleep(10);
   assert.equal(c.mtime(), frozen);
 });
+
+test('a shared clock: a second HostClock over its cells (another thread\'s) reads the same time, paused and set alike', async () => {
+  const a = HostClock.shared(1_000_000);
+  const b = new HostClock(1_000_000, a.state);
+  assert.ok(a.state.buffer instanceof SharedArrayBuffer);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.ok(Math.abs(a.mtime() - b.mtime()) < 1000, 'within a millisecond');
+  a.pause();
+  assert.equal(b.paused, true);
+  assert.equal(b.mtime(), a.mtime());
+  a.set(42_000_000);
+  assert.equal(b.mtime(), 42_000_000);
+  a.resume();
+  assert.equal(b.paused, false);
+  assert.ok(b.mtime() >= 42_000_000 && b.mtime() < 42_100_000);
+});
