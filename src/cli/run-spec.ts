@@ -22,6 +22,7 @@ export const MACHINE_OPTIONS = {
   publish: { type: 'string', multiple: true, default: [] as string[] },
   share: { type: 'string', multiple: true, default: [] as string[] },
   exec: { type: 'string', default: 'jit' },
+  threads: { type: 'string' },
   'cpu-cap': { type: 'string' },
   'cpu-shares': { type: 'string' },
   'dedicated': { type: 'boolean' },
@@ -39,6 +40,7 @@ export interface MachineFlags {
   publish: string[];
   share: string[];
   exec: string;
+  threads?: string;
   'cpu-cap'?: string;
   'cpu-shares'?: string;
   dedicated?: boolean;
@@ -71,6 +73,7 @@ export function sizeOf(text: string): number {
  *  `run`'s alone). A bad flag is a UsageError naming it; a bad spec, a SpecError. */
 export function specFromFlags(v: MachineFlags, image: string | undefined, command: string[], name?: string): VmSpec {
   if (v.exec !== 'interp' && v.exec !== 'jit') throw new UsageError(`--exec ${v.exec}: use interp or jit`);
+  if (v.threads !== undefined && v.threads !== 'single' && v.threads !== 'multi') throw new UsageError(`--threads ${v.threads}: use single or multi`);
   if (v.net !== 'user' && v.net !== 'none') throw new UsageError(`--net ${v.net}: use user or none`);
   if (v.net === 'none' && v.publish.length) throw new UsageError('--publish needs --net user');
   const shares = v.share.map(parseShare);
@@ -98,6 +101,7 @@ export function specFromFlags(v: MachineFlags, image: string | undefined, comman
     nics: v.net === 'user' ? [{ network: 'user', publish }] : [],
     shares,
     exec: v.exec,
+    ...(v.threads !== undefined && { threads: v.threads }),
   });
 }
 /** The spec with every host path made absolute against `cwd`: the daemon opens them

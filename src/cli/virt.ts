@@ -7,6 +7,7 @@ import { EXIT_MARKER } from '../host/index.js';
 import { readBootFiles } from '../host/vm/boot-files.js';
 import { nodeDevices } from '../host/vm/devices.js';
 import { FileSnapshotStore } from '../host/vm/snapshot-store.js';
+import { nodeHartThreads, threadsAvailable } from '../host/vcpu/node-threads.js';
 import { STALL_LIMITS } from '../machine/stall.js';
 import { VIRT } from '../machine/virt-map.js';
 import type { VmSpec } from '../vmm/spec.js';
@@ -46,6 +47,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       snapshots: new FileSnapshotStore(),
       entropy: (buf) => randomFillSync(buf),
       console: (bytes) => watch.write(bytes),
+      ...(threadsAvailable() && { hartThreads: nodeHartThreads() }),
     },
     startPaused: o.startPaused,
     loadvm: o.loadvm,

@@ -45,8 +45,11 @@ export const INVALID_TAG = 0x800;
  * 64 bytes of scratch for the translator, then the three TLB arrays.
  */
 export const HART_SCRATCH = 1024;
-/** The doorbell word (Hart.ring), in the last word of the translator's scratch. */
+/** The doorbell word (Hart.ring) and the attention word (Hart.poke), in the last two
+ *  words of the translator's scratch; its exit flag is at +12 (jit/regs.ts). */
 export const HART_DOORBELL = HART_SCRATCH + 60;
+export const HART_ATTENTION = HART_SCRATCH + 56;
+const HART_JIT_EXIT = HART_SCRATCH + 12;
 export const HART_TLB = 1088;
 /** Bytes of one TLB array (tag low, tag high, host offset), in that order from HART_TLB. */
 export const TLB_ARRAY_BYTES = TLB_SETS * TLB_SIZE * 4;
@@ -109,6 +112,10 @@ export class Hart {
   firmware: MachineModeFirmware | undefined;
   /** One int32 in the hart's area that its thread sleeps on (see ring()). */
   readonly doorbell: Int32Array;
+  /** Non-zero: another thread wants this hart's thread to look up from running guest
+   *  code (an interrupt, a remote fence): execute() and runJit() return early. */
+  readonly attention: Int32Array;
+  private readonly jitExit: Int32Array;
 
   constructor(mem: GuestMemory, opts: HartOptions = {}) {
     this.area = opts.area ?? mem.allocPrivate(HART_AREA_BYTES);
@@ -116,7 +123,9 @@ export class Hart {
     const base = this.area >= 0 ? this.area : 0;
     this.s = new HartState(buf, base);
     const n = TLB_SETS * TLB_SIZE;
-    this.tlbTagLo = new Int32Array(buf, base + HART_TLB, n).fill(INVALID_TAG);
+    this.tlbTagLo = new Int32Array(buf, base + HART_TLB, n);
+    // An adopted area's TLB is its thread's, in use: a view must not flush it.
+    if (opts.area === undefined) this.tlbTagLo.fill(INVALID_TAG);
     this.tlbTagHi = new Int32Array(buf, base + HART_TLB + TLB_ARRAY_BYTES, n);
     this.tlbHost = new Int32Array(buf, base + HART_TLB + 2 * TLB_ARRAY_BYTES, n);
     this.tlbSets = Array.from({ length: TLB_SETS }, (_, i) => ({
@@ -127,6 +136,8 @@ export class Hart {
     this.x = this.s.x;
     this.w = this.s.w;
     this.doorbell = this.area >= 0 ? new Int32Array(buf, base + HART_DOORBELL, 1) : new Int32Array(0);
+    this.attention = this.area >= 0 ? new Int32Array(buf, base + HART_ATTENTION, 1) : new Int32Array(1);
+    this.jitExit = this.area >= 0 ? new Int32Array(buf, base + HART_JIT_EXIT, 1) : new Int32Array(1);
     this.mem = mem;
     this.bus = opts.bus ?? NO_BUS;
     this.time = opts.time ?? { mtime: () => 0 };
@@ -177,10 +188,22 @@ export class Hart {
     if (level) {
       if (this.w[i] & mipBit) return;
       Atomics.or(this.w, i, mipBit);
-      this.ring();
+      // On its own thread the hart may be running guest code: make it look now.
+      if (this.mem.shared) this.poke();
+      else this.ring();
     } else if (this.w[i] & mipBit) {
       Atomics.and(this.w, i, ~mipBit);
     }
+  }
+
+  /** Asks the hart's thread to return from guest code at the next block boundary and
+   *  look at what it was asked (attention), and wakes it if it sleeps. Translated code
+   *  sees the exit flag; the runtime clears that flag before each call, so it looks at
+   *  attention after clearing (runJit). */
+  poke(): void {
+    Atomics.store(this.attention, 0, 1);
+    Atomics.store(this.jitExit, 0, 1);
+    this.ring();
   }
 
   /** Wakes the hart's thread if it sleeps in WFI (or parked): bumps the doorbell word
@@ -289,7 +312,10 @@ export class Hart {
     }
     const pagePa = pa - (vaLo & 0xfff);
     // Pages with translated code get no write entry: their writes must reach markDirty.
-    const code = access === Access.Write && this.mem.codePages !== undefined && this.mem.codePages[host >>> 12] === 1;
+    const codePages = this.mem.codePages;
+    const code = access === Access.Write && codePages !== undefined && codePages[host >>> 12] !== 0;
+    this.codeWrite = code;
+    this.codeWritePa = pa;
     if (!code && this.pmp.check(pagePa, 4096, access, priv)) {
       if (access === Access.Write) this.mem.markDirty(pa);
       if (this.leafLevel > 2) this.hugeLeaves = true;
@@ -297,6 +323,13 @@ export class Hart {
       this.tlbTagLo[t] = vaLo & -4096;
       this.tlbTagHi[t] = vaHi;
       this.tlbHost[t] = host - (vaLo & 0xfff);
+      // Another thread may have translated the page meanwhile and dropped write entries
+      // before this one was in: looking again after installing it closes that window.
+      if (access === Access.Write && this.mem.shared && Atomics.load(codePages as Uint8Array, host >>> 12) !== 0) {
+        this.tlbTagLo[t] = INVALID_TAG;
+        this.codeWrite = true;
+        this.mem.markDirty(pa);
+      }
       if (access === Access.Fetch) {
         this.fetchTagLo = vaLo & -4096;
         this.fetchTagHi = vaHi;
@@ -343,6 +376,10 @@ export class Hart {
     return lo;
   }
 
+  /** Set by the last write lookup: the page holds translated code, and the address. */
+  private codeWrite = false;
+  private codeWritePa = 0;
+
   /** Stores on a TLB miss. */
   storeSlow(vaLo: number, vaHi: number, size: number, lo: number, hi: number): void {
     if ((vaLo & 0xfff) + size > 4096) {
@@ -362,6 +399,10 @@ export class Hart {
       return;
     }
     this.writeHost(host, size, lo, hi);
+    // A write to code on a shared memory counts again once it has landed: a translator on
+    // another thread that re-read the page between the first count and the store sees
+    // this one (the first dropped this thread's own translation before the store).
+    if (this.codeWrite && this.mem.shared) this.mem.markDirty(this.codeWritePa);
   }
 
   private probeWrite(vaLo: number, vaHi: number): void {

@@ -59,7 +59,8 @@ export function execute(h: Hart, budget: number): number {
 
   let pcLo = w[PC], pcHi = w[PC + 1];
   let n = 0;
-  while (n < budget && !h.waiting && !h.stopRequested) {
+  const attention = h.attention;
+  while (n < budget && !h.waiting && !h.stopRequested && attention[0] === 0) {
     // Between runs of straight-line execution (after a trap, xRET, CSR write or fence),
     // pick up what those may have changed: pending interrupts, the translation context,
     // the fetch page. The fetch page lives in locals; only fetchSlow changes it mid-run.
@@ -325,6 +326,9 @@ export function execute(h: Hart, budget: number): number {
             // FENCE ordering writes before reads is a full host fence when harts share
             // memory across threads (pred.W is bit 24, succ.R bit 21).
             if (f3 === 0 && (insn & 0x01200000) === 0x01200000 && h.mem.shared) h.mem.atomics.fence();
+            // FENCE.I: code other threads wrote must be fetched from now on (their
+            // writes are counted per page; the translator drops what they changed).
+            if (f3 === 1 && h.mem.shared) h.mem.onFenceI?.();
             break;
 
           case Op.Amo:

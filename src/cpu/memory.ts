@@ -27,6 +27,10 @@ export interface SharedGuestMemory {
   dirty: SharedArrayBuffer;
   /** One int32: the next free byte of the private area (allocated with Atomics.add). */
   privateNext: SharedArrayBuffer;
+  /** Per host page: how many threads hold translated code of it (see codePages). */
+  codeUnion: SharedArrayBuffer;
+  /** Per host page: writes to it while it held code; then one int32, their total. */
+  codeGen: SharedArrayBuffer;
 }
 
 export interface GuestMemoryOptions {
@@ -61,9 +65,18 @@ export class GuestMemory {
   private readonly privateEnd: number;
   private readonly privateNext: Int32Array;
   /** Pages holding translated code (set by the translator): no TLB write entry may map
-   *  them, so every write reaches markDirty, which reports it through onCodeWrite. */
+   *  them, so every write reaches markDirty, which reports it through onCodeWrite. On a
+   *  shared memory this is the union of every thread's translator (a count per page),
+   *  and a write to such a page also bumps its generation in codeGen, which the other
+   *  threads' translators compare at their next fence (Jit.syncForeignWrites). */
   codePages: Uint8Array | undefined;
   onCodeWrite: ((page: number) => void) | undefined;
+  /** Shared memory only: per host page, writes to it while it held code; the last word
+   *  (at index codeWrites) is the total, so a translator sees at once whether any came. */
+  readonly codeGen: Int32Array | undefined;
+  readonly codeWrites: number;
+  /** FENCE.I was executed (the interpreter's; the translator syncs with other threads). */
+  onFenceI: (() => void) | undefined;
 
   constructor(base: number, size: number, opts: GuestMemoryOptions = {}, from?: SharedGuestMemory) {
     if (size <= 0 || size % PAGE_SIZE !== 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
@@ -80,6 +93,8 @@ export class GuestMemory {
       this.p2m = new Int32Array(from.p2m);
       this.dirty = new Uint8Array(from.dirty);
       this.privateNext = new Int32Array(from.privateNext);
+      this.codePages = new Uint8Array(from.codeUnion);
+      this.codeGen = new Int32Array(from.codeGen);
     } else {
       const privateBytes = Math.ceil((opts.privateBytes ?? PRIVATE_BYTES) / WASM_PAGE) * WASM_PAGE;
       const wasmPages = (this.privateBase + privateBytes) / WASM_PAGE;
@@ -91,7 +106,13 @@ export class GuestMemory {
       this.dirty = new Uint8Array(buffer(this.pages));
       this.privateNext = new Int32Array(buffer(4));
       this.privateNext[0] = this.privateBase;
+      if (this.shared) {
+        const hostPages = this.privateEnd >>> PAGE_SHIFT;
+        this.codePages = new Uint8Array(new SharedArrayBuffer(hostPages));
+        this.codeGen = new Int32Array(new SharedArrayBuffer((hostPages + 1) * 4));
+      }
     }
+    this.codeWrites = this.codeGen ? this.codeGen.length - 1 : 0;
     this.refreshViews();
   }
 
@@ -117,6 +138,8 @@ export class GuestMemory {
       p2m: this.p2m.buffer as SharedArrayBuffer,
       dirty: this.dirty.buffer as SharedArrayBuffer,
       privateNext: this.privateNext.buffer as SharedArrayBuffer,
+      codeUnion: (this.codePages as Uint8Array).buffer as SharedArrayBuffer,
+      codeGen: (this.codeGen as Int32Array).buffer as SharedArrayBuffer,
     };
   }
 
@@ -157,7 +180,13 @@ export class GuestMemory {
   markDirty(pa: number): void {
     const page = Math.floor((pa - this.base) / PAGE_SIZE);
     this.dirty[page] = 1;
-    if (this.codePages !== undefined && this.codePages[page]) this.onCodeWrite?.(page);
+    if (this.codePages !== undefined && this.codePages[page]) {
+      if (this.codeGen) {
+        Atomics.add(this.codeGen, page, 1);
+        Atomics.add(this.codeGen, this.codeWrites, 1);
+      }
+      this.onCodeWrite?.(page);
+    }
   }
 
   /** Returns the dirty pages' indices and clears the log; writable TLB entries are dropped. */

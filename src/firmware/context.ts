@@ -21,6 +21,18 @@ export interface SbiPlatform {
    *  SBI calls implemented today take time from the harts; this is for extensions that
    *  need the clock without a hart at hand. */
   mtime(): number;
+  /** Present when each hart runs on its own thread: a hart's reset and TLB are its own
+   *  thread's, so starting one and fencing one are requests to that thread. */
+  threads?: SbiThreads;
+}
+
+/** Requests to harts on other threads (machine/smp). */
+export interface SbiThreads {
+  /** Hart `id` is STOPPED: marks it START_PENDING, and its thread resets it and starts
+   *  it in S-mode at `addr` with a1 = opaque. */
+  startHart(id: number, addr: number, opaque: bigint): void;
+  /** Flushes the TLBs (and fetch paths) of harts `ids` and returns once each did. */
+  fence(ids: readonly number[]): void;
 }
 
 /** HSM hart states (SBI v2.0, table "HSM Hart States"). */

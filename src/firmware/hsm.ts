@@ -1,6 +1,7 @@
-// HSM (EID 0x48534D): starting, stopping and suspending harts. The VMM runs every hart
-// itself, so each transition completes within the call: START_PENDING and STOP_PENDING
-// are never observed. A stopped hart is parked (waiting with mie = 0, so even a run loop
+// HSM (EID 0x48534D): starting, stopping and suspending harts. On one thread the VMM
+// runs every hart itself, so each transition completes within the call: START_PENDING
+// and STOP_PENDING are never observed. With a thread per hart, a started hart is
+// START_PENDING until its own thread has reset it. A stopped hart is parked (waiting with mie = 0, so even a run loop
 // that ignored Sbi.isRunning would execute nothing on it); hart_start resets it.
 
 import type { Hart } from '../cpu/hart.js';
@@ -35,6 +36,11 @@ function hartStart(ctx: SbiContext, h: Hart): void {
   if (!validEntry(target, addr)) return ret(h, SbiErr.InvalidAddress);
   if (ctx.status(id) !== HsmState.Stopped) return ret(h, SbiErr.AlreadyAvailable);
   const opaque = h.s.getX(A2);
+  if (ctx.platform.threads) {
+    // START_PENDING until the hart's own thread has reset and started it.
+    ctx.platform.threads.startHart(id, addr, opaque);
+    return ret(h, SbiErr.Success);
+  }
   // "Interrupts as after reset": a fresh hart, then the firmware's M-mode setup.
   resetHartForSbi(target, id);
   enterSMode(target, BigInt(addr), BigInt(id), opaque);

@@ -41,7 +41,8 @@ export const rfence: SbiExtension = {
     if (fid < 0 || fid > 2) return ret(h, SbiErr.NotSupported);
     const targets = selectedHarts(ctx, h);
     if (!targets) return ret(h, SbiErr.InvalidParam);
-    for (const t of targets) t.flushTlb();
+    if (ctx.platform.threads) ctx.platform.threads.fence(targets.map((t) => ctx.hartId(t)));
+    else for (const t of targets) t.flushTlb();
     ret(h, SbiErr.Success);
   },
 };

@@ -38,6 +38,9 @@ export interface SbiOptions {
   /** The hart that is running when the machine starts (default 0); all others start
    *  STOPPED and wait for HSM hart_start. */
   bootHartId?: number;
+  /** With a thread per hart: the hart this thread runs (the others in `harts` are views
+   *  of theirs), and the HSM states all threads share, already set up. */
+  thread?: { self: number; hsm: Uint8Array };
 }
 
 export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
@@ -45,6 +48,8 @@ export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
   readonly sta: StealTime;
   private readonly ids = new Map<Hart, number>();
   private readonly extensions = new Map<number, SbiExtension>();
+  /** The one hart of this thread's that this firmware runs (undefined: all of them). */
+  private readonly self: number | undefined;
 
   /**
    * `harts[i]` is hart i. Installs itself as every hart's firmware. The boot hart is
@@ -53,10 +58,16 @@ export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
    */
   constructor(readonly harts: readonly Hart[], readonly platform: SbiPlatform, opts: SbiOptions = {}) {
     const boot = opts.bootHartId ?? 0;
-    this.hsm = new Uint8Array(harts.length);
+    this.self = opts.thread?.self;
+    this.hsm = opts.thread?.hsm ?? new Uint8Array(harts.length);
     this.sta = new StealTime(harts.length);
     harts.forEach((h, i) => {
       this.ids.set(h, i);
+      if (this.self !== undefined) {
+        // Another thread's hart is its firmware's business, and HSM is set up already.
+        if (i === this.self) h.firmware = this;
+        return;
+      }
       h.firmware = this;
       if (i === boot) {
         this.hsm[i] = HsmState.Started;
@@ -71,8 +82,9 @@ export class Sbi implements MachineModeFirmware, SbiContext, BootObserver {
   /** HSM state of a hart (hartid must exist). */
   status(hartid: number): HsmState {
     const s = this.hsm[hartid] as HsmState;
-    // A suspend is a wait: once an interrupt ended it, the hart is running again.
-    if (s === HsmState.Suspended && !this.harts[hartid].waiting) {
+    // A suspend is a wait: once an interrupt ended it, the hart is running again (only
+    // a hart's own thread knows whether it still waits).
+    if (s === HsmState.Suspended && (this.self === undefined || hartid === this.self) && !this.harts[hartid].waiting) {
       this.hsm[hartid] = HsmState.Started;
       return HsmState.Started;
     }

@@ -93,10 +93,20 @@ export class Jit {
   private readonly lookupBase: number;
   private readonly lookup: Int32Array;
 
+  /** Harts of other threads on a shared memory: when this cache translates a page, their
+   *  write entries for it go too (their TLBs are in the shared memory). */
+  peers: readonly Hart[] = [];
+  /** Shared memory: the page's write generation when this cache translated it. */
+  private readonly genAt = new Map<number, number>();
+  /** The total of code writes when this cache last looked (syncForeignWrites). */
+  private seenWrites = 0;
+
   constructor(readonly mem: GuestMemory) {
     this.code = new Uint8Array(mem.wasm.buffer.byteLength >>> 12);
-    mem.codePages = this.code;
-    mem.onCodeWrite = (page) => this.invalidate(page);
+    // On a shared memory the memory's own union of all threads' code pages stays.
+    if (!mem.shared) mem.codePages = this.code;
+    mem.onCodeWrite = (page) => { if (this.code[page]) this.invalidate(page); };
+    mem.onFenceI = () => this.syncForeignWrites();
     this.imports = { e: { m: mem.wasm, ...slowPaths(this) } };
     this.lookupBase = mem.allocPrivate(LOOKUP_BYTES);
     this.lookup = new Int32Array(mem.wasm.buffer, Math.max(this.lookupBase, 0), this.lookupBase < 0 ? 0 : LOOKUP_BYTES / 4);
@@ -165,6 +175,9 @@ export class Jit {
       this.flush();
       return;
     }
+    // From here on writes to the page invalidate it (and so the module being built);
+    // marked before the page is read, so that another thread's write in between counts.
+    if (!p.compiled) this.markCode(pn);
     const blocks: BlockCode[] = [];
     const owners: Entry[] = [];
     const rvc = (this.cur as Hart).rvc;
@@ -180,11 +193,8 @@ export class Jit {
       owners.push(e);
     });
     if (blocks.length === 0) return;
-    // From here on writes to the page invalidate it (and so the module being built).
     if (!p.compiled) this.compiledPages++;
     p.compiled = true;
-    this.code[pn] = 1;
-    for (const h of this.harts) h.dropWriteEntries(pn);
     const compiled = (pa: number): CompiledBlock | undefined => {
       if (pa >>> 12 !== pn) return undefined;
       const e = p.entries[(pa & 0xfff) >>> 1];
@@ -267,10 +277,46 @@ export class Jit {
       this.pages.delete(page);
     }
     this.lastPn = -1;
-    this.code[page] = 0;
+    this.unmarkCode(page);
     this.counters.invalidations++;
     // Translated code still running returns at its next block boundary.
     this.scr[3] = 1;
+  }
+
+  /** Page `pn` holds translated code from now on: no write entry may map it, in any
+   *  hart's TLB (other threads' too), and on a shared memory it joins the union. */
+  private markCode(pn: number): void {
+    if (this.code[pn]) return;
+    this.code[pn] = 1;
+    const shared = this.mem.shared ? this.mem.codePages : undefined;
+    if (shared && this.mem.codeGen) {
+      Atomics.add(shared, pn, 1);
+      this.genAt.set(pn, Atomics.load(this.mem.codeGen, pn));
+    }
+    for (const h of this.harts) h.dropWriteEntries(pn);
+    for (const h of this.peers) h.dropWriteEntries(pn);
+  }
+
+  private unmarkCode(pn: number): void {
+    if (!this.code[pn]) return;
+    this.code[pn] = 0;
+    const shared = this.mem.shared ? this.mem.codePages : undefined;
+    if (shared) {
+      Atomics.sub(shared, pn, 1);
+      this.genAt.delete(pn);
+    }
+  }
+
+  /** Shared memory: forgets the translations of pages that other threads (or devices)
+   *  wrote since they were made. A fence (FENCE.I, a remote fence) calls it, so the
+   *  hart sees code another hart wrote before the fence, as RISC-V requires. */
+  syncForeignWrites(): void {
+    const gen = this.mem.codeGen;
+    if (!gen) return;
+    const writes = Atomics.load(gen, this.mem.codeWrites);
+    if (writes === this.seenWrites) return;
+    this.seenWrites = writes;
+    for (const [pn, at] of [...this.genAt]) if (Atomics.load(gen, pn) !== at) this.invalidate(pn);
   }
 
   /** The counters under the names `info jit` shows. */
@@ -296,6 +342,7 @@ export class Jit {
     this.generation++;
     this.pages.clear();
     this.lastPn = -1;
+    if (this.mem.shared) for (const pn of [...this.genAt.keys()]) this.unmarkCode(pn);
     this.code.fill(0);
     for (let i = 0; i < this.nextSlot; i++) this.table.set(i, null);
     this.nextSlot = 0;

@@ -48,6 +48,7 @@ export function buildModule(blocks: BlockCode[], compiled: (pa: number) => Compi
   const code = CODE.reset();
   code.u32(blocks.length);
   const g = new Gen(BODY);
+  g.shared = shared;
   /** Where a block chains to `target`: a function of this module or another slot. */
   const targetOf = (target: number): { fn: number; slot: number; trans: number } | undefined => {
     const j = index.get(target);
@@ -126,6 +127,9 @@ function emitBlock(g: Gen, bl: BlockCode, targetOf: TargetOf, lookup: number): v
         if ((insn & 0x01200000) === 0x01200000) g.b.fence();
         break;
       case Kind.FenceI:
+        // On a shared memory the interpreter runs it: it syncs with code other threads
+        // wrote (Jit.syncForeignWrites), and the block ends.
+        if (g.shared) { interpretOne(g, pa, i, true); return; }
         // Writes to translated pages already dropped them (and raised the exit flag that
         // leave() checks), so all that is left is to end the block.
         leave(pa + len, count, 0);

@@ -45,6 +45,8 @@ export const TYPE_BLOCK = 4;
 export class Gen {
   loaded = 0;
   dirty = 0;
+  /** Guest memory is shared between threads (the module being built imports it so). */
+  shared = false;
   /** Locals given to guest registers in this function (V8's baseline compiler zeroes
    *  every declared local on entry, so a block declares only those it uses). */
   xLocals = 0;

@@ -38,7 +38,8 @@ export function runJit(h: Hart, budget: number): number {
   let checkIrq = true;
   /** The untranslatable entry interpreted last, while nothing else ran since. */
   let last: Entry | undefined;
-  while (n < budget && !h.waiting && !h.stopRequested) {
+  const attention = h.attention;
+  while (n < budget && !h.waiting && !h.stopRequested && Atomics.load(attention, 0) === 0) {
     if (checkIrq) {
       const irq = pendingInterrupt(h);
       if (irq >= 0) enterTrap(h, irq, true, w[PC], w[PC + 1], 0, 0);
@@ -70,9 +71,12 @@ export function runJit(h: Hart, budget: number): number {
       const dlo = (pcLo - host) | 0;
       const dhi = (pcHi - ((pcLo >>> 0) < host ? 1 : 0)) | 0;
       const scr = jit.scr;
-      scr[SCR_EXIT] = 0;
+      Atomics.store(scr, SCR_EXIT, 0);
       scr[SCR_CSRS] = 0;
       scr[SCR_RECHECK] = 0;
+      // Another thread's poke() sets attention, then the exit flag: looked at after
+      // clearing the flag, one of the two is always seen.
+      if (Atomics.load(attention, 0) !== 0) break;
       const p = w[PRIV];
       const fset = st + HART_TLB + ((p === 3 ? 3 : p === 0 ? 0 : 1) * 3 + Access.Fetch) * SET_BYTES;
       jit.publish(host, e);

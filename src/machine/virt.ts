@@ -19,7 +19,7 @@ import { VIRTIO_WIDTHS } from '../devices/virtio-mmio-empty.js';
 import { Sbi, bootHartInSMode } from '../firmware/sbi.js';
 import { type BootPlan, planBoot, writeBoot } from './boot.js';
 import { Bus } from './bus.js';
-import { hostClock } from './clock.js';
+import { HostClock } from './clock.js';
 import { restoreHart, restoreSbi, saveHart, saveSbi } from './hart-snapshot.js';
 import { FirmwareBoot } from './firmware-boot.js';
 import { GuestDma } from './guest-dma.js';
@@ -27,6 +27,7 @@ import { virtDeviceTree } from './virt-dt.js';
 import { VIRT, virtioSlotBase } from './virt-map.js';
 import { type HartSample, interruptible, possibleInterrupts, type Stall, STALL_LIMITS, StallWatch, type StallLimits, stimecmpArmed } from './stall.js';
 import { plugVirtio, type PluggedVirtio, type VirtioConfig } from './virtio-slots.js';
+import { type HartThreadSpawner, ThreadedHarts } from './smp/threaded-harts.js';
 
 /** Exactly what the hart implements, for the device tree's riscv,isa. */
 export const VIRT_ISA = 'rv64imafdc_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc';
@@ -44,6 +45,8 @@ const YIELD_MS_COMPILING = 1;
 const THROTTLE_MIN_MS = 10;
 const STIMECMP = slotIndex(Slot.Stimecmp);
 const MENVCFG = slotIndex(Slot.Menvcfg);
+/** Private-area bytes per hart thread: its hart area and its translator's lookup table. */
+const PRIVATE_PER_THREAD = 640 << 10;
 
 /** Lets the host's event loop run (console input, signals). setImmediate where the host
  *  has it: a browser's setTimeout(0) is clamped, and Node's costs a millisecond. */
@@ -72,6 +75,9 @@ export interface VirtConfig {
   /** When a guest that cannot make progress any more ends the run (stall.ts); false:
    *  never (default STALL_LIMITS). */
   stall?: StallLimits | false;
+  /** Run each hart on its own thread (QEMU's MTTCG), started with this host spawner;
+   *  absent: every hart on this thread, in turn. */
+  threads?: HartThreadSpawner;
 }
 
 /** A debugger's hold on the run loop (the GDB stub): while `armed`, harts run through
@@ -149,8 +155,11 @@ export class VirtMachine {
   private held = false;
   /** Set by the GDB stub. */
   debugGate: HartGate | undefined;
-  readonly time = hostClock(VIRT.timebaseHz);
+  readonly time: HostClock;
   private readonly jit: Jit | undefined;
+  /** With cfg.threads: the hart threads (harts[] are then this thread's views of them). */
+  private readonly threaded: ThreadedHarts | undefined;
+  private threadFailure: unknown;
   private readonly stall: StallWatch | undefined;
   /** Bytes the guest wrote to a console (UART or SBI): progress, for the stall watch. */
   private consoleBytes = 0;
@@ -177,9 +186,12 @@ export class VirtMachine {
     if (cfg.harts < 1 || cfg.harts > 8) throw new RangeError('--smp must be between 1 and 8');
     // Before RAM is allocated: a layout that cannot work costs nothing.
     const plan = planVirtBoot(cfg);
-    this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize);
+    // Hart threads share RAM, the clock and each hart's area; each has its own
+    // translator, whose lookup table lives in the private area too.
+    this.mem = new GuestMemory(VIRT.dram.base, cfg.memSize, cfg.threads ? { shared: true, privateBytes: cfg.harts * PRIVATE_PER_THREAD } : {});
+    this.time = cfg.threads ? HostClock.shared(VIRT.timebaseHz) : new HostClock(VIRT.timebaseHz);
     // run() yields to the event loop, so translations can compile in the background.
-    if (cfg.exec === 'jit') {
+    if (cfg.exec === 'jit' && !cfg.threads) {
       this.jit = jitOf(this.mem);
       this.jit.asyncCompile = true;
     }
@@ -189,7 +201,8 @@ export class VirtMachine {
       this.harts.push(h);
       this.persistent.push({ id: `hart${i}`, save: () => saveHart(h), restore: (s) => restoreHart(h, s, `hart${i}`) });
     }
-    if (cfg.stall !== false) this.stall = new StallWatch(cfg.stall ?? STALL_LIMITS);
+    // The stall watch samples harts between slices on this thread: not with hart threads.
+    if (cfg.stall !== false && !cfg.threads) this.stall = new StallWatch(cfg.stall ?? STALL_LIMITS);
     for (let i = 0; i < cfg.harts; i++) this.samples.push({ interruptible: false, inKernel: false, retired: 0 });
     const toConsole = (bytes: Uint8Array) => {
       this.consoleBytes += bytes.length;
@@ -231,7 +244,26 @@ export class VirtMachine {
     writeBoot(this.mem, { kernel: cfg.kernel, initrd: cfg.initrd }, plan);
     const kernel = plan.kernel, dtbAddr = plan.dtbAddr;
 
-    if (cfg.bios) {
+    if (cfg.threads) {
+      // The SBI runs on each hart's thread; so does the boot hart's setup (its PMP and
+      // caches are that thread's).
+      if (cfg.bios) new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
+      this.threaded = new ThreadedHarts({
+        mem: this.mem,
+        harts: this.harts,
+        bus: this.bus,
+        clock: this.time,
+        exec: cfg.exec ?? 'interp',
+        sbiBoot: cfg.bios ? undefined : { entry: kernel.entry, dtb: dtbAddr },
+        spawn: cfg.threads,
+        console: toConsole,
+        reset: (type) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' }),
+        failed: (e) => {
+          this.threadFailure ??= e;
+          this.stop();
+        },
+      });
+    } else if (cfg.bios) {
       new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
     } else {
       const sbi = this.sbi = new Sbi(this.harts, {
@@ -289,8 +321,13 @@ export class VirtMachine {
    *  kernel with nothing reaching a device is its panic loop, which ends the run like a
    *  hung guest. Without panic= set, Linux loops there forever with interrupts on. */
   endOnKernelSpin(): void {
+    if (!this.endOnSpin) this.spinSince = this.time.mtime();
     this.endOnSpin = true;
   }
+
+  /** When endOnKernelSpin() was called (hart threads: no stall watch samples them, so
+   *  a panicked guest ends the stall window after its panic). */
+  private spinSince = 0;
 
   /** The translator's counters (undefined with --exec interp). */
   translatorStats(): Record<string, number> | undefined {
@@ -305,6 +342,8 @@ export class VirtMachine {
     if (this.held) return;
     this.held = true;
     this.time.pause();
+    // Hart threads park when the device thread's loop tells them.
+    if (this.threaded) this.wake?.();
   }
 
   resume(): void {
@@ -332,6 +371,7 @@ export class VirtMachine {
 
   /** Runs until the guest powers off or resets, or stop() is called. */
   async run(): Promise<VirtExit> {
+    if (this.threaded) return this.runThreaded(this.threaded);
     let lastYield = performance.now();
     while (!this.exit) {
       if (this.held) {
@@ -377,6 +417,32 @@ export class VirtMachine {
         lastYield = performance.now();
       }
     }
+    return this.exit;
+  }
+
+  /** With hart threads, this thread runs the devices: it answers the harts' MMIO, keeps
+   *  time-driven devices up to date, and sleeps until a hart or the host rings (console
+   *  input, a frame, a timer due). */
+  private async runThreaded(t: ThreadedHarts): Promise<VirtExit> {
+    this.wake = () => t.ring();
+    t.start();
+    try {
+      while (!this.exit) {
+        t.setRunning(!this.held);
+        const seen = t.rings;
+        t.serve();
+        const deadline = this.pollDevices();
+        this.busyMs = t.busyMs();
+        if (this.endOnSpin && this.time.mtime() - this.spinSince > (this.cfg.stall || STALL_LIMITS).ticks) this.finish({ kind: 'stalled', how: 'spinning' });
+        if (this.exit) break;
+        const ms = this.held ? 1000 : Math.max(0, Math.min(1000, (deadline - this.time.mtime()) / (VIRT.timebaseHz / 1000)));
+        await t.waitForRing(seen, ms);
+      }
+    } finally {
+      await t.stop();
+      this.busyMs = t.busyMs();
+    }
+    if (this.threadFailure !== undefined) throw this.threadFailure;
     return this.exit;
   }
 

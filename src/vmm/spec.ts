@@ -62,6 +62,9 @@ export interface VmSpec {
   nics: NicSpec[];
   shares: ShareSpec[];
   exec: 'jit' | 'interp';
+  /** 'multi': each hart on its own host thread (QEMU's -accel tcg,thread=multi);
+   *  'single': all harts on one thread, in turn. Default: see vcpuThreads(). */
+  threads?: 'single' | 'multi';
   labels: Record<string, string>;
   /** Host CPU: `cap` is the most of one host core the VM may use, in percent; `shares`
    *  its weight when the host is overcommitted (Xen's credit scheduler: default 256). */
@@ -141,6 +144,7 @@ export const VM_SPEC_SCHEMA = {
       },
     },
     exec: { enum: ['jit', 'interp'], default: 'jit' },
+    threads: { enum: ['single', 'multi'] },
     cpu: {
       type: 'object', additionalProperties: false,
       properties: {
@@ -159,6 +163,12 @@ export const VM_SPEC_SCHEMA = {
     },
   },
 } as const;
+
+/** Whether the VM's harts run on threads of their own: as asked, else single (the
+ *  default while hart threads lack snapshots, the debugger and CPU caps). */
+export function vcpuThreads(spec: Pick<VmSpec, 'threads' | 'harts'>): 'single' | 'multi' {
+  return spec.threads ?? 'single';
+}
 
 /** The most of one host core the VM may use, as a fraction (1 without a cap). */
 export function cpuCap(spec: Pick<VmSpec, 'cpu'>): number {

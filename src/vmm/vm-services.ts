@@ -5,6 +5,7 @@
 
 import type { BlockBackend } from '../devices/block.js';
 import type { ByteSink } from '../devices/mmio.js';
+import type { HartThreadSpawner } from '../machine/smp/threaded-harts.js';
 import type { MachineSnapshot } from '../machine/virt-snapshot.js';
 import type { VirtioConfig } from '../machine/virtio-slots.js';
 import type { DiskSpec, VmSpec } from './spec.js';
@@ -60,6 +61,9 @@ export interface VmServices {
   wallClockMs?(): number;
   /** Everything the guest writes to its consoles (UART, SBI, virtio console). */
   console: ByteSink;
+  /** Starts hart threads (spec.threads 'multi'); absent: the host has none, and every
+   *  hart runs on the VM's thread. */
+  hartThreads?: HartThreadSpawner;
 }
 
 /** A request the VM cannot carry out for a reason its user can fix (a missing snapshot,

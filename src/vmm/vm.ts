@@ -12,12 +12,13 @@ import { SnapshotError } from '../devices/snapshot.js';
 import type { Stall } from '../machine/stall.js';
 import { restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { planVirtBoot, VirtMachine } from '../machine/virt.js';
+import type { HartThreadSpawner } from '../machine/smp/threaded-harts.js';
 import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VmControl, VmEvent } from './control.js';
 import { cpuInfo, hartRegisters } from './hart-info.js';
 import { readHartRegister } from './hart-regs.js';
 import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
 import { PanicWatch } from './panic-watch.js';
-import { cpuCap, type VmSpec } from './spec.js';
+import { cpuCap, vcpuThreads, type VmSpec } from './spec.js';
 import { HartDebugTarget } from './virt-target.js';
 import { type BootFiles, type PreparedLoad, type VmDevices, VmError, type VmServices } from './vm-services.js';
 
@@ -90,8 +91,15 @@ export class Vm implements VmControl {
   readonly attached: Promise<void>;
   private markAttached!: () => void;
 
+  /** The harts run on threads of their own (spec.threads 'multi' on a host that has them). */
+  private readonly threads: HartThreadSpawner | undefined;
+
   constructor(private readonly o: VmOptions) {
     this.spec = o.spec;
+    this.threads = vcpuThreads(o.spec) === 'multi' ? o.services.hartThreads : undefined;
+    // Until hart threads save their thread-local state (PMP, steal time) and stop for a
+    // debugger, these need the harts on the VM's thread.
+    if (this.threads && (o.debug || o.loadvm !== undefined)) throw new VmError('a debugger and --loadvm need --threads single for now');
     this.attached = new Promise((resolve) => (this.markAttached = resolve));
     const append = o.boot.append;
     // The virtio console (hvc0) shares the console with the UART; typed input goes to
@@ -213,6 +221,7 @@ export class Vm implements VmControl {
         console,
       },
       exec: spec.exec,
+      threads: this.threads,
     });
   }
 
@@ -362,6 +371,7 @@ export class Vm implements VmControl {
   async saveSnapshot(name: string): Promise<void> {
     const m = this.machine, devices = this.devices;
     if (!m || !devices) throw new VmError('the VM is not running');
+    if (this.threads) throw new VmError('snapshots of a VM with hart threads are not supported yet (use --threads single)');
     for (const d of devices.disks) d.backend.flush();
     this.store().save(name, saveVirt(m), devices.disks);
   }
@@ -375,6 +385,7 @@ export class Vm implements VmControl {
   loadSnapshot(name: string): Promise<void> {
     // A second load before the first took effect would leave the first caller waiting.
     if (this.loaded) return Promise.reject(new VmError('a snapshot load is already in progress'));
+    if (this.threads) return Promise.reject(new VmError('snapshots of a VM with hart threads are not supported yet (use --threads single)'));
     try {
       const load = this.store().prepare(name, this.spec.disks);
       if (this.machine) applyLoad(load, this.machine);

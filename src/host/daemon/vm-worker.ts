@@ -14,6 +14,7 @@ import { readBootFiles } from '../vm/boot-files.js';
 import { nodeDevices } from '../vm/devices.js';
 import { IoCounters } from '../vm/io-counters.js';
 import { FileSnapshotStore } from '../vm/snapshot-store.js';
+import { nodeHartThreads, threadsAvailable } from '../vcpu/node-threads.js';
 import { ImageError } from '../image/errors.js';
 import type { FromWorker, ToWorker, VmStats, WorkerStart } from './worker-protocol.js';
 
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
         entropy: (buf) => randomFillSync(buf),
         // Copied: the board may reuse its buffer, and a transfer would take it away.
         console: (bytes) => post({ type: 'console', bytes: Uint8Array.from(bytes) }),
+        ...(threadsAvailable() && { hartThreads: nodeHartThreads() }),
       },
       loadvm: start.loadvm,
     });

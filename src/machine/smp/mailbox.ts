@@ -27,6 +27,12 @@ export function mailboxMemory(harts: number): MailboxMemory {
   return { words: new SharedArrayBuffer((harts * Box.Words + 1) * 4), harts };
 }
 
+/** The device thread's doorbell word: every request rings it (and so may anything else
+ *  that wants the device thread's loop to look again). */
+export function deviceDoorbell(m: MailboxMemory): Int32Array {
+  return new Int32Array(m.words, m.harts * Box.Words * 4, 1);
+}
+
 /** A hart thread's bus: every access becomes a request to the device thread. */
 export class MailboxBus implements PhysBus {
   private readonly box: Int32Array;
@@ -35,7 +41,7 @@ export class MailboxBus implements PhysBus {
   /** `abandoned()`: true once the VM is gone, so a request never answered ends. */
   constructor(m: MailboxMemory, hart: number, private readonly abandoned: () => boolean = () => false) {
     this.box = new Int32Array(m.words, hart * Box.Words * 4, Box.Words);
-    this.doorbell = new Int32Array(m.words, m.harts * Box.Words * 4, 1);
+    this.doorbell = deviceDoorbell(m);
   }
 
   read(pa: number, size: number, out: Int32Array): boolean {
