@@ -4,6 +4,7 @@
 // its own thread. The result comes back twice: the check's verdict through tohost, and
 // the memory itself, which the test reads after the run (it is shared with the harts).
 
+import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/asm.js';
 import { writeElf } from '../../src/isa/elf.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
@@ -39,7 +40,7 @@ export interface Litmus {
 }
 
 /**
- * The whole program: the body, an arrival barrier (harts other than 0 then park in WFI,
+ * The whole program: a start barrier, the body, an arrival barrier (harts other than 0 then park in WFI,
  * so they free the host's cores for the check), hart 0's check, and tohost = 1 (pass)
  * or code << 1 | 1.
  */
@@ -50,6 +51,14 @@ export function litmusProgram(t: Litmus, harts: number): string {
 _start:
     csrr s11, mhartid
     li   s10, ${harts}
+    # Worker threads start many milliseconds apart: wait for all of them, so the bodies
+    # really run at the same time.
+    la   t0, started
+    li   t1, 1
+    amoadd.w.aqrl zero, t1, (t0)
+0:  lw   t1, 0(t0)
+    blt  t1, s10, 0b
+    fence r, rw
 ${t.body}
     # Everyone arrives; hart 0 waits for all of them, the others park.
     la   t0, arrived
@@ -78,6 +87,8 @@ tohost:   .dword 0
   .balign 64
 fromhost: .dword 0
   .balign 64
+started:  .word 0
+  .balign 64
 arrived:  .word 0
   .balign 64
 ${t.data ?? ''}
@@ -94,6 +105,13 @@ export async function runLitmus(t: Litmus, harts: number, opts: SmpRunOptions & 
   const board = litmusBoard(t, harts, opts.memSize);
   const result = await runSmp(board, opts);
   return { board, result };
+}
+
+/** Asserts that the run ended through tohost (with any code), showing the whole result
+ *  otherwise: a fault, crash or timeout says more than the counters it left. */
+export function assertExit(r: SmpResult): asserts r is SmpResult & { kind: 'exit' } {
+  const show = JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+  assert.equal(r.kind, 'exit', `the run did not end through tohost: ${show}`);
 }
 
 /** A sense-reversing barrier over the harts (s10 of them): `count` and `sense` are
