@@ -44,6 +44,9 @@ export function runHart(job: SmpJob, index: number, hooks: HartThreadHooks): num
     total += step(hart, Math.min(SLICE, limit - total));
     counts[index] = total;
     // tohost can be written by any hart: whichever thread sees it first handles it, once.
+    // (The interpreter stores a doubleword as two words, low first, so another thread
+    // may see a request's low word alone: harmless for an exit, whose high word is 0,
+    // but a console request could be misread until 64-bit stores are single-copy atomic.)
     if (tohostPending(mem, job.tohost)) {
       control.exclusive(() => {
         const ev = htif.poll();
