@@ -31,6 +31,29 @@ export type RunResult =
   | { kind: 'limit'; instructions: number }
   | { kind: 'stopped'; instructions: number };
 
+/** A bare-metal program in RAM: where it starts and its HTIF words (fromhost optional). */
+export interface BareMetalProgram {
+  entry: bigint;
+  tohost: number;
+  fromhost: number | undefined;
+  symbols: Map<string, bigint>;
+}
+
+/** Loads an ELF for `--bios none` (one hart or several): it must have a `tohost` in RAM. */
+export function loadBareMetal(mem: GuestMemory, elf: Uint8Array): BareMetalProgram {
+  const image = loadElf(mem, elf);
+  const tohost = image.symbols.get('tohost');
+  if (tohost === undefined) throw new LoadError('the ELF has no `tohost` symbol, so a bare-metal program could never report its result');
+  if (!mem.isRam(Number(tohost), 8)) throw new LoadError('`tohost` lies outside RAM');
+  const fromhost = image.symbols.get('fromhost');
+  return {
+    entry: image.entry,
+    tohost: Number(tohost),
+    fromhost: fromhost !== undefined && mem.isRam(Number(fromhost), 8) ? Number(fromhost) : undefined,
+    symbols: image.symbols,
+  };
+}
+
 export class BareMetalMachine {
   readonly mem: GuestMemory;
   readonly hart: Hart;
@@ -41,13 +64,9 @@ export class BareMetalMachine {
     this.mem = new GuestMemory(RAM_BASE, opts.memSize);
     const time = opts.time ?? hostClock();
     this.hart = new Hart(this.mem, { time });
-    const image = loadElf(this.mem, elf);
-    const tohost = image.symbols.get('tohost');
-    if (tohost === undefined) throw new LoadError('the ELF has no `tohost` symbol, so a bare-metal program could never report its result');
-    if (!this.mem.isRam(Number(tohost), 8)) throw new LoadError('`tohost` lies outside RAM');
-    const fromhost = image.symbols.get('fromhost');
-    this.htif = new Htif(this.mem, Number(tohost), fromhost !== undefined && this.mem.isRam(Number(fromhost), 8) ? Number(fromhost) : undefined, opts.output);
-    this.hart.pc = image.entry;
+    const p = loadBareMetal(this.mem, elf);
+    this.htif = new Htif(this.mem, p.tohost, p.fromhost, opts.output);
+    this.hart.pc = p.entry;
   }
 
   stop(): void {
