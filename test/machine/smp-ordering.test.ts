@@ -201,7 +201,9 @@ for (const exec of EXECS) {
       assert.equal(result.code, 0, 'hart 0 found no failure either');
     });
 
-    if (harts === 2) test(`message passing control: reading data before flag does see data < flag (${name}, K = ${K})`, opts, async (t) => {
+    // Interpreted only: translated, the writer's two stores come nanoseconds apart and the
+    // reader too seldom falls between them for the control to be sure of seeing it.
+    if (harts === 2 && exec === 'interp') test(`message passing control: reading data before flag does see data < flag (${name}, K = ${K})`, opts, async (t) => {
       const { board, result } = await runLitmus(messagePassing('data'), harts, { exec });
       assertExit(result);
       for (let p = 0; p < harts / 2; p++) {

@@ -45,8 +45,8 @@ for (const exec of EXECS) {
     test(`a failing check's code is the exit code (${name})`, TIMEOUT, async () => {
       const { result } = await runLitmus({ body: '', check: 'li a0, 5' }, harts, { exec });
       assert.equal(result.kind, 'exit');
+      // Reported by whichever hart's thread saw tohost first, not always hart 0 that wrote it.
       assert.equal(result.kind === 'exit' && result.code, 5);
-      assert.equal(result.kind === 'exit' && result.hart, 0);
     });
 
     test(`HTIF console output of another hart reaches the caller (${name})`, TIMEOUT, async () => {
