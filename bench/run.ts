@@ -13,6 +13,7 @@ import { bootBench } from './boot.js';
 import { daemonBench } from './daemon.js';
 import { guestCpuBench } from './guest-cpu.js';
 import { ioBench } from './io.js';
+import { smpBench } from './smp.js';
 import { snapshotBench } from './snapshot.js';
 import { PROGRAMS, source } from './programs.js';
 
@@ -49,6 +50,11 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  // `npm run bench -- --smp-only`: the vCPU-thread figures alone.
+  if (process.argv.includes('--smp-only')) {
+    await smpBench();
+    return;
+  }
   const haveQemu = existsSync(QEMU);
   const dir = mkdtempSync(join(tmpdir(), 'rvisor-bench-'));
   const rows: Row[] = [];
@@ -95,6 +101,7 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--cpu-only')) {
     await bootBench();
     await guestCpuBench();
+    await smpBench();
     await ioBench();
     await snapshotBench();
     await daemonBench();
