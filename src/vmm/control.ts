@@ -41,6 +41,11 @@ export interface NamedValue {
 /** The translator's counters (issue 5), named as they are shown. */
 export type TranslatorStats = Record<string, number>;
 
+export interface VcpuStats {
+  instructions: number;
+  stealNs: number;
+}
+
 export interface VmControl {
   status(): RunState;
   /** Stops every hart at the next instruction boundary; emits STOP when it was running. */
@@ -62,6 +67,8 @@ export interface VmControl {
   loadSnapshot(tag: string): Promise<void>;
   /** The translator's counters; undefined when the harts run in the interpreter only. */
   translatorStats(): TranslatorStats | undefined;
+  /** Per vCPU: guest instructions retired and steal time (SBI STA), for query-stats. */
+  vcpuStats?(): VcpuStats[];
   /** Subscribes to life-cycle events; returns the unsubscribe function. */
   onEvent(listener: (e: VmEvent) => void): () => void;
 }

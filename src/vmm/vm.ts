@@ -13,7 +13,7 @@ import type { Stall } from '../machine/stall.js';
 import { restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { planVirtBoot, VirtMachine } from '../machine/virt.js';
 import type { HartThreadSpawner } from '../machine/smp/threaded-harts.js';
-import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VmControl, VmEvent } from './control.js';
+import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VcpuStats, VmControl, VmEvent } from './control.js';
 import { cpuInfo, hartRegisters } from './hart-info.js';
 import { readHartRegister } from './hart-regs.js';
 import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
@@ -361,6 +361,10 @@ export class Vm implements VmControl {
     let pages = 0;
     for (const d of m.mem.dirty) pages += d;
     return { harts, ramTouchedBytes: pages * 4096 };
+  }
+
+  vcpuStats(): VcpuStats[] {
+    return this.counters().harts;
   }
 
   translatorStats(): TranslatorStats | undefined {

@@ -1,7 +1,7 @@
 // Fakes for the monitor tests: a VmControl that records calls and emits QEMU's events,
 // and a DebugTarget with flat memory and a pc that walks 4 bytes per instruction.
 
-import type { BlockInfo, CpuInfo, NamedValue, RunState, VmControl, VmEvent } from '../../src/vmm/control.js';
+import type { BlockInfo, CpuInfo, NamedValue, RunState, VcpuStats, VmControl, VmEvent } from '../../src/vmm/control.js';
 import type { RegRef } from '../../src/vmm/gdb/registers.js';
 import type { Breakpoint, DebugTarget, StopReason } from '../../src/vmm/gdb/target.js';
 
@@ -31,6 +31,7 @@ export class FakeVm implements VmControl {
   }
   jit: Record<string, number> | undefined = { 'blocks translated': 12, 'compile ms (main thread)': 3.25 };
   translatorStats(): Record<string, number> | undefined { return this.jit; }
+  vcpuStats(): VcpuStats[] { return [{ instructions: 1000, stealNs: 0 }, { instructions: 25, stealNs: 7_000_000 }]; }
   blocks(): BlockInfo[] { return [{ device: 'virtio0', file: '/tmp/disk.qcow2', format: 'qcow2', readOnly: false }]; }
   registers(cpu: number): NamedValue[] {
     return [{ name: 'pc', value: 0x80000000n + BigInt(cpu) }, { name: 'x1/ra', value: 0xdeadbeefn }, { name: 'x2/sp', value: -16n }];

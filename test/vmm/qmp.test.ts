@@ -111,6 +111,10 @@ test('queries: cpus, block, version, commands', async () => {
   assert.equal(cpus.length, 2);
   assert.deepEqual({ ...cpus[1], 'thread-id': 0 }, { 'cpu-index': 1, 'qom-path': '/machine/soc0/harts[1]', 'thread-id': 0, props: { 'core-id': 1, 'socket-id': 0, 'node-id': 0 }, target: 'riscv' });
   assert.equal(cpus[0]['thread-id'], process.pid);
+  const stats = (await c.execute('query-stats', { target: 'vcpu' })).return as Msg[];
+  assert.deepEqual(stats[1], { provider: 'rvisor', 'qom-path': '/machine/soc0/harts[1]', stats: [{ name: 'instructions', value: 25 }, { name: 'steal-time-ns', value: 7_000_000 }] });
+  const vm = await c.execute('query-stats', { target: 'vm' });
+  assert.equal((vm.error as Msg).class, 'GenericError');
   const block = (await c.execute('query-block')).return as Msg[];
   assert.equal(block[0].device, 'virtio0');
   assert.deepEqual((block[0].inserted as Msg).file, '/tmp/disk.qcow2');

@@ -42,11 +42,24 @@ const COMMANDS: Record<string, Command> = {
     run: (_a, { control }) => control.cpus().map((c) => ({
       'cpu-index': c.index,
       'qom-path': `/machine/soc0/harts[${c.index}]`,
-      // Every hart runs on the VMM's one JavaScript thread.
+      // With --threads single every hart runs on the VMM's one JavaScript thread; hart
+      // threads are Node workers, whose OS thread ids Node does not expose.
       'thread-id': process.pid,
       props: { 'core-id': c.hartId, 'socket-id': 0, 'node-id': 0 },
       target: 'riscv',
     })),
+  },
+  // QEMU's statistics interface: rvisor's own provider, one entry per vCPU.
+  'query-stats': {
+    args: { target: 'str' },
+    run: (a, { control }) => {
+      if (a.target !== 'vcpu') throw new QmpError('GenericError', `Parameter 'target' does not accept value '${String(a.target)}' (rvisor has vcpu statistics only)`);
+      return (control.vcpuStats?.() ?? []).map((c, i) => ({
+        provider: 'rvisor',
+        'qom-path': `/machine/soc0/harts[${i}]`,
+        stats: [{ name: 'instructions', value: c.instructions }, { name: 'steal-time-ns', value: c.stealNs }],
+      }));
+    },
   },
   'query-block': {
     run: (_a, { control }) => control.blocks().map((b) => ({

@@ -43,6 +43,7 @@ export const VALID: Record<string, (rng: Rng) => Valid> = {
   quit: () => ({ ok: true }),
   'query-cpus-fast': () => ({ ok: true }),
   'query-block': () => ({ ok: true }),
+  'query-stats': (rng) => (rng.chance(0.8) ? { args: { target: 'vcpu' }, ok: true } : { args: { target: 'vm' }, ok: false }),
   'query-version': () => ({ ok: true }),
   'x-query-jit': () => ({ ok: true }),
   'query-commands': () => ({ ok: true }),
