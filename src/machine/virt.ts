@@ -357,6 +357,9 @@ export class VirtMachine {
   setCpuLimit(fraction: number): void {
     this.cpuLimit = Math.min(1, Math.max(0.01, fraction));
     if (this.cpuLimit === 1) this.owedMs = 0;
+    // Hart threads: up to a core each when unlimited, else the fraction of one core
+    // shared between them (what the host's scheduler counts a VM as).
+    this.threaded?.setCpuLimit(this.cpuLimit === 1 ? this.harts.length : this.cpuLimit);
   }
 
   private finish(e: VirtExit): void {
@@ -431,8 +434,10 @@ export class VirtMachine {
         t.setRunning(!this.held);
         const seen = t.rings;
         t.serve();
-        const deadline = this.pollDevices();
+        // The harts' own timers (Sstc) are their threads' business: only the devices'.
+        const deadline = this.pollPlatformDevices();
         this.busyMs = t.busyMs();
+        this.stolenMs = t.stolenMs();
         if (this.endOnSpin && this.time.mtime() - this.spinSince > (this.cfg.stall || STALL_LIMITS).ticks) this.finish({ kind: 'stalled', how: 'spinning' });
         if (this.exit) break;
         const ms = this.held ? 1000 : Math.max(0, Math.min(1000, (deadline - this.time.mtime()) / (VIRT.timebaseHz / 1000)));
@@ -441,6 +446,7 @@ export class VirtMachine {
     } finally {
       await t.stop();
       this.busyMs = t.busyMs();
+      this.stolenMs = t.stolenMs();
     }
     if (this.threadFailure !== undefined) throw this.threadFailure;
     return this.exit;
@@ -468,15 +474,21 @@ export class VirtMachine {
 
   /** Updates time-driven device state; returns the next mtime at which something fires. */
   private pollDevices(): number {
-    let next = this.clint.update();
-    this.rtc.update();
-    this.feedUart();
+    let next = this.pollPlatformDevices();
     for (const h of this.harts) {
       if (h.w[MENVCFG + 1] & 0x80000000) {
         const cmp = (h.w[STIMECMP + 1] >>> 0) * 4294967296 + (h.w[STIMECMP] >>> 0);
         if (cmp < next) next = cmp;
       }
     }
+    return next;
+  }
+
+  /** The devices' part of pollDevices: the CLINT's next future deadline. */
+  private pollPlatformDevices(): number {
+    const next = this.clint.update();
+    this.rtc.update();
+    this.feedUart();
     return next;
   }
 

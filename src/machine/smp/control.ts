@@ -20,8 +20,12 @@ const enum H {
   Parked,
   Words,
 }
-/** Per-hart float64s: host ms spent running the hart. */
-const F_BUSY = 0, F_WORDS = 1;
+/** Per-hart float64s: host ms spent running the hart, and withheld from it by the CPU
+ *  limit while it was ready to run (its steal time). */
+const F_BUSY = 0, F_STOLEN = 1, F_WORDS = 2;
+/** Global float64s, after the per-hart ones: the VM's CPU limit in host cores, and the
+ *  host time (timeOrigin + now, ms) until which every hart is held back by it. */
+const F_CPU_LIMIT = 0, F_HELD_UNTIL = 1, F_GLOBALS = 2;
 
 export interface ControlMemory {
   words: SharedArrayBuffer;
@@ -34,7 +38,7 @@ export function controlMemory(harts: number): ControlMemory {
   return {
     words: new SharedArrayBuffer((GLOBAL_WORDS + harts * H.Words) * 4),
     hsm: new SharedArrayBuffer(harts),
-    floats: new SharedArrayBuffer(harts * F_WORDS * 8),
+    floats: new SharedArrayBuffer((harts * F_WORDS + F_GLOBALS) * 8),
     harts,
   };
 }
@@ -49,6 +53,32 @@ export class SmpControl {
     this.w = new Int32Array(memory.words);
     this.hsm = new Uint8Array(memory.hsm);
     this.f = new Float64Array(memory.floats);
+    if (this.f[this.limitIndex] === 0) this.f[this.limitIndex] = memory.harts;
+  }
+
+  private get limitIndex(): number {
+    return this.memory.harts * F_WORDS + F_CPU_LIMIT;
+  }
+
+  /** The most host CPU the VM's harts may use together, in cores (the daemon's
+   *  scheduler and the spec's cap set it); each hart thread takes its share. */
+  get cpuLimit(): number {
+    return this.f[this.limitIndex];
+  }
+
+  set cpuLimit(cores: number) {
+    this.f[this.limitIndex] = cores;
+  }
+
+  /** Until when (host ms on the shared time line) the CPU limit holds every hart back:
+   *  they sleep and run together, so none spins on a lock another one holds asleep. */
+  get heldUntil(): number {
+    return this.f[this.memory.harts * F_WORDS + F_HELD_UNTIL];
+  }
+
+  holdUntil(ms: number): void {
+    const i = this.memory.harts * F_WORDS + F_HELD_UNTIL;
+    if (ms > this.f[i]) this.f[i] = ms;
   }
 
   get harts(): number {
@@ -127,5 +157,13 @@ export class SmpControl {
 
   busyMs(hart: number): number {
     return this.f[hart * F_WORDS + F_BUSY];
+  }
+
+  addStolen(hart: number, ms: number): void {
+    this.f[hart * F_WORDS + F_STOLEN] += ms;
+  }
+
+  stolenMs(hart: number): number {
+    return this.f[hart * F_WORDS + F_STOLEN];
   }
 }

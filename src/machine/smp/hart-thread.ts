@@ -22,6 +22,8 @@ import { MailboxBus, type MailboxMemory } from './mailbox.js';
 
 /** Instructions between looks at requests (about a millisecond of guest code). */
 const SLICE = 20_000;
+/** A CPU limit sleeps in pieces of at least this many ms. */
+const THROTTLE_MIN_MS = 10;
 /** Longest sleep before a hart looks at its requests again without being rung. */
 const MAX_SLEEP_MS = 1000;
 /** A remote fence waits for its targets in naps this long, doing its own fences between
@@ -102,6 +104,7 @@ export function runHartThread(init: HartThreadInit, post: (e: HartThreadEvent) =
   }
   if (init.exec === 'jit') jitOf(mem).peers = views.filter((v) => v !== hart);
   const step = init.exec === 'jit' ? runJit : execute;
+  const throttle = new Throttle(control, self);
   let instructions = 0;
   for (;;) {
     // The doorbell first: a request made after this read rings it again, so a sleep
@@ -117,15 +120,70 @@ export function runHartThread(init: HartThreadInit, post: (e: HartThreadEvent) =
       continue;
     }
     control.setParked(self, false);
+    if (throttle.hold(hart, sbi, seen)) continue;
     const t0 = performance.now();
     instructions += step(hart, SLICE);
-    control.addBusy(self, performance.now() - t0);
+    const ran = performance.now() - t0;
+    control.addBusy(self, ran);
     // A suspended hart that an interrupt woke is started again (its own thread's call).
     sbi?.status(self);
     if (hart.waiting) Atomics.wait(hart.doorbell, 0, seen, sleepMs(hart, clock));
+    else throttle.charge();
   }
   control.setParked(self, true);
   post({ type: 'exit', instructions });
+}
+
+/** Host ms on a time line all threads share (heldUntil). */
+function sharedNow(): number {
+  return TIME_ORIGIN + performance.now();
+}
+const TIME_ORIGIN = performance.timeOrigin;
+
+/** The VM's CPU limit, kept by each hart thread against the harts' total: the VM may use
+ *  `limit` host cores in all, however its harts share them. Each thread follows the total
+ *  busy time of all harts against limit x elapsed time; when the VM is over, it holds
+ *  every hart back until the debt is paid (a gang: they sleep and run together, like the
+ *  single-thread board does). Holding back one hart at a time instead slowed SMP guests
+ *  badly: a hart asleep while it held a lock left the others spinning for it. The time a
+ *  ready hart is held back is its steal time, told to the guest (STA). */
+class Throttle {
+  private debtMs = 0;
+  private lastTotal = -1;
+  private lastNow = 0;
+
+  constructor(private readonly control: SmpControl, private readonly self: number) {}
+
+  /** After a slice: adds it up, and holds the VM back when it is over its limit. */
+  charge(): void {
+    const limit = this.control.cpuLimit;
+    const now = sharedNow();
+    let total = 0;
+    for (let i = 0; i < this.control.harts; i++) total += this.control.busyMs(i);
+    if (limit >= this.control.harts || this.lastTotal < 0) {
+      this.debtMs = 0;
+    } else {
+      this.debtMs += (total - this.lastTotal) - limit * (now - this.lastNow);
+      // Time the VM left unused is not saved up for a later burst.
+      if (this.debtMs < -THROTTLE_MIN_MS) this.debtMs = -THROTTLE_MIN_MS;
+    }
+    this.lastTotal = total;
+    this.lastNow = now;
+    if (this.debtMs >= THROTTLE_MIN_MS) this.control.holdUntil(now + this.debtMs / Math.max(limit, 0.01));
+  }
+
+  /** Sleeps while the VM is held back (a poke ends the sleep early: the loop looks at
+   *  its requests and comes back); returns whether it did. */
+  hold(hart: Hart, sbi: Sbi | undefined, seen: number): boolean {
+    const until = this.control.heldUntil;
+    const t0 = sharedNow();
+    if (until <= t0) return false;
+    Atomics.wait(hart.doorbell, 0, seen, until - t0);
+    const slept = sharedNow() - t0;
+    this.control.addStolen(this.self, slept);
+    sbi?.addSteal(this.self, slept * 1e6);
+    return true;
+  }
 }
 
 /** With rvisor's SBI: whether the hart may run now; a START_PENDING one is reset and

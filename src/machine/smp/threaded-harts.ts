@@ -135,6 +135,18 @@ export class ThreadedHarts {
     return ms;
   }
 
+  /** Host ms the CPU limit withheld from ready harts. */
+  stolenMs(): number {
+    let ms = 0;
+    for (let i = 0; i < this.o.harts.length; i++) ms += this.control.stolenMs(i);
+    return ms;
+  }
+
+  /** The most host CPU the harts may use together, in cores. */
+  setCpuLimit(cores: number): void {
+    this.control.cpuLimit = cores;
+  }
+
   /** Ends every hart thread: they leave at their next look (MMIO in flight is answered
    *  meanwhile); after `graceMs` they are terminated regardless. */
   async stop(graceMs = 2000): Promise<void> {
