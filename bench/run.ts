@@ -13,6 +13,7 @@ import { bootBench } from './boot.js';
 import { daemonBench } from './daemon.js';
 import { guestCpuBench } from './guest-cpu.js';
 import { ioBench } from './io.js';
+import { idleBench } from './idle.js';
 import { smpBench } from './smp.js';
 import { snapshotBench } from './snapshot.js';
 import { PROGRAMS, source } from './programs.js';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   // `npm run bench -- --smp-only`: the vCPU-thread figures alone.
   if (process.argv.includes('--smp-only')) {
     await smpBench();
+    await idleBench();
     return;
   }
   const haveQemu = existsSync(QEMU);
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
     await bootBench();
     await guestCpuBench();
     await smpBench();
+    await idleBench();
     await ioBench();
     await snapshotBench();
     await daemonBench();
