@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 import { fileURLToPath } from 'node:url';
-import { openImage } from '../src/host/index.js';
+import { debianImageFor } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -34,13 +34,8 @@ function timeBoot(cmd: string, args: string[]): Promise<BootTiming> {
 }
 
 export async function bootBench(): Promise<void> {
-  let image;
-  try {
-    image = await openImage('debian');
-  } catch {
-    console.log('\nboot: skipped (run `rvisor image pull debian` first)');
-    return;
-  }
+  const image = await debianImageFor('boot');
+  if (!image) return;
   const { kernelPath, initrdPath } = image.info;
   console.log(`\nboot of Debian ${image.info.manifest.kernelVersion} with the image's initramfs, 512 MiB, 1 hart, -- true`);
   const interp = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--exec', 'interp', '--append', APPEND, '--', 'true']);

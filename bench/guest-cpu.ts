@@ -4,8 +4,8 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { guestCommandLine, openImage } from '../src/host/index.js';
-import { guestOutput, timed, timedValue } from './guest-timing.js';
+import { guestCommandLine } from '../src/host/index.js';
+import { debianImageFor, guestOutput, timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -30,13 +30,8 @@ async function run(cmd: string, args: string[]): Promise<Record<string, number>>
 }
 
 export async function guestCpuBench(): Promise<void> {
-  let image;
-  try {
-    image = await openImage('debian');
-  } catch {
-    console.log('\nguest workloads: skipped (run `rvisor image pull debian` first)');
-    return;
-  }
+  const image = await debianImageFor('guest workloads');
+  if (!image) return;
   console.log('\nCPU-bound work in the Debian guest (seconds, guest clock): interpreter, translator, QEMU TCG');
   const rows: [string, Record<string, number>][] = [];
   for (const exec of ['interp', 'jit']) rows.push([exec, await run(process.execPath, [CLI, 'run', 'debian', '--net', 'none', '--exec', exec, '--', ...SCRIPT])]);

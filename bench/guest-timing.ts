@@ -3,6 +3,7 @@
 // "LABEL VALUE", VALUE being `expr` over the elapsed seconds `s`.
 
 import { spawn } from 'node:child_process';
+import { openImage } from '../src/host/index.js';
 
 export function timed(label: string, cmd: string, expr = 's'): string {
   return `t0=$(cut -d' ' -f1 /proc/uptime); ${cmd}; t1=$(cut -d' ' -f1 /proc/uptime); awk -v a=$t0 -v b=$t1 'BEGIN { s = b - a; printf "${label} %.2f\\n", ${expr} }'`;
@@ -22,4 +23,14 @@ export function guestOutput(cmd: string, args: string[]): Promise<string> {
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => resolve(out));
   });
+}
+
+/** The Debian image, or undefined after saying that bench `what` is skipped without it. */
+export async function debianImageFor(what: string): Promise<Awaited<ReturnType<typeof openImage>> | undefined> {
+  try {
+    return await openImage('debian');
+  } catch {
+    console.log(`\n${what}: skipped (run \`rvisor image pull debian\` first)`);
+    return undefined;
+  }
 }

@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { guestCommandLine, openImage } from '../src/host/index.js';
+import { guestCommandLine } from '../src/host/index.js';
+import { debianImageFor } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -54,13 +55,8 @@ async function idleCost(n: number, start: () => ChildProcess): Promise<number> {
 }
 
 export async function idleBench(counts = [1, 10]): Promise<void> {
-  let image;
-  try {
-    image = await openImage('debian');
-  } catch {
-    console.log('\nidle guests: skipped (run `rvisor image pull debian` first)');
-    return;
-  }
+  const image = await debianImageFor('idle guests');
+  if (!image) return;
   console.log(`\nHost CPU per idle Debian guest (256 MiB, 1 hart; % of a core, ${SAMPLE_MS / 1000} s sample after boot)`);
   const { kernelPath, initrdPath } = image.info;
   const kinds: [string, () => ChildProcess][] = [

@@ -8,8 +8,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { guestCommandLine, openImage } from '../src/host/index.js';
-import { guestOutput, timed, timedValue } from './guest-timing.js';
+import { guestCommandLine } from '../src/host/index.js';
+import { debianImageFor, guestOutput, timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -62,13 +62,8 @@ async function measure(start: (disk: string, port: number) => Promise<string>, d
 }
 
 export async function ioBench(): Promise<void> {
-  let image;
-  try {
-    image = await openImage('debian');
-  } catch {
-    console.log('\nio: skipped (run `rvisor image pull debian` first)');
-    return;
-  }
+  const image = await debianImageFor('io');
+  if (!image) return;
   const dir = mkdtempSync(join(tmpdir(), 'rvisor-io-'));
   try {
     console.log(`\nI/O on Debian's kernel: dd ${MIB} MiB to and from a raw virtio disk, ${MIB} MiB over TCP to the host (MB/s)`);

@@ -6,8 +6,8 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { guestCommandLine, openImage } from '../src/host/index.js';
-import { guestOutput, timed, timedValue } from './guest-timing.js';
+import { guestCommandLine } from '../src/host/index.js';
+import { debianImageFor, guestOutput, timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -26,13 +26,8 @@ async function run(cmd: string, args: string[]): Promise<{ one?: number; two?: n
 }
 
 export async function smpBench(): Promise<void> {
-  let image;
-  try {
-    image = await openImage('debian');
-  } catch {
-    console.log('\nvCPU threads: skipped (run `rvisor image pull debian` first)');
-    return;
-  }
+  const image = await debianImageFor('vCPU threads');
+  if (!image) return;
   console.log('\nTwo CPU-bound processes on a 2-hart guest (seconds, guest clock; speed-up = 2 x one / two)');
   const rows: [string, { one?: number; two?: number }][] = [];
   for (const threads of ['single', 'multi']) {

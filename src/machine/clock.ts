@@ -2,7 +2,7 @@ import type { TimeSource } from '../cpu/hart.js';
 
 /** Host milliseconds on a time line every thread shares: performance.now() alone counts
  *  from each worker's own start. */
-function hostMs(): number {
+export function hostMs(): number {
   return TIME_ORIGIN + performance.now();
 }
 const TIME_ORIGIN = performance.timeOrigin;

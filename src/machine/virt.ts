@@ -244,10 +244,12 @@ export class VirtMachine {
     writeBoot(this.mem, { kernel: cfg.kernel, initrd: cfg.initrd }, plan);
     const kernel = plan.kernel, dtbAddr = plan.dtbAddr;
 
+    if (cfg.bios) new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
+    // SBI SRST: 0 is a shutdown, the others reboot.
+    const systemReset = (type: number) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' });
     if (cfg.threads) {
       // The SBI runs on each hart's thread; so does the boot hart's setup (its PMP and
       // caches are that thread's).
-      if (cfg.bios) new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
       this.threaded = new ThreadedHarts({
         mem: this.mem,
         harts: this.harts,
@@ -257,19 +259,17 @@ export class VirtMachine {
         sbiBoot: cfg.bios ? undefined : { entry: kernel.entry, dtb: dtbAddr },
         spawn: cfg.threads,
         console: toConsole,
-        reset: (type) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' }),
+        reset: systemReset,
         failed: (e) => {
           this.threadFailure ??= e;
           this.stop();
         },
       });
-    } else if (cfg.bios) {
-      new FirmwareBoot(this.mem, this.bus).start(this.harts, cfg.bios, kernel.entry, dtbAddr);
-    } else {
+    } else if (!cfg.bios) {
       const sbi = this.sbi = new Sbi(this.harts, {
         consoleWrite: toConsole,
         consoleRead: () => -1,
-        systemReset: (type) => this.finish(type === 0 ? { kind: 'poweroff', code: 0 } : { kind: 'reset' }),
+        systemReset,
         mtime: () => this.time.mtime(),
       });
       bootHartInSMode(this.harts[0], BigInt(kernel.entry), 0, BigInt(dtbAddr));

@@ -15,7 +15,7 @@ import { HsmState } from '../../firmware/context.js';
 import { Sbi, resetHartForSbi } from '../../firmware/sbi.js';
 import { enterSMode } from '../../firmware/boot.js';
 import { jitOf, runJit } from '../../jit/index.js';
-import { HostClock } from '../clock.js';
+import { HostClock, hostMs } from '../clock.js';
 import { VIRT } from '../virt-map.js';
 import { RunState, SmpControl, type ControlMemory } from './control.js';
 import { MailboxBus, type MailboxMemory } from './mailbox.js';
@@ -134,12 +134,6 @@ export function runHartThread(init: HartThreadInit, post: (e: HartThreadEvent) =
   post({ type: 'exit', instructions });
 }
 
-/** Host ms on a time line all threads share (heldUntil). */
-function sharedNow(): number {
-  return TIME_ORIGIN + performance.now();
-}
-const TIME_ORIGIN = performance.timeOrigin;
-
 /** The VM's CPU limit, kept by each hart thread against the harts' total: the VM may use
  *  `limit` host cores in all, however its harts share them. Each thread follows the total
  *  busy time of all harts against limit x elapsed time; when the VM is over, it holds
@@ -157,7 +151,7 @@ class Throttle {
   /** After a slice: adds it up, and holds the VM back when it is over its limit. */
   charge(): void {
     const limit = this.control.cpuLimit;
-    const now = sharedNow();
+    const now = hostMs();
     let total = 0;
     for (let i = 0; i < this.control.harts; i++) total += this.control.busyMs(i);
     if (limit >= this.control.harts || this.lastTotal < 0) {
@@ -176,10 +170,10 @@ class Throttle {
    *  its requests and comes back); returns whether it did. */
   hold(hart: Hart, sbi: Sbi | undefined, seen: number): boolean {
     const until = this.control.heldUntil;
-    const t0 = sharedNow();
+    const t0 = hostMs();
     if (until <= t0) return false;
     Atomics.wait(hart.doorbell, 0, seen, until - t0);
-    const slept = sharedNow() - t0;
+    const slept = hostMs() - t0;
     this.control.addStolen(this.self, slept);
     sbi?.addSteal(this.self, slept * 1e6);
     return true;
