@@ -8,6 +8,7 @@ import { readBootFiles } from '../host/vm/boot-files.js';
 import { nodeDevices } from '../host/vm/devices.js';
 import { FileSnapshotStore } from '../host/vm/snapshot-store.js';
 import { nodeHartThreads, threadsAvailable } from '../host/vcpu/node-threads.js';
+import { reclaimTranslatedCode } from '../host/engine/code-reclaim.js';
 import { STALL_LIMITS } from '../machine/stall.js';
 import { VIRT } from '../machine/virt-map.js';
 import type { VmSpec } from '../vmm/spec.js';
@@ -31,6 +32,8 @@ export interface VirtRunOptions {
 const OPTION_NAMES = { kernel: '--kernel', initrd: '--initrd', firmware: '--bios', disk: '--disk', share: '--share', publish: '--publish' };
 
 export async function runVirt(o: VirtRunOptions): Promise<number> {
+  // The VM runs on this thread (its harts too, unless they have threads of their own).
+  reclaimTranslatedCode();
   const stderr = (line: string) => process.stderr.write(`${line}\n`);
   const boot = await readBootFiles(o.spec, {
     names: OPTION_NAMES,

@@ -65,6 +65,13 @@ export class GoldfishRtc implements MmioDevice {
     }
   }
 
+  /** Milliseconds of wall time until the armed alarm fires (Infinity: none armed), so
+   *  the board's idle wait can end in time to fire it. */
+  msToAlarm(): number {
+    if (!this.alarmArmed) return Infinity;
+    return Math.max(0, Number(this.alarm - this.now()) / 1e6);
+  }
+
   save(): RtcState {
     return {
       offset: String(this.offset), latchedTimeHigh: this.latchedTimeHigh, pendingTimeHigh: this.pendingTimeHigh,

@@ -5,6 +5,14 @@
 // blocks not yet compiled form one module (earlier ones stay as they are), each block a
 // function in its own slot of the dispatcher's table. A write to the page (seen by
 // GuestMemory.markDirty, since code pages get no TLB write entries) drops the page.
+//
+// Pages out of use go (V8 keeps each module's bytes and machine code until its functions
+// leave the table): every ageMs of host time, those not entered during the last period;
+// and when the modules reach maxCodeBytes, the ones entered least recently until half the
+// bound is left. A booted, idle guest so holds its working set, not every page its boot
+// ran (a Debian boot compiles some 60 MB of modules, which V8 turns into about 190 MB of
+// machine code). A period rather than a smaller bound: the boot reuses much of its code
+// only seconds later, and a 16 MB bound made it recompile 65 MB more and boot 40% slower.
 
 import { HART_SCRATCH, Hart } from '../cpu/hart.js';
 import type { GuestMemory } from '../cpu/memory.js';
@@ -28,11 +36,16 @@ export interface Entry {
 }
 
 interface Page {
-  entries: (Entry | undefined)[];
+  /** By offset in the page / 2; a Map, since a page holds a few dozen entries of 2048. */
+  entries: Map<number, Entry>;
   /** Writes to the page are watched (it holds or is getting translations). */
   compiled: boolean;
   /** An asynchronous compilation is under way. */
   pending: boolean;
+  /** Size of the modules compiled for the page. */
+  codeBytes: number;
+  /** The value of the cache's clock when the runtime last entered the page. */
+  usedAt: number;
 }
 
 export interface JitCounters {
@@ -48,6 +61,8 @@ export interface JitCounters {
   /** ... of which began with an instruction the translator leaves to the interpreter. */
   untranslatable: number;
   invalidations: number;
+  /** Pages dropped by aging or a trim (out of use). */
+  evictions: number;
   flushes: number;
   /** Exceptions raised by translated code (slow-path loads and stores). */
   faults: number;
@@ -59,8 +74,10 @@ export interface JitCounters {
 export class Jit {
   /** Executions of an entry before its page is (re)compiled. */
   threshold = 50;
-  /** Compiled pages kept before the whole cache is dropped (QEMU-style full flush). */
-  maxPages = 4096;
+  /** Size of live modules at which the cache is trimmed (see the top of this file). */
+  maxCodeBytes = 64 << 20;
+  /** Pages not entered for this long (host time) are dropped. */
+  ageMs = 10_000;
   /** Compile in the background (WebAssembly.compile) and install the module when the host's
    *  event loop next runs: for machines that yield to it; synchronous callers (tests,
    *  runSync) would never see the result. */
@@ -69,13 +86,21 @@ export class Jit {
    *  event loop runs, so the machine yields to it sooner while there are any. */
   pendingCompiles = 0;
   readonly counters: JitCounters = {
-    blocksTranslated: 0, modulesCompiled: 0, compileMs: 0, wasmBytes: 0, cacheHits: 0, interpreted: 0, untranslatable: 0, invalidations: 0, flushes: 0, faults: 0, compileErrors: 0,
+    blocksTranslated: 0, modulesCompiled: 0, compileMs: 0, wasmBytes: 0, cacheHits: 0, interpreted: 0, untranslatable: 0, invalidations: 0, evictions: 0, flushes: 0, faults: 0, compileErrors: 0,
   };
   private pages = new Map<number, Page>();
   /** The last page looked up (most block boundaries stay in one page). */
   private lastPn = -1;
   private lastPage: Page | undefined;
-  private compiledPages = 0;
+  /** Size of the modules of the pages in the cache. */
+  private codeBytes = 0;
+  /** Counts compilations: the time by which pages' last use is told. */
+  private clock = 0;
+  /** The clock at the start of the aging period, and when (host ms) that was. */
+  private periodStart = 0;
+  private agedAt = performance.now();
+  /** Size of the modules aging dropped since the engine was last asked to collect. */
+  private agedBytes = 0;
   private readonly harts = new Set<Hart>();
   private readonly code: Uint8Array;
   /** The hart running translated code, and its scratch words (slow-path results, exit flag). */
@@ -130,6 +155,44 @@ export class Jit {
     this.lookup[i + 3] = e.trans;
   }
 
+  /** The runtime calls this now and then: once a period has passed, drops the pages not
+   *  entered during it. */
+  age(now: number): void {
+    if (now - this.agedAt < this.ageMs) return;
+    this.agedAt = now;
+    this.collectUsedMarks();
+    for (const [pn, p] of [...this.pages]) {
+      if (p.usedAt >= this.periodStart) continue;
+      this.agedBytes += p.codeBytes;
+      this.drop(pn);
+      this.counters.evictions++;
+    }
+    this.periodStart = ++this.clock;
+    if (this.agedBytes >= RECLAIM_BYTES && reclaimHook) {
+      this.agedBytes = 0;
+      reclaimHook();
+    }
+  }
+
+  /** Pages the dispatcher chained into since the last look count as used now. */
+  private collectUsedMarks(): void {
+    for (const [pn, p] of this.pages) {
+      if (p.codeBytes === 0) continue;
+      for (const [i, e] of p.entries) {
+        if (e.slot >= 0 && this.takeUsedMark((pn << 12) + 2 * i)) p.usedAt = this.clock;
+      }
+    }
+  }
+
+  /** Whether the dispatcher chained into the block at `pa` since the last call. */
+  private takeUsedMark(pa: number): boolean {
+    if (this.lookup.length === 0) return false;
+    const i = ((pa >>> 1) & (LOOKUP_ENTRIES - 1)) * 4;
+    if (this.lookup[i] !== pa + 1 || this.lookup[i + 2] === 0) return false;
+    this.lookup[i + 2] = 0;
+    return true;
+  }
+
   private unpublish(pa: number): void {
     if (this.lookup.length === 0) return;
     const i = ((pa >>> 1) & (LOOKUP_ENTRIES - 1)) * 4;
@@ -149,17 +212,18 @@ export class Jit {
     const pn = host >>> 12;
     let p = pn === this.lastPn ? this.lastPage : this.pages.get(pn);
     if (p === undefined) {
-      p = { entries: new Array<Entry | undefined>(2048), compiled: false, pending: false };
+      p = { entries: new Map(), compiled: false, pending: false, codeBytes: 0, usedAt: this.clock };
       this.pages.set(pn, p);
     }
     this.lastPn = pn;
     this.lastPage = p;
+    p.usedAt = this.clock;
     const i = (host & 0xfff) >>> 1;
-    let e = p.entries[i];
+    let e = p.entries.get(i);
     if (e === undefined) {
       const s = scanBlock(this.mem.u16, (this.cur as Hart).rvc, host);
       e = { interpCount: s.interpCount, trans: s.insns.length, hits: 0, stretch: s.interpCount, slot: -1 };
-      p.entries[i] = e;
+      p.entries.set(i, e);
     }
     return e;
   }
@@ -171,10 +235,8 @@ export class Jit {
     const p = this.pages.get(pn);
     if (p === undefined || p.pending) return;
     const t0 = performance.now();
-    if (!p.compiled && this.compiledPages >= this.maxPages) {
-      this.flush();
-      return;
-    }
+    if (this.codeBytes >= this.maxCodeBytes) this.trim(pn);
+    this.clock++;
     // From here on writes to the page invalidate it (and so the module being built);
     // marked before the page is read, so that another thread's write in between counts.
     if (!p.compiled) this.markCode(pn);
@@ -193,15 +255,16 @@ export class Jit {
       owners.push(e);
     });
     if (blocks.length === 0) return;
-    if (!p.compiled) this.compiledPages++;
     p.compiled = true;
     const compiled = (pa: number): CompiledBlock | undefined => {
       if (pa >>> 12 !== pn) return undefined;
-      const e = p.entries[(pa & 0xfff) >>> 1];
+      const e = p.entries.get((pa & 0xfff) >>> 1);
       return e !== undefined && e.slot >= 0 ? e : undefined;
     };
     const bytes = buildModule(blocks, compiled, this.lookup.length > 0 ? this.lookupBase : -1, this.mem.shared);
     this.counters.wasmBytes += bytes.length;
+    p.codeBytes += bytes.length;
+    this.codeBytes += bytes.length;
     this.counters.blocksTranslated += blocks.length;
     this.counters.modulesCompiled++;
     const generation = this.generation;
@@ -264,23 +327,40 @@ export class Jit {
 
   /** A write reached a page with translated code: forget the page. */
   invalidate(page: number): void {
+    this.drop(page);
+    this.counters.invalidations++;
+  }
+
+  /** Forgets the page's entries and translations (their modules become garbage). */
+  private drop(page: number): void {
     const p = this.pages.get(page);
     if (p !== undefined) {
       p.entries.forEach((e, i) => {
-        if (e === undefined || e.slot < 0) return;
+        if (e.slot < 0) return;
         this.unpublish((page << 12) + 2 * i);
         // Safe while its code runs: the exit flag below stops chaining into other slots.
         this.table.set(e.slot, null);
         this.freeSlots.push(e.slot);
       });
-      if (p.compiled) this.compiledPages--;
+      this.codeBytes -= p.codeBytes;
       this.pages.delete(page);
     }
     this.lastPn = -1;
     this.unmarkCode(page);
-    this.counters.invalidations++;
     // Translated code still running returns at its next block boundary.
     this.scr[3] = 1;
+  }
+
+  /** The cache is full: drops the pages entered least recently (never `keep`, the one
+   *  being compiled) until half the bound is left. Pages without code go with them. */
+  private trim(keep: number): void {
+    this.collectUsedMarks();
+    const byAge = [...this.pages].filter(([pn]) => pn !== keep).sort(([, p], [, q]) => p.usedAt - q.usedAt);
+    for (const [pn] of byAge) {
+      if (this.codeBytes <= this.maxCodeBytes / 2) break;
+      this.drop(pn);
+      this.counters.evictions++;
+    }
   }
 
   /** Page `pn` holds translated code from now on: no write entry may map it, in any
@@ -332,7 +412,10 @@ export class Jit {
       '... untranslatable': c.untranslatable,
       'faults in translated code': c.faults,
       'invalidations': c.invalidations,
+      'pages evicted': c.evictions,
       'flushes': c.flushes,
+      'code bytes held': this.codeBytes,
+      'pages held': this.pages.size,
       'modules refused by the engine': c.compileErrors,
     };
   }
@@ -348,10 +431,21 @@ export class Jit {
     this.nextSlot = 0;
     this.freeSlots = [];
     this.lookup.fill(0);
-    this.compiledPages = 0;
+    this.codeBytes = 0;
     this.counters.flushes++;
     this.scr[3] = 1;
   }
+}
+
+/** Modules dropped by aging before the engine is asked to collect them. */
+const RECLAIM_BYTES = 8 << 20;
+let reclaimHook: (() => void) | undefined;
+
+/** How this thread's host asks its engine for a full collection. V8 frees a module's
+ *  machine code only when a major GC finds the module unreachable, and an idle guest
+ *  allocates too little to cause one: without this, aged-out code stays resident. */
+export function setCodeReclaim(hook: (() => void) | undefined): void {
+  reclaimHook = hook;
 }
 
 const jits = new WeakMap<GuestMemory, Jit>();

@@ -2,7 +2,8 @@
 // through the table of block functions, then keeps going from block to block while it can
 // find the next one without JS: the pc's page in the fetch TLB (so mappings and
 // permissions are exactly the interpreter's), and the host offset in a direct-mapped
-// lookup table in guest RAM's memory (key host + 1, table slot, unused, length). Anything
+// lookup table in guest RAM's memory (key host + 1, table slot, used since the cache's
+// last trim, length). Anything
 // else (a TLB miss, an untranslated block, the budget, the exit flag) returns to the
 // runtime's loop. Calling only this function also gives V8 one JS-to-wasm wrapper to
 // specialise instead of its slow generic one.
@@ -86,6 +87,9 @@ export function dispatcherModule(lookup: number, shared: boolean): Uint8Array<Ar
   b.get(L.N); b.get(L.E); b.mem(W.I32Load, 12); b.op(W.I32Add); b.get(L.Budget); b.op(W.I32GtU, W.I32Or);
   leaveIf();
   b.get(L.E); b.mem(W.I32Load, 4); b.set(L.Slot);
+  // Marks the block as used, for the cache's trims (blocks reached this way are not
+  // entered from the runtime, which marks pages itself).
+  b.get(L.E); b.i32(1); b.mem(W.I32Store, 8);
   // delta = pc - host
   b.get(L.Pc); b.get(L.Host); b.op(W.I64ExtendI32U, W.I64Sub); b.tee(L.Delta);
   b.op(W.I32WrapI64); b.set(L.Dlo);

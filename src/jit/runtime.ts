@@ -27,6 +27,7 @@ export function runJit(h: Hart, budget: number): number {
   if (h.area < 0) return execute(h, budget);
   const jit = jitOf(h.mem);
   jit.enter(h);
+  jit.age(performance.now());
   const w = h.w;
   const st = h.area;
   const c = jit.counters;

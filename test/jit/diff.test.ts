@@ -57,8 +57,13 @@ test('translator matches the interpreter with a cache that keeps flushing', () =
   const h = loadUserElf(batch.elf);
   const jit = jitOf(h.mem);
   jit.threshold = 1;
-  jit.maxPages = 2;
-  const got = runUser(h, { maxInstructions: 1_000_000, exec: runJit });
+  // Flushed every few slices (as a snapshot restore does), and trimmed at every compile.
+  jit.maxCodeBytes = 4096;
+  let slices = 0;
+  const got = runUser(h, { maxInstructions: 1_000_000, exec: (hart, budget) => {
+    if (++slices % 5 === 0) jit.flush();
+    return runJit(hart, budget);
+  } });
   assert.equal(got.instructions, ref.instructions);
   assert.deepEqual(compareOutcomes(ref.stdout, got.stdout), []);
   assert.ok(jit.counters.flushes > 3, `${jit.counters.flushes} flushes`);

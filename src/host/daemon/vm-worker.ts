@@ -15,6 +15,7 @@ import { nodeDevices } from '../vm/devices.js';
 import { IoCounters } from '../vm/io-counters.js';
 import { FileSnapshotStore } from '../vm/snapshot-store.js';
 import { nodeHartThreads, threadsAvailable } from '../vcpu/node-threads.js';
+import { reclaimTranslatedCode } from '../engine/code-reclaim.js';
 import { ImageError } from '../image/errors.js';
 import type { FromWorker, ToWorker, VmStats, WorkerStart } from './worker-protocol.js';
 
@@ -23,6 +24,7 @@ const port = parentPort;
 const start = workerData as WorkerStart;
 const post = (m: FromWorker) => port.postMessage(m);
 const counters = new IoCounters();
+reclaimTranslatedCode();
 
 /** Errors the user can fix: a bad image, disk, snapshot or spec. */
 function userFacing(e: unknown): e is Error {
