@@ -51,7 +51,11 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  // `npm run bench -- --smp-only`: the vCPU-thread figures alone.
+  // `npm run bench -- --idle-only` / `--smp-only`: the idle-guest / vCPU-thread figures alone.
+  if (process.argv.includes('--idle-only')) {
+    await idleBench();
+    return;
+  }
   if (process.argv.includes('--smp-only')) {
     await smpBench();
     await idleBench();
