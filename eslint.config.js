@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // The emulation core runs unchanged in a browser worker: no Node APIs below the host layer.
-    files: ['src/isa/**', 'src/cpu/**', 'src/jit/**', 'src/devices/**', 'src/firmware/**', 'src/machine/**'],
+    files: ['src/isa/**', 'src/cpu/**', 'src/jit/**', 'src/devices/**', 'src/firmware/**', 'src/machine/**', 'src/net/switch/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'os', 'net', 'child_process'] }],
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require'],

@@ -5,8 +5,8 @@
 import { UsageError } from './errors.js';
 
 // One definition of each: the VmSpec's (vmm/spec.ts), which the command line becomes.
-export type { DiskSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
-import type { DiskSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
+export type { DiskSpec, NicSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
+import type { DiskSpec, NicSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
 
 /** Splits on commas; ",," is a literal comma, as in QEMU's option syntax. */
 function splitOptions(text: string): string[] {
@@ -74,4 +74,34 @@ export function checkUnique(shares: readonly ShareSpec[], publish: readonly Publ
     if (ports.has(key)) throw new UsageError(`--publish: ${p.hostPort}/${p.proto} is published twice`);
     ports.add(key);
   }
+}
+
+const NET_USAGE = 'user[,mac=M][,capture=FILE], socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE] or none';
+
+/** --net: the NIC and what its frames go to, in QEMU's words (-netdev user / socket).
+ *  Null for none. A socket NIC without a MAC gets a random one: two guests on one wire
+ *  must not share QEMU's default address. */
+export function parseNet(text: string, random: () => number = Math.random): NicSpec | null {
+  const [kind, ...opts] = splitOptions(text);
+  if (kind === 'none' && !opts.length) return null;
+  if (kind !== 'user' && kind !== 'socket') throw new UsageError(`--net ${text}: use ${NET_USAGE}`);
+  const nic: NicSpec = { network: kind };
+  for (const o of opts) {
+    const eq = o.indexOf('=');
+    const key = eq < 0 ? o : o.slice(0, eq);
+    const value = eq < 0 ? '' : o.slice(eq + 1);
+    if (key === 'mac' && /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) {
+      if (parseInt(value.slice(0, 2), 16) & 1) throw new UsageError(`--net ${text}: ${value} is a multicast address, not a NIC's`);
+      nic.mac = value.toLowerCase();
+    } else if (key === 'capture' && value) nic.capture = value;
+    else if (kind === 'socket' && (key === 'listen' || key === 'connect') && value) nic[key] = value;
+    else throw new UsageError(`--net ${text}: unknown or bad option '${o}' (${NET_USAGE})`);
+  }
+  if (kind === 'socket') {
+    if ((nic.listen === undefined) === (nic.connect === undefined)) throw new UsageError(`--net ${text}: a socket needs listen=ADDRESS or connect=ADDRESS`);
+    const a = nic.listen ?? nic.connect!;
+    if (!/^(unix:.+|(\[[^\]]+\]|[^:]*):\d{1,5})$/.test(a)) throw new UsageError(`--net ${text}: '${a}' is not HOST:PORT or unix:PATH`);
+    nic.mac ??= `52:54:00:${[0, 1, 2].map(() => Math.floor(random() * 256).toString(16).padStart(2, '0')).join(':')}`;
+  }
+  return nic;
 }

@@ -51,8 +51,13 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
   --disk file=PATH[,format=raw|qcow2][,ro][,serial=ID]
                    a virtio disk (repeat for more: the first is /dev/vda); the
                    image's /init mounts it as / with --append '... root=/dev/vda'
-  --net user|none  user-mode NAT (default; the guest gets 10.0.2.15 by DHCP and
-                   reaches the host as 10.0.2.2) or no network card
+  --net user[,mac=M][,capture=FILE]
+                   user-mode NAT (default; the guest gets 10.0.2.15 by DHCP and
+                   reaches the host as 10.0.2.2); capture= writes a pcap file
+  --net socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE]
+                   a wire to one peer, another rvisor or QEMU (-netdev socket or
+                   stream); the image's /init takes --append rvisor.ip=ADDR/PREFIX
+  --net none       no network card
   --publish [ADDR:]HOSTPORT:GUESTPORT[/udp]
                    forward a host port (on 127.0.0.1 unless ADDR) to the guest
   --share HOSTDIR:TAG[,ro]

@@ -3,7 +3,7 @@
 // the same flags would run on this terminal.
 
 import { resolve } from 'node:path';
-import { checkUnique, parseDisk, parsePublish, parseShare } from './device-args.js';
+import { checkUnique, parseDisk, parseNet, parsePublish, parseShare } from './device-args.js';
 import { UsageError } from './errors.js';
 import { parseSize } from './size.js';
 import { parseVmSpec, type VmSpec } from '../vmm/spec.js';
@@ -74,8 +74,8 @@ export function sizeOf(text: string): number {
 export function specFromFlags(v: MachineFlags, image: string | undefined, command: string[], name?: string): VmSpec {
   if (v.exec !== 'interp' && v.exec !== 'jit') throw new UsageError(`--exec ${v.exec}: use interp or jit`);
   if (v.threads !== undefined && v.threads !== 'single' && v.threads !== 'multi') throw new UsageError(`--threads ${v.threads}: use single or multi`);
-  if (v.net !== 'user' && v.net !== 'none') throw new UsageError(`--net ${v.net}: use user or none`);
-  if (v.net === 'none' && v.publish.length) throw new UsageError('--publish needs --net user');
+  const nic = parseNet(v.net);
+  if (nic?.network !== 'user' && v.publish.length) throw new UsageError('--publish needs --net user');
   const shares = v.share.map(parseShare);
   const publish = v.publish.map(parsePublish);
   checkUnique(shares, publish);
@@ -98,7 +98,7 @@ export function specFromFlags(v: MachineFlags, image: string | undefined, comman
     },
     ...(v.bios !== undefined && { firmware: v.bios }),
     disks: v.disk.map(parseDisk),
-    nics: v.net === 'user' ? [{ network: 'user', publish }] : [],
+    nics: nic ? [{ ...nic, ...(nic.network === 'user' && { publish }) }] : [],
     shares,
     exec: v.exec,
     ...(v.threads !== undefined && { threads: v.threads }),
@@ -115,5 +115,11 @@ export function withAbsolutePaths(spec: VmSpec, cwd = process.cwd()): VmSpec {
     ...(spec.firmware !== undefined && { firmware: abs(spec.firmware) }),
     disks: spec.disks.map((d) => ({ ...d, file: abs(d.file) })),
     shares: spec.shares.map((s) => ({ ...s, dir: abs(s.dir) })),
+    nics: spec.nics.map((n) => ({
+      ...n,
+      ...(n.capture !== undefined && { capture: abs(n.capture) }),
+      ...(n.listen?.startsWith('unix:') && { listen: `unix:${abs(n.listen.slice(5))}` }),
+      ...(n.connect?.startsWith('unix:') && { connect: `unix:${abs(n.connect.slice(5))}` }),
+    })),
   };
 }

@@ -29,7 +29,7 @@ export interface VirtRunOptions {
 }
 
 /** Messages name the command line's options. */
-const OPTION_NAMES = { kernel: '--kernel', initrd: '--initrd', firmware: '--bios', disk: '--disk', share: '--share', publish: '--publish' };
+const OPTION_NAMES = { kernel: '--kernel', initrd: '--initrd', firmware: '--bios', disk: '--disk', share: '--share', publish: '--publish', net: '--net' };
 
 export async function runVirt(o: VirtRunOptions): Promise<number> {
   // The VM runs on this thread (its harts too, unless they have threads of their own).

@@ -26,11 +26,18 @@ export interface PublishSpec {
 }
 
 export interface NicSpec {
-  /** 'user': the user-mode NAT (QEMU's -netdev user). */
-  network: 'user';
+  /** 'user': the user-mode NAT (QEMU's -netdev user). 'socket': a wire to one peer, an
+   *  rvisor or a QEMU guest, in QEMU's stream protocol (-netdev socket / stream). */
+  network: 'user' | 'socket';
   /** 52:54:00:xx:xx:xx style; default QEMU's first NIC address. */
   mac?: string;
+  /** user only. */
   publish?: PublishSpec[];
+  /** socket only, one of the two: HOST:PORT or unix:PATH to listen on or connect to. */
+  listen?: string;
+  connect?: string;
+  /** A pcap file that gets every frame to and from the NIC. */
+  capture?: string;
 }
 
 export interface ShareSpec {
@@ -115,7 +122,10 @@ export const VM_SPEC_SCHEMA = {
       items: {
         type: 'object', additionalProperties: false, required: ['network'],
         properties: {
-          network: { enum: ['user'] },
+          network: { enum: ['user', 'socket'] },
+          listen: { type: 'string', minLength: 1, maxLength: 4096 },
+          connect: { type: 'string', minLength: 1, maxLength: 4096 },
+          capture: path,
           mac: { type: 'string', pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$' },
           publish: {
             type: 'array', maxItems: 64,
@@ -215,6 +225,11 @@ export function parseVmSpec(input: unknown): VmSpec {
   tags.forEach((t, i) => { if (tags.indexOf(t) !== i) problems.push(`shares.${i}.tag: '${t}' is used twice`); });
   const ports = spec.nics.flatMap((n) => n.publish ?? []).map((p) => `${p.proto}/${p.hostAddress ?? '127.0.0.1'}:${p.hostPort}`);
   ports.forEach((p, i) => { if (ports.indexOf(p) !== i) problems.push(`nics: host port ${p} is published twice`); });
+  spec.nics.forEach((n, i) => {
+    if (n.network === 'socket' && (n.listen === undefined) === (n.connect === undefined)) problems.push(`nics.${i}: a socket network needs listen or connect, one of them`);
+    if (n.network !== 'socket' && (n.listen !== undefined || n.connect !== undefined)) problems.push(`nics.${i}: listen and connect are for a socket network`);
+    if (n.network !== 'user' && n.publish?.length) problems.push(`nics.${i}: publish needs the user network`);
+  });
   if (spec.boot.kernel === undefined) spec.boot.image ??= 'debian';
   else if (spec.boot.image !== undefined) problems.push('boot: name an image or a kernel, not both');
   if (problems.length) throw new SpecError(problems);

@@ -1,8 +1,8 @@
-// Parsing of --disk, --publish and --share.
+// Parsing of --disk, --net, --publish and --share.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkUnique, parseDisk, parsePublish, parseShare } from '../../src/cli/device-args.js';
+import { checkUnique, parseDisk, parseNet, parsePublish, parseShare } from '../../src/cli/device-args.js';
 import { UsageError } from '../../src/cli/errors.js';
 
 test('--disk takes QEMU-style options, a bare path, and ",," for a comma in a path', () => {
@@ -35,4 +35,18 @@ test('two shares with one tag, or one host port published twice, are refused', (
   assert.throws(() => checkUnique([parseShare('/a:t'), parseShare('/b:t')], []), /used twice/);
   assert.throws(() => checkUnique([], [parsePublish('8080:80'), parsePublish('8080:81')]), /published twice/);
   assert.doesNotThrow(() => checkUnique([parseShare('/a:t')], [parsePublish('8080:80'), parsePublish('8080:80/udp')]));
+});
+
+test('--net: user, none, and a socket wire that listens or connects, with a MAC of its own', () => {
+  assert.deepEqual(parseNet('user'), { network: 'user' });
+  assert.equal(parseNet('none'), null);
+  assert.deepEqual(parseNet('user,mac=52:54:00:AA:bb:01,capture=/tmp/x.pcap'), { network: 'user', mac: '52:54:00:aa:bb:01', capture: '/tmp/x.pcap' });
+  assert.deepEqual(parseNet('socket,listen=:7000', () => 0.5), { network: 'socket', listen: ':7000', mac: '52:54:00:80:80:80' });
+  assert.deepEqual(parseNet('socket,connect=unix:/run/w.sock,mac=52:54:00:00:00:09'), { network: 'socket', connect: 'unix:/run/w.sock', mac: '52:54:00:00:00:09' });
+  const macs = new Set(Array.from({ length: 20 }, () => parseNet('socket,listen=:1')!.mac));
+  assert.ok(macs.size > 15, 'socket NICs get random MACs');
+  for (const bad of ['tap', 'none,mac=52:54:00:00:00:01', 'socket', 'socket,listen=:1,connect=:2', 'socket,listen=7000', 'user,listen=:1',
+    'user,mac=01:00:5e:00:00:01', 'user,mac=52:54:00', 'user,speed=10', 'socket,connect=']) {
+    assert.throws(() => parseNet(bad), UsageError, bad);
+  }
 });

@@ -42,7 +42,7 @@ test('each bad field is named, all of them at once', () => {
     'harts: must be <= 8',
     "disks.0: unknown field 'x'",
     'disks.0.file: must be string',
-    'nics.0.network: must be one of "user"',
+    'nics.0.network: must be one of "user", "socket"',
   ]);
   assert.deepEqual(problems({}), ["spec: missing field 'memory'"]);
   assert.deepEqual(problems('512M'), ['spec: must be object']);
@@ -59,4 +59,14 @@ test('rules between fields: share tags and published ports are unique, an image 
 
 test('the schema is plain JSON (the OpenAPI document embeds it)', () => {
   assert.deepEqual(JSON.parse(JSON.stringify(VM_SPEC_SCHEMA)), VM_SPEC_SCHEMA);
+});
+
+test('NICs: a socket network listens or connects, and only the user network publishes', () => {
+  const nic = (n: object) => parseVmSpec({ memory: 1 << 20, nics: [n] });
+  assert.equal(nic({ network: 'socket', listen: '127.0.0.1:7000' }).nics[0].listen, '127.0.0.1:7000');
+  assert.throws(() => nic({ network: 'socket' }), /nics.0: a socket network needs listen or connect/);
+  assert.throws(() => nic({ network: 'socket', listen: ':1', connect: ':2' }), /one of them/);
+  assert.throws(() => nic({ network: 'user', connect: ':2' }), /listen and connect are for a socket network/);
+  assert.throws(() => nic({ network: 'socket', connect: ':2', publish: [{ proto: 'tcp', hostPort: 80, guestPort: 80 }] }), /publish needs the user network/);
+  assert.throws(() => nic({ network: 'tap' }), /nics.0.network: must be one of "user", "socket"/);
 });

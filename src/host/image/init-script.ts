@@ -18,8 +18,10 @@
 //             and no driver requests the region (syscon maps it without claiming it; it is
 //             absent from /proc/iomem). Should devmem fail anyway, `poweroff -f` still stops
 //             the machine (exit status 0) and the console line carries the status.
-//   network   When the guest has an eth0 (virtio-net), /init brings it up by DHCP
-//             (busybox udhcpc, through /etc/udhcpc.script) before the command runs.
+//   network   When the guest has an eth0 (virtio-net), /init brings it up before the
+//             command runs: with rvisor.ip=ADDR/PREFIX[,GATEWAY] on the command line at
+//             that address (a segment with no DHCP server, such as a socket wire between
+//             two guests), else by DHCP (busybox udhcpc, through /etc/udhcpc.script).
 //   shares    Every virtio-9p device is mounted at /mnt/<its mount tag>.
 //   root=DEV  Mounts DEV (ext4 or any filesystem the kernel knows; rootfstype= to name it,
 //             ro for read-only) and switches to it: to its /init when it has one (such as a
@@ -91,7 +93,12 @@ if [ -n "$root" ] && [ -z "$RVISOR_IN_ROOT" ]; then
   echo "rvisor-init: cannot mount root $root; staying in the initramfs" >&2
 fi
 
-if [ -e /sys/class/net/eth0 ]; then
+static_ip=$(arg rvisor.ip)
+if [ -e /sys/class/net/eth0 ] && [ -n "$static_ip" ]; then
+  ip link set eth0 up
+  ip addr add "\${static_ip%%,*}" dev eth0 || echo "rvisor-init: bad rvisor.ip=$static_ip" >&2
+  case "$static_ip" in *,*) ip route add default via "\${static_ip#*,}" dev eth0 ;; esac
+elif [ -e /sys/class/net/eth0 ]; then
   cat > /etc/udhcpc.script <<'SCRIPT'
 #!/bin/sh
 case "$1" in

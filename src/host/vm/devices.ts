@@ -4,17 +4,29 @@
 
 import { DiskError, explainErrno, openDisk } from '../../storage/index.js';
 import { UserNet } from '../../net/index.js';
+import { tappedLink } from '../../net/switch/index.js';
+import type { EthernetEndpoint } from '../../devices/ethernet.js';
+import { PcapFile } from '../net/pcap-file.js';
+import { parseStreamAddress, StreamLink } from '../net/stream-link.js';
 import { DirectoryShare, ShareError } from '../../share/index.js';
-import type { VmSpec } from '../../vmm/spec.js';
+import type { NicSpec, VmSpec } from '../../vmm/spec.js';
 import { type AttachedDisk, type VmDevices, VmError } from '../../vmm/vm-services.js';
 import type { IoCounters } from './io-counters.js';
 
 /** QEMU's default NIC address for the first card (52:54:00:12:34:56). */
 export const DEFAULT_MAC = '52:54:00:12:34:56';
 
+/** What messages call each kind of device. */
+export interface DeviceNames {
+  disk: string;
+  share: string;
+  publish: string;
+  net: string;
+}
+
 export interface DeviceHostOptions {
   /** What a message calls each kind of device: the CLI names its options (--disk). */
-  names?: { disk: string; share: string; publish: string };
+  names?: DeviceNames;
   warn?: (message: string) => void;
   /** Counts the traffic of every device opened (the daemon's metrics). */
   counters?: IoCounters;
@@ -26,7 +38,7 @@ export function parseMac(mac: string): Uint8Array {
 
 /** An openDevices for VmServices. */
 export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promise<VmDevices> {
-  const names = o.names ?? { disk: 'disk', share: 'share', publish: 'publish' };
+  const names = o.names ?? { disk: 'disk', share: 'share', publish: 'publish', net: 'network' };
   const warn = o.warn ?? (() => {});
   return async (spec) => {
     const closers: (() => void)[] = [];
@@ -54,12 +66,13 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
       });
       const nics = [];
       for (const n of spec.nics) {
-        const nat = new UserNet({ publish: (n.publish ?? []).map((p) => ({ ...p })) });
-        closers.push(() => nat.close());
-        await nat.start().catch((e: Error) => {
-          throw new VmError(`${names.publish}: ${e.message}`);
-        });
-        nics.push({ mac: parseMac(n.mac ?? DEFAULT_MAC), link: o.counters ? o.counters.link(nat) : nat });
+        let link = await openNetwork(n, names, warn, closers);
+        if (n.capture !== undefined) {
+          const file = vmError(`${names.net} capture`, () => new PcapFile(n.capture!, (m) => warn(m)));
+          closers.push(() => file.close());
+          link = tappedLink(link, (frame) => file.record(frame));
+        }
+        nics.push({ mac: parseMac(n.mac ?? DEFAULT_MAC), link: o.counters ? o.counters.link(link) : link });
       }
       return { disks, nics, shares, close };
     } catch (e) {
@@ -67,6 +80,27 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
       throw e;
     }
   };
+}
+
+/** The backend of one NIC: the user-mode NAT or a socket to a peer. */
+async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => void, closers: (() => void)[]): Promise<EthernetEndpoint> {
+  if (n.network === 'user') {
+    const nat = new UserNet({ publish: (n.publish ?? []).map((p) => ({ ...p })) });
+    closers.push(() => nat.close());
+    await nat.start().catch((e: Error) => {
+      throw new VmError(`${names.publish}: ${e.message}`);
+    });
+    return nat;
+  }
+  const text = n.listen ?? n.connect ?? '';
+  const address = parseStreamAddress(text);
+  if (!address) throw new VmError(`${names.net} socket: '${text}' is not HOST:PORT or unix:PATH`);
+  const say = (m: string) => warn(`${names.net} socket: ${m}`);
+  const link = await (n.listen !== undefined ? StreamLink.listen(address, say) : StreamLink.connect(address, say)).catch((e: Error) => {
+    throw new VmError(`${names.net} socket: ${e.message}`);
+  });
+  closers.push(() => link.close());
+  return link;
 }
 
 /** A bad image or directory is the user's to fix: one clear line. */
