@@ -76,16 +76,20 @@ export function checkUnique(shares: readonly ShareSpec[], publish: readonly Publ
   }
 }
 
-const NET_USAGE = 'user[,mac=M][,capture=FILE], socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE] or none';
+const NET_USAGE = 'user[,mac=M][,capture=FILE], socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE], switch=NAME[,vlan=N][,mac=M][,capture=FILE] or none';
 
 /** --net: the NIC and what its frames go to, in QEMU's words (-netdev user / socket).
- *  Null for none. A socket NIC without a MAC gets a random one: two guests on one wire
- *  must not share QEMU's default address. */
+ *  Null for none. A socket or switch NIC without a MAC gets a random one. */
 export function parseNet(text: string, random: () => number = Math.random): NicSpec | null {
-  const [kind, ...opts] = splitOptions(text);
-  if (kind === 'none' && !opts.length) return null;
-  if (kind !== 'user' && kind !== 'socket') throw new UsageError(`--net ${text}: use ${NET_USAGE}`);
+  const [first, ...opts] = splitOptions(text);
+  if (first === 'none' && !opts.length) return null;
+  const kind = first.startsWith('switch=') ? 'switch' : first;
+  if (kind !== 'user' && kind !== 'socket' && kind !== 'switch') throw new UsageError(`--net ${text}: use ${NET_USAGE}`);
   const nic: NicSpec = { network: kind };
+  if (kind === 'switch') {
+    nic.switch = first.slice(7);
+    if (!/^[a-z0-9][a-z0-9_-]{0,30}$/.test(nic.switch)) throw new UsageError(`--net ${text}: '${nic.switch}' is not a network name`);
+  }
   for (const o of opts) {
     const eq = o.indexOf('=');
     const key = eq < 0 ? o : o.slice(0, eq);
@@ -95,13 +99,15 @@ export function parseNet(text: string, random: () => number = Math.random): NicS
       nic.mac = value.toLowerCase();
     } else if (key === 'capture' && value) nic.capture = value;
     else if (kind === 'socket' && (key === 'listen' || key === 'connect') && value) nic[key] = value;
+    else if (kind === 'switch' && key === 'vlan' && /^\d{1,4}$/.test(value) && +value >= 1 && +value <= 4094) nic.vlan = +value;
     else throw new UsageError(`--net ${text}: unknown or bad option '${o}' (${NET_USAGE})`);
   }
   if (kind === 'socket') {
     if ((nic.listen === undefined) === (nic.connect === undefined)) throw new UsageError(`--net ${text}: a socket needs listen=ADDRESS or connect=ADDRESS`);
     const a = nic.listen ?? nic.connect!;
     if (!/^(unix:.+|(\[[^\]]+\]|[^:]*):\d{1,5})$/.test(a)) throw new UsageError(`--net ${text}: '${a}' is not HOST:PORT or unix:PATH`);
-    nic.mac ??= `52:54:00:${[0, 1, 2].map(() => Math.floor(random() * 256).toString(16).padStart(2, '0')).join(':')}`;
   }
+  // Two guests on one wire or switch must not share QEMU's default address.
+  if (kind !== 'user') nic.mac ??= `52:54:00:${[0, 1, 2].map(() => Math.floor(random() * 256).toString(16).padStart(2, '0')).join(':')}`;
   return nic;
 }

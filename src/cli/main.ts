@@ -14,6 +14,7 @@ import { SNAPSHOT_USAGE, snapshotCommand } from './snapshot-cmd.js';
 import { serveCommand, SERVE_USAGE } from './serve.js';
 import { DaemonError, report } from './api-client.js';
 import { VM_COMMANDS, VM_USAGE, daemonSnapshot, imageLine } from './vm-commands.js';
+import { NETWORK_USAGE, networkCommand } from './network-commands.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { MACHINE_OPTIONS, sizeOf, specFromFlags, splitCommand } from './run-spec.js';
 import { runVirt } from './virt.js';
@@ -57,6 +58,8 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
   --net socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE]
                    a wire to one peer, another rvisor or QEMU (-netdev socket or
                    stream); the image's /init takes --append rvisor.ip=ADDR/PREFIX
+  --net switch=NAME[,vlan=N][,mac=M][,capture=FILE]
+                   a port on the daemon's virtual switch NAME (rvisor network)
   --net none       no network card
   --publish [ADDR:]HOSTPORT:GUESTPORT[/udp]
                    forward a host port (on 127.0.0.1 unless ADDR) to the guest
@@ -73,6 +76,8 @@ On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the k
 
 VMs of the host daemon (rvisor serve), over its API:
 ${VM_USAGE}
+
+${NETWORK_USAGE}
 
 ${SNAPSHOT_USAGE}
 
@@ -149,6 +154,7 @@ async function main(argv: string[]): Promise<number> {
       case 'image': return await image(rest);
       case 'disk': return await diskCommand(rest);
       case 'serve': return await serveCommand(rest);
+      case 'network': return await networkCommand(rest);
       // create and revert are the daemon's VMs' snapshots; ls, rm, save, restore the QMP ones.
       case 'snapshot': return await (rest[0] === 'create' || rest[0] === 'revert' ? daemonSnapshot(rest) : snapshotCommand(rest));
       case undefined: case '-h': case '--help': case 'help':

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { startApi } from '../host/api/server.js';
 import { Host } from '../host/daemon/host.js';
 import { Inventory } from '../host/daemon/inventory.js';
+import { Networks } from '../host/daemon/networks.js';
 import { stateRoot } from '../host/daemon/paths.js';
 import { UsageError } from './errors.js';
 
@@ -38,7 +39,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`rvisor serve: ${line}\n`);
   const root = stateRoot();
   const inventory = Inventory.open(join(root, 'vms'), { root, warn: log });
-  const host = new Host({ inventory, stateDir: root, version: version(), testHooks: process.env.RVISOR_TEST_HOOKS === '1', cpus, log });
+  let networks: Networks;
+  try {
+    networks = await Networks.open(join(root, 'networks'), log);
+  } catch (e) {
+    inventory.close();
+    throw new UsageError(`serve: ${(e as Error).message}`);
+  }
+  const host = new Host({ inventory, networks, stateDir: root, version: version(), testHooks: process.env.RVISOR_TEST_HOOKS === '1', cpus, log });
   let api;
   try {
     api = await startApi(host, { socketPath: values.socket, listen, tokenFile: values['token-file'], log });

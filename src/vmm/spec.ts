@@ -27,8 +27,12 @@ export interface PublishSpec {
 
 export interface NicSpec {
   /** 'user': the user-mode NAT (QEMU's -netdev user). 'socket': a wire to one peer, an
-   *  rvisor or a QEMU guest, in QEMU's stream protocol (-netdev socket / stream). */
-  network: 'user' | 'socket';
+   *  rvisor or a QEMU guest, in QEMU's stream protocol (-netdev socket / stream).
+   *  'switch': a port on one of the host daemon's virtual switches (`switch` names it). */
+  network: 'user' | 'socket' | 'switch';
+  /** switch only: the daemon's switch, and the VLAN of this port (default 1). */
+  switch?: string;
+  vlan?: number;
   /** 52:54:00:xx:xx:xx style; default QEMU's first NIC address. */
   mac?: string;
   /** user only. */
@@ -122,7 +126,9 @@ export const VM_SPEC_SCHEMA = {
       items: {
         type: 'object', additionalProperties: false, required: ['network'],
         properties: {
-          network: { enum: ['user', 'socket'] },
+          network: { enum: ['user', 'socket', 'switch'] },
+          switch: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,30}$' },
+          vlan: { type: 'integer', minimum: 1, maximum: 4094 },
           listen: { type: 'string', minLength: 1, maxLength: 4096 },
           connect: { type: 'string', minLength: 1, maxLength: 4096 },
           capture: path,
@@ -229,6 +235,8 @@ export function parseVmSpec(input: unknown): VmSpec {
     if (n.network === 'socket' && (n.listen === undefined) === (n.connect === undefined)) problems.push(`nics.${i}: a socket network needs listen or connect, one of them`);
     if (n.network !== 'socket' && (n.listen !== undefined || n.connect !== undefined)) problems.push(`nics.${i}: listen and connect are for a socket network`);
     if (n.network !== 'user' && n.publish?.length) problems.push(`nics.${i}: publish needs the user network`);
+    if ((n.network === 'switch') !== (n.switch !== undefined)) problems.push(`nics.${i}: a switch network names its switch, and only it does`);
+    if (n.network !== 'switch' && n.vlan !== undefined) problems.push(`nics.${i}: a VLAN is for a switch network`);
   });
   if (spec.boot.kernel === undefined) spec.boot.image ??= 'debian';
   else if (spec.boot.image !== undefined) problems.push('boot: name an image or a kernel, not both');

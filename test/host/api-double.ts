@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { parseVmSpec } from '../../src/vmm/spec.js';
+import type { NetworkSpec, NetworkView } from '../../src/host/daemon/networks.js';
 import {
   HostError, type ConsoleAttachment, type CreateRequest, type HostBackend, type HostEvent, type HostInfo, type ImageView,
   type ListFilter, type PatchRequest, type VmActionRequest, type VmStatus, type VmView,
@@ -135,6 +136,30 @@ export class FakeHost implements HostBackend {
     const source = this.get(template);
     if (!source.template) throw new HostError(409, 'not-a-template', `${source.name} is not a template`);
     return this.add(req.name, { spec: { ...source.spec, name: req.name }, owner: req.owner ?? source.owner, labels: req.labels ?? source.labels, clonedFrom: source.id });
+  }
+
+  readonly networks = new Map<string, NetworkView>();
+
+  listNetworks(): NetworkView[] {
+    return [...this.networks.values()];
+  }
+
+  getNetwork(name: string): NetworkView {
+    const n = this.networks.get(name);
+    if (!n) throw new HostError(404, 'no_network', `no network named ${name}`);
+    return n;
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<NetworkView> {
+    if (this.networks.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
+    const n: NetworkView = { name: spec.name, socket: `/state/networks/${spec.name}.sock`, ports: [], macTable: [], stats: { macMoves: 0, macEvictions: 0, floods: 0 } };
+    this.networks.set(spec.name, n);
+    return n;
+  }
+
+  removeNetwork(name: string): void {
+    if (this.getNetwork(name).ports.length) throw new HostError(409, 'in_use', `network ${name} has ports attached`);
+    this.networks.delete(name);
   }
 
   async images(): Promise<ImageView[]> {

@@ -107,6 +107,20 @@ test('GET /v1/images', async () => {
   assert.equal((r.json as { name: string }[])[0].name, 'debian');
 });
 
+test('networks: POST creates (201, Location), GET lists and shows one, DELETE removes; a taken name is a 409, a bad one a 400', async () => {
+  const r = await h.call('POST', '/v1/networks', { json: { name: 'lan' } });
+  assert.equal(r.status, 201);
+  assert.equal(r.headers.location, '/v1/networks/lan');
+  assert.equal((await h.call('POST', '/v1/networks', { json: { name: 'lan' } })).status, 409);
+  assert.equal((await h.call('POST', '/v1/networks', { json: { name: 'Bad Name' } })).status, 400);
+  assert.equal((await h.call('POST', '/v1/networks', { json: { name: 'x', vlan: 3 } })).status, 400);
+  assert.deepEqual(names((await h.call('GET', '/v1/networks')).json), ['lan']);
+  assert.equal(((await h.call('GET', '/v1/networks/lan')).json as { socket: string }).socket, '/state/networks/lan.sock');
+  assert.equal((await h.call('DELETE', '/v1/networks/lan')).status, 204);
+  assert.equal((await h.call('GET', '/v1/networks/lan')).status, 404);
+  assert.equal((await h.call('DELETE', '/v1/networks/lan')).status, 404);
+});
+
 test('GET /metrics is Prometheus text', async () => {
   const r = await h.call('GET', '/metrics');
   assert.equal(r.status, 200);

@@ -42,7 +42,7 @@ test('each bad field is named, all of them at once', () => {
     'harts: must be <= 8',
     "disks.0: unknown field 'x'",
     'disks.0.file: must be string',
-    'nics.0.network: must be one of "user", "socket"',
+    'nics.0.network: must be one of "user", "socket", "switch"',
   ]);
   assert.deepEqual(problems({}), ["spec: missing field 'memory'"]);
   assert.deepEqual(problems('512M'), ['spec: must be object']);
@@ -68,5 +68,5 @@ test('NICs: a socket network listens or connects, and only the user network publ
   assert.throws(() => nic({ network: 'socket', listen: ':1', connect: ':2' }), /one of them/);
   assert.throws(() => nic({ network: 'user', connect: ':2' }), /listen and connect are for a socket network/);
   assert.throws(() => nic({ network: 'socket', connect: ':2', publish: [{ proto: 'tcp', hostPort: 80, guestPort: 80 }] }), /publish needs the user network/);
-  assert.throws(() => nic({ network: 'tap' }), /nics.0.network: must be one of "user", "socket"/);
+  assert.throws(() => nic({ network: 'tap' }), /nics.0.network: must be one of "user", "socket", "switch"/);
 });

@@ -56,6 +56,7 @@ function op({ id, summary, params, body, ok, errors = [] }: Op) {
   };
 }
 
+const networkParam = { name: 'network', in: 'path', required: true, description: 'A network by name.', schema: ref('NetworkName') };
 const vmParam = { name: 'vm', in: 'path', required: true, description: 'A VM by name or id.', schema: ref('Name') };
 const query = (name: string, description: string, schema: unknown, extra = {}) =>
   ({ name, in: 'query', required: false, description, schema, ...extra });
@@ -125,6 +126,17 @@ const paths = {
       ok: { 101: { description: 'Switching to the WebSocket protocol.' } },
       errors: [404, 409, 426],
     }),
+  },
+  '/v1/networks': {
+    get: op({ id: 'listNetworks', summary: 'The virtual switches.', ok: { 200: reply('The networks.', { type: 'array', items: ref('NetworkView') }) } }),
+    post: op({
+      id: 'createNetwork', summary: 'Defines a virtual switch; VMs join it with a NIC of network switch.',
+      body: 'NetworkSpec', ok: { 201: reply('The new network.', 'NetworkView') }, errors: [409],
+    }),
+  },
+  '/v1/networks/{network}': {
+    get: op({ id: 'getNetwork', summary: 'One switch: its ports with their counters, the MAC table.', params: [networkParam], ok: { 200: reply('The network.', 'NetworkView') }, errors: [404] }),
+    delete: op({ id: 'deleteNetwork', summary: 'Removes a switch that has no ports attached.', params: [networkParam], ok: { 204: { description: 'Removed.' } }, errors: [404, 409] }),
   },
   '/v1/images': {
     get: op({ id: 'listImages', summary: 'The guest images pulled on this host.', ok: { 200: reply('The images.', { type: 'array', items: ref('ImageView') }) } }),

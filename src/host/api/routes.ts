@@ -4,6 +4,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { CreateRequest, HostBackend, ListFilter, PatchRequest, VmActionRequest, VmStatus, VmView } from '../daemon/model.js';
+import type { NetworkSpec } from '../daemon/networks.js';
 import { ApiError } from './errors.js';
 import { METRICS_TYPE, OPENAPI } from './openapi.js';
 import { streamEvents } from './stream.js';
@@ -50,6 +51,16 @@ export const HANDLERS: Record<string, Handler> = {
   makeTemplate: async (b, c) => ok(await b.makeTemplate(c.path.vm)),
   cloneVm: async (b, c) => created(await b.clone(c.path.vm, c.body as { name: string })),
   listImages: async (b) => ok(await b.images()),
+  listNetworks: (b) => ok(b.listNetworks()),
+  createNetwork: async (b, c) => {
+    const n = await b.createNetwork(c.body as NetworkSpec);
+    return { status: 201, json: n, headers: { Location: `/v1/networks/${n.name}` } };
+  },
+  getNetwork: (b, c) => ok(b.getNetwork(c.path.network)),
+  deleteNetwork: (b, c) => {
+    b.removeNetwork(c.path.network);
+    return { status: 204 };
+  },
   getMetrics: (b) => ({ status: 200, text: b.metrics(), type: METRICS_TYPE }),
   streamEvents: (b) => ({ stream: (res) => streamEvents(b, res) }),
   attachConsole: () => {

@@ -93,6 +93,26 @@ export const SCHEMAS = {
     data: { type: 'object' },
     timestamp: object({ seconds: count, microseconds: { type: 'integer', minimum: 0, maximum: 999999 } }, ['seconds', 'microseconds']),
   }, ['vm', 'event', 'timestamp']),
+  NetworkName: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,30}$' },
+  NetworkSpec: object({ name: ref('NetworkName') }, ['name']),
+  NetworkView: object({
+    name: ref('NetworkName'),
+    socket: { type: 'string', description: "Where QEMU's stream protocol joins the switch (a Unix socket; VLAN 1)." },
+    ports: {
+      type: 'array',
+      items: object({
+        name: { type: 'string', description: 'A VM (its name; a second NIC adds .N) or socket-N.' },
+        vlan: { oneOf: [{ type: 'integer', minimum: 1, maximum: 4094 }, { const: 'trunk' }] },
+        rxFrames: count, rxBytes: count, txFrames: count, txBytes: count,
+        drops: { type: 'object', additionalProperties: count, description: 'Frames from the port not forwarded, by why (runt, oversize, spoofed-source, vlan, queue-full, ...).' },
+      }, ['name', 'vlan', 'rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'drops']),
+    },
+    macTable: {
+      type: 'array',
+      items: object({ vid: { type: 'integer' }, mac: { type: 'string' }, port: { type: 'string' }, ageMs: count }, ['vid', 'mac', 'port', 'ageMs']),
+    },
+    stats: object({ macMoves: count, macEvictions: count, floods: count }, ['macMoves', 'macEvictions', 'floods']),
+  }, ['name', 'socket', 'ports', 'macTable', 'stats']),
   Error: object({
     error: object({
       code: { type: 'string', description: 'Stable, for programs: e.g. no-such-vm, invalid-request, bad-state.' },

@@ -19,10 +19,13 @@ import {
   type ListFilter, type PatchRequest, type VmActionRequest, type VmRecord, type VmStatus, type VmView,
 } from './model.js';
 import { VmHandle } from './vm-handle.js';
+import type { NetworkSpec, NetworkView, Networks } from './networks.js';
 import type { VmStats } from './worker-protocol.js';
 
 export interface HostOptions {
   inventory: Inventory;
+  /** The virtual switches VMs' NICs may name (network 'switch'). */
+  networks: Networks;
   /** The state directory: per-VM overlays and snapshots go under <state>/vms/<id>/. */
   stateDir: string;
   version: string;
@@ -124,6 +127,7 @@ export class Host implements HostBackend {
     if (spec.name === undefined) throw new HostError(400, 'bad_spec', 'a VM needs a name', ['spec: missing field \'name\'']);
     if (this.inv.byName(spec.name)) throw new HostError(409, 'name_taken', `a VM named ${spec.name} exists already`);
     await this.checkFiles(spec);
+    this.o.networks.check(spec.nics);
     // Every VM of the host gets its own MAC and machine identity unless the spec names them.
     spec.nics = spec.nics.map((n) => ({ ...n, mac: n.mac ?? randomMac() }));
     spec.hostname ??= hostnameOf(spec.name);
@@ -239,11 +243,14 @@ export class Host implements HostBackend {
 
   private async start(r: VmRecord, loadvm?: string): Promise<void> {
     if (r.template) throw new HostError(409, 'template', `${r.name} is a template: clone it to run it`);
+    this.o.networks.check(r.spec.nics);
     this.reserve(r);
     mkdirSync(join(this.vmDir(r.id), 'snapshots'), { recursive: true, mode: 0o700 });
     this.crashes.delete(r.id);
+    const attached = r.spec.nics.map((n, i) => (n.network === 'switch' ? this.o.networks.attach(r.name, i, n) : null));
     const h = new VmHandle({
       spec: r.spec, snapshotDir: join(this.vmDir(r.id), 'snapshots'), qmpSocket: join(this.vmDir(r.id), 'qmp.sock'), loadvm, testHooks: this.o.testHooks ?? false,
+      switchLinks: attached.map((a) => a?.end ?? null),
     }, {
       event: (e: VmEvent) => this.emit(r, e.event as HostEvent['event'], e.data),
       console: () => this.inv.touch(r.id, new Date()),
@@ -251,6 +258,7 @@ export class Host implements HostBackend {
     this.handles.set(r.id, h);
     void h.ended.then((end) => {
       this.handles.delete(r.id);
+      for (const a of attached) a?.detach();
       if (end.kind === 'crashed') {
         this.crashes.set(r.id, end.reason);
         this.log(`${r.name} crashed: ${end.reason}`);
@@ -293,6 +301,22 @@ export class Host implements HostBackend {
       rmSync(this.vmDir(id), { recursive: true, force: true });
       throw e;
     }
+  }
+
+  listNetworks(): NetworkView[] {
+    return this.o.networks.list();
+  }
+
+  getNetwork(name: string): NetworkView {
+    return this.o.networks.get(name);
+  }
+
+  createNetwork(spec: NetworkSpec): Promise<NetworkView> {
+    return this.o.networks.create(spec);
+  }
+
+  removeNetwork(name: string): void {
+    this.o.networks.remove(name);
   }
 
   async images(): Promise<ImageView[]> {
@@ -373,6 +397,7 @@ export class Host implements HostBackend {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([...this.handles.entries()].map(([id, h]) => this.stopHandle(this.record(id), h)));
+    this.o.networks.close();
     this.inv.close();
   }
 }

@@ -3,6 +3,7 @@
 // HostBackend over worker threads and the inventory; the API only translates HTTP.
 
 import type { VmSpec } from '../../vmm/spec.js';
+import type { NetworkSpec, NetworkView } from './networks.js';
 
 /** A VM as the daemon reports it. 'stopped': defined, no worker (never started, or the
  *  guest powered off, or stopped by the host); 'crashed': its worker died (crashReason). */
@@ -134,6 +135,12 @@ export interface HostBackend {
   /** A new VM whose disks are qcow2 overlays on the template's. */
   clone(template: string, req: { name: string; owner?: string; labels?: Record<string, string> }): Promise<VmView>;
   images(): Promise<ImageView[]>;
+  /** The virtual switches (rvisor network ...). */
+  listNetworks(): NetworkView[];
+  getNetwork(name: string): NetworkView;
+  createNetwork(spec: NetworkSpec): Promise<NetworkView>;
+  /** Refused while ports are attached. */
+  removeNetwork(name: string): void;
   /** Subscribes to every VM's events; returns the unsubscribe function. */
   events(listener: (e: HostEvent) => void): () => void;
   console(vm: string): ConsoleAttachment;

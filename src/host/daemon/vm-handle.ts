@@ -40,7 +40,7 @@ export class VmHandle {
   private killed = false;
 
   constructor(start: WorkerStart, private readonly hooks: HandleHooks) {
-    this.worker = new Worker(WORKER_URL, { workerData: start });
+    this.worker = new Worker(WORKER_URL, { workerData: start, transferList: start.switchLinks.flatMap((l) => (l ? [l.port] : [])) });
     let started!: () => void, failed!: (e: Error) => void;
     this.started = new Promise((resolve, reject) => { started = resolve; failed = reject; });
     // Nobody may be waiting for a start that fails (the daemon's restart of a VM).

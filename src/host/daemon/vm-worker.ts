@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       spec: start.spec,
       boot,
       services: {
-        openDevices: nodeDevices({ counters }),
+        openDevices: nodeDevices({ counters, switchLinks: start.switchLinks }),
         snapshots: new FileSnapshotStore(start.snapshotDir),
         entropy: (buf) => randomFillSync(buf),
         // Copied: the board may reuse its buffer, and a transfer would take it away.

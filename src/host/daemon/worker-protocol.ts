@@ -5,6 +5,7 @@
 import type { VmEvent } from '../../vmm/control.js';
 import type { VmSpec } from '../../vmm/spec.js';
 import type { VmAction, VmExit } from '../../vmm/vm.js';
+import type { PortLinkEnd } from '../net/port-link.js';
 
 /** workerData of a VM worker. */
 export interface WorkerStart {
@@ -17,6 +18,8 @@ export interface WorkerStart {
   loadvm?: string;
   /** Tests only: honour the label rvisor.test/crash-after-ms (a worker broken on purpose). */
   testHooks: boolean;
+  /** Per NIC of the spec: its wire to a daemon switch (network 'switch'), else null. */
+  switchLinks: (PortLinkEnd | null)[];
 }
 
 export type ToWorker =

@@ -8,6 +8,9 @@ import { tappedLink } from '../../net/switch/index.js';
 import type { EthernetEndpoint } from '../../devices/ethernet.js';
 import { PcapFile } from '../net/pcap-file.js';
 import { parseStreamAddress, StreamLink } from '../net/stream-link.js';
+import { PortLink, type PortLinkEnd } from '../net/port-link.js';
+import { stateRoot } from '../daemon/paths.js';
+import { join } from 'node:path';
 import { DirectoryShare, ShareError } from '../../share/index.js';
 import type { NicSpec, VmSpec } from '../../vmm/spec.js';
 import { type AttachedDisk, type VmDevices, VmError } from '../../vmm/vm-services.js';
@@ -30,6 +33,9 @@ export interface DeviceHostOptions {
   warn?: (message: string) => void;
   /** Counts the traffic of every device opened (the daemon's metrics). */
   counters?: IoCounters;
+  /** A daemon VM's wires to its switches, per NIC (the worker's ends). Without them a
+   *  switch NIC joins the daemon's switch through its socket. */
+  switchLinks?: (PortLinkEnd | null)[];
 }
 
 export function parseMac(mac: string): Uint8Array {
@@ -40,6 +46,9 @@ export function parseMac(mac: string): Uint8Array {
 export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promise<VmDevices> {
   const names = o.names ?? { disk: 'disk', share: 'share', publish: 'publish', net: 'network' };
   const warn = o.warn ?? (() => {});
+  // One PortLink per wire for the worker's life: a reset opens the devices again, on the
+  // same wire.
+  const portLinks = (o.switchLinks ?? []).map((end) => (end ? new PortLink(end, 'worker') : null));
   return async (spec) => {
     const closers: (() => void)[] = [];
     const close = () => {
@@ -65,8 +74,8 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
         return share;
       });
       const nics = [];
-      for (const n of spec.nics) {
-        let link = await openNetwork(n, names, warn, closers);
+      for (const [i, n] of spec.nics.entries()) {
+        let link = portLinks[i] ?? await openNetwork(n, names, warn, closers);
         if (n.capture !== undefined) {
           const file = vmError(`${names.net} capture`, () => new PcapFile(n.capture!, (m) => warn(m)));
           closers.push(() => file.close());
@@ -91,6 +100,16 @@ async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => 
       throw new VmError(`${names.publish}: ${e.message}`);
     });
     return nat;
+  }
+  if (n.network === 'switch') {
+    // Outside the daemon: its switch's socket, which puts every peer on VLAN 1.
+    if (n.vlan !== undefined && n.vlan !== 1) throw new VmError(`${names.net} switch=${n.switch},vlan=${n.vlan}: VLANs are for VMs of the daemon (rvisor create); a standalone run joins VLAN 1`);
+    const path = join(stateRoot(), 'networks', `${n.switch}.sock`);
+    const link = await StreamLink.connect({ path }, (m) => warn(`${names.net} switch=${n.switch}: ${m}`)).catch(() => {
+      throw new VmError(`${names.net} switch=${n.switch}: no such network on this host's daemon (rvisor serve; rvisor network create ${n.switch}), no socket at ${path}`);
+    });
+    closers.push(() => link.close());
+    return link;
   }
   const text = n.listen ?? n.connect ?? '';
   const address = parseStreamAddress(text);

@@ -1,0 +1,51 @@
+// `rvisor network create|ls|inspect|rm`: the host daemon's virtual switches, through its
+// REST API, in the habits of `docker network`.
+
+import { parseArgs } from 'node:util';
+import type { NetworkView } from '../host/daemon/networks.js';
+import { ApiClient, socketPathOf } from './api-client.js';
+import { UsageError } from './errors.js';
+
+export const NETWORK_USAGE = `rvisor network create NAME          a virtual switch on the daemon; VMs join it with
+                                    --net switch=NAME[,vlan=N] (rvisor create), QEMU
+                                    and standalone runs through its socket (VLAN 1)
+rvisor network ls [--json]          the switches, their ports and addresses learned
+rvisor network inspect NAME         one switch as JSON: ports, counters, MAC table
+rvisor network rm NAME              remove a switch with no ports attached`;
+
+export async function networkCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const client = new ApiClient(socketPathOf(values.host));
+  const one = () => {
+    if (positionals.length !== 1) throw new UsageError(`network ${sub} takes NAME`);
+    return encodeURIComponent(positionals[0]);
+  };
+  switch (sub) {
+    case 'create': {
+      if (positionals.length !== 1) throw new UsageError('network create takes NAME');
+      const n = (await client.call('POST', '/v1/networks', { name: positionals[0] })) as NetworkView;
+      process.stdout.write(`${n.name}\n`);
+      return 0;
+    }
+    case 'ls': {
+      if (positionals.length) throw new UsageError(`network ls: unexpected argument '${positionals[0]}'`);
+      const nets = (await client.call('GET', '/v1/networks')) as NetworkView[];
+      if (values.json) process.stdout.write(`${JSON.stringify(nets, null, 2)}\n`);
+      else {
+        process.stdout.write(`${'NAME'.padEnd(16)} ${'PORTS'.padStart(5)} ${'MACS'.padStart(5)}  SOCKET\n`);
+        for (const n of nets) process.stdout.write(`${n.name.padEnd(16)} ${String(n.ports.length).padStart(5)} ${String(n.macTable.length).padStart(5)}  ${n.socket}\n`);
+      }
+      return 0;
+    }
+    case 'inspect':
+      process.stdout.write(`${JSON.stringify(await client.call('GET', `/v1/networks/${one()}`), null, 2)}\n`);
+      return 0;
+    case 'rm':
+      await client.call('DELETE', `/v1/networks/${one()}`);
+      process.stdout.write(`${positionals[0]}\n`);
+      return 0;
+    default:
+      throw new UsageError(`network ${sub ?? ''}: use create, ls, inspect or rm`);
+  }
+}

@@ -1,0 +1,194 @@
+// The daemon's virtual switches (`rvisor network create`): each one an EthernetSwitch on
+// the main thread, defined by a JSON file in <state>/networks/ (so it survives the
+// daemon), with a Unix socket beside it (<name>.sock) where anything that speaks QEMU's
+// stream protocol joins as a port on VLAN 1: a standalone `rvisor run --net switch=NAME`,
+// or QEMU with -netdev stream,addr.type=unix,addr.path=... A VM of the daemon joins
+// through its worker (PortLink), on the VLAN its NIC names, locked to its MAC.
+
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import { EthernetSwitch, parseMac, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
+import type { NicSpec } from '../../vmm/spec.js';
+import { PortLink, type PortLinkEnd } from '../net/port-link.js';
+import { removeDurable, writeDurable } from './durable.js';
+import { HostError } from './model.js';
+
+export const NETWORK_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/;
+const FILE_VERSION = 1;
+
+export interface NetworkSpec {
+  name: string;
+}
+
+export interface NetworkView extends NetworkSpec {
+  /** The socket where stream-protocol peers join (VLAN 1). */
+  socket: string;
+  ports: { name: string; vlan: number | 'trunk'; rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: Record<string, number> }[];
+  macTable: { vid: number; mac: string; port: string; ageMs: number }[];
+  stats: { macMoves: number; macEvictions: number; floods: number };
+}
+
+/** Bytes a socket peer may leave unread before frames to it are dropped. */
+const MAX_UNSENT = 1 << 20;
+
+class Network {
+  readonly sw: EthernetSwitch;
+  private server: Server | null = null;
+  private peers = 0;
+
+  constructor(readonly spec: NetworkSpec, readonly socketPath: string, private readonly log: (line: string) => void) {
+    this.sw = new EthernetSwitch(spec.name);
+  }
+
+  async listen(): Promise<void> {
+    rmSync(this.socketPath, { force: true }); // a socket left by a daemon that died
+    const server = createServer((s) => this.join(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => { server.off('error', reject); resolve(); });
+    });
+    server.on('error', (e) => this.log(`network ${this.spec.name}: ${e.message}`));
+    this.server = server;
+  }
+
+  /** A stream-protocol peer becomes a port of its own until it hangs up. */
+  private join(s: Socket): void {
+    const port = this.sw.addPort({ name: `socket-${++this.peers}` });
+    const decoder = new StreamFrameDecoder();
+    port.connect({ deliver: (f) => { if (s.writableLength <= MAX_UNSENT) s.write(encodeStreamFrame(f)); } });
+    s.on('data', (chunk: Buffer) => {
+      try {
+        for (const f of decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) port.deliver(f);
+      } catch (e) {
+        if (!(e instanceof StreamFramingError)) throw e;
+        this.log(`network ${this.spec.name}: ${port.name} sent ${e.message}: hung up on it`);
+        s.destroy();
+      }
+    });
+    s.on('error', () => {});
+    s.on('close', () => port.close());
+  }
+
+  view(): NetworkView {
+    return {
+      ...this.spec,
+      socket: this.socketPath,
+      ports: this.sw.ports.map((p) => ({
+        name: p.name,
+        vlan: p.options.vlan?.mode === 'trunk' ? 'trunk' : p.options.vlan?.vid ?? 1,
+        rxFrames: p.counters.rxFrames, rxBytes: p.counters.rxBytes, txFrames: p.counters.txFrames, txBytes: p.counters.txBytes,
+        drops: Object.fromEntries(Object.entries(p.counters.drops).filter(([, n]) => n > 0)),
+      })),
+      macTable: this.sw.macTable(),
+      stats: { ...this.sw.stats },
+    };
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server = null;
+    for (const p of [...this.sw.ports]) p.close();
+    rmSync(this.socketPath, { force: true });
+  }
+}
+
+/** A VM NIC's attachment: the worker's end of the link, and the detach for when it ends. */
+export interface NicAttachment {
+  end: PortLinkEnd;
+  detach(): void;
+}
+
+export class Networks {
+  private readonly nets = new Map<string, Network>();
+
+  private constructor(readonly dir: string, private readonly log: (line: string) => void) {}
+
+  /** Loads every network defined in `dir` and opens its socket. */
+  static async open(dir: string, log: (line: string) => void): Promise<Networks> {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const n = new Networks(dir, log);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort()) {
+      try {
+        const doc = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { version?: number; network?: NetworkSpec };
+        if (doc.version !== FILE_VERSION || !doc.network || !NETWORK_NAME.test(doc.network.name) || `${doc.network.name}.json` !== file) throw new Error('not a network definition of this version');
+        await n.start({ name: doc.network.name });
+      } catch (e) {
+        log(`networks: ${join(dir, file)}: ${(e as Error).message}; ignored`);
+      }
+    }
+    return n;
+  }
+
+  private async start(spec: NetworkSpec): Promise<Network> {
+    const net = new Network(spec, join(this.dir, `${spec.name}.sock`), this.log);
+    await net.listen();
+    this.nets.set(spec.name, net);
+    return net;
+  }
+
+  list(): NetworkView[] {
+    return [...this.nets.values()].map((n) => n.view());
+  }
+
+  get(name: string): NetworkView {
+    return this.network(name).view();
+  }
+
+  private network(name: string): Network {
+    const n = this.nets.get(name);
+    if (!n) throw new HostError(404, 'no_network', `no network named ${name}`);
+    return n;
+  }
+
+  async create(spec: NetworkSpec): Promise<NetworkView> {
+    if (!NETWORK_NAME.test(spec.name)) throw new HostError(400, 'bad_name', `network name ${spec.name}: lowercase letters, digits, '-' and '_', at most 31`);
+    if (this.nets.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
+    writeDurable(this.dir, `${spec.name}.json`, JSON.stringify({ version: FILE_VERSION, network: { name: spec.name } }, null, 2) + '\n');
+    try {
+      return (await this.start({ name: spec.name })).view();
+    } catch (e) {
+      removeDurable(this.dir, `${spec.name}.json`);
+      throw e;
+    }
+  }
+
+  /** Refused while any port is attached (as Docker refuses a network with endpoints). */
+  remove(name: string): void {
+    const n = this.network(name);
+    if (n.sw.ports.length) throw new HostError(409, 'in_use', `network ${name} has ports attached: ${n.sw.ports.map((p) => p.name).join(', ')}`);
+    n.close();
+    this.nets.delete(name);
+    removeDurable(this.dir, `${name}.json`);
+  }
+
+  /** Whether every switch the NICs name exists: a VM that cannot attach is refused first. */
+  check(nics: readonly NicSpec[]): void {
+    for (const nic of nics) if (nic.network === 'switch' && !this.nets.has(nic.switch!)) throw new HostError(422, 'no_network', `no network named ${nic.switch} (rvisor network create ${nic.switch})`);
+  }
+
+  /** A port on the NIC's switch for VM `vm`, its VLAN's access port, locked to its MAC. */
+  attach(vm: string, index: number, nic: NicSpec): NicAttachment {
+    const n = this.network(nic.switch!);
+    const mac = parseMac(nic.mac ?? '');
+    let port: SwitchPort;
+    try {
+      port = n.sw.addPort({ name: index ? `${vm}.${index}` : vm, vlan: { mode: 'access', vid: nic.vlan ?? 1 }, ...(mac !== null && { macs: [mac] }) });
+    } catch (e) {
+      throw new HostError(409, 'port_taken', (e as Error).message);
+    }
+    const { port1, port2 } = new MessageChannel();
+    const end = PortLink.ends(port2);
+    const link = new PortLink({ port: port1, inFlight: end.inFlight }, 'main');
+    link.connect(port);
+    port.connect(link);
+    port1.unref();
+    return { end, detach: () => { port.close(); link.close(); } };
+  }
+
+  close(): void {
+    for (const n of this.nets.values()) n.close();
+    this.nets.clear();
+  }
+}
