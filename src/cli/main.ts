@@ -60,6 +60,9 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    stream); the image's /init takes --append rvisor.ip=ADDR/PREFIX
   --net switch=NAME[,vlan=N][,mac=M][,capture=FILE]
                    a port on the daemon's virtual switch NAME (rvisor network)
+  --net vxlan,vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,mac=M][,capture=FILE]
+                   a VXLAN tunnel (UDP 4789 by default) to another rvisor or to
+                   Linux's vxlan device (ip link add ... type vxlan id N remote IP)
   --net none       no network card
   --publish [ADDR:]HOSTPORT:GUESTPORT[/udp]
                    forward a host port (on 127.0.0.1 unless ADDR) to the guest

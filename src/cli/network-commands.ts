@@ -2,20 +2,24 @@
 // REST API, in the habits of `docker network`.
 
 import { parseArgs } from 'node:util';
-import type { NetworkView } from '../host/daemon/networks.js';
+import type { NetworkView, VxlanUplink } from '../host/daemon/networks.js';
+import { parseVxlanAddress } from '../host/net/vxlan-link.js';
 import { ApiClient, socketPathOf } from './api-client.js';
 import { UsageError } from './errors.js';
 
 export const NETWORK_USAGE = `rvisor network create NAME          a virtual switch on the daemon; VMs join it with
                                     --net switch=NAME[,vlan=N] (rvisor create), QEMU
                                     and standalone runs through its socket (VLAN 1)
+    [--vxlan vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,vlan=N]]...
+                                    a VXLAN uplink (UDP 4789) to the same segment on
+                                    another host, or to Linux's vxlan device
 rvisor network ls [--json]          the switches, their ports and addresses learned
 rvisor network inspect NAME         one switch as JSON: ports, counters, MAC table
 rvisor network rm NAME              remove a switch with no ports attached`;
 
 export async function networkCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' }, vxlan: { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
   const client = new ApiClient(socketPathOf(values.host));
   const one = () => {
     if (positionals.length !== 1) throw new UsageError(`network ${sub} takes NAME`);
@@ -24,7 +28,8 @@ export async function networkCommand(args: string[]): Promise<number> {
   switch (sub) {
     case 'create': {
       if (positionals.length !== 1) throw new UsageError('network create takes NAME');
-      const n = (await client.call('POST', '/v1/networks', { name: positionals[0] })) as NetworkView;
+      const vxlan = (values.vxlan ?? []).map(parseUplink);
+      const n = (await client.call('POST', '/v1/networks', { name: positionals[0], ...(vxlan.length && { vxlan }) })) as NetworkView;
       process.stdout.write(`${n.name}\n`);
       return 0;
     }
@@ -48,4 +53,19 @@ export async function networkCommand(args: string[]): Promise<number> {
     default:
       throw new UsageError(`network ${sub ?? ''}: use create, ls, inspect or rm`);
   }
+}
+
+/** --vxlan vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,vlan=N] */
+export function parseUplink(text: string): VxlanUplink {
+  const up: Partial<VxlanUplink> = {};
+  for (const o of text.split(',')) {
+    const [key, value = ''] = o.split(/=(.*)/s);
+    if (key === 'vni' && /^\d{1,8}$/.test(value) && +value <= 0xffffff) up.vni = +value;
+    else if (key === 'remote' && parseVxlanAddress(value, true)) up.remote = value;
+    else if (key === 'local' && parseVxlanAddress(value, false)) up.local = value;
+    else if (key === 'vlan' && /^\d{1,4}$/.test(value) && +value >= 1 && +value <= 4094) up.vlan = +value;
+    else throw new UsageError(`--vxlan ${text}: unknown or bad option '${o}' (vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,vlan=N])`);
+  }
+  if (up.vni === undefined || up.remote === undefined) throw new UsageError(`--vxlan ${text}: needs vni=N and remote=IP[:PORT]`);
+  return up as VxlanUplink;
 }

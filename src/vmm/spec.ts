@@ -28,8 +28,10 @@ export interface PublishSpec {
 export interface NicSpec {
   /** 'user': the user-mode NAT (QEMU's -netdev user). 'socket': a wire to one peer, an
    *  rvisor or a QEMU guest, in QEMU's stream protocol (-netdev socket / stream).
-   *  'switch': a port on one of the host daemon's virtual switches (`switch` names it). */
-  network: 'user' | 'socket' | 'switch';
+   *  'switch': a port on one of the host daemon's virtual switches (`switch` names it).
+   *  'vxlan': a VXLAN tunnel (RFC 7348) to one remote endpoint, an rvisor or Linux's own
+   *  vxlan device. */
+  network: 'user' | 'socket' | 'switch' | 'vxlan';
   /** switch only: the daemon's switch, and the VLAN of this port (default 1). */
   switch?: string;
   vlan?: number;
@@ -40,6 +42,11 @@ export interface NicSpec {
   /** socket only, one of the two: HOST:PORT or unix:PATH to listen on or connect to. */
   listen?: string;
   connect?: string;
+  /** vxlan only: the VNI (0..16777215), the remote endpoint IP[:PORT] (port 4789 by
+   *  default) and where to bind, [IP][:PORT] (default every address, port 4789). */
+  vni?: number;
+  remote?: string;
+  local?: string;
   /** A pcap file that gets every frame to and from the NIC. */
   capture?: string;
 }
@@ -126,7 +133,10 @@ export const VM_SPEC_SCHEMA = {
       items: {
         type: 'object', additionalProperties: false, required: ['network'],
         properties: {
-          network: { enum: ['user', 'socket', 'switch'] },
+          network: { enum: ['user', 'socket', 'switch', 'vxlan'] },
+          vni: { type: 'integer', minimum: 0, maximum: 0xffffff },
+          remote: { type: 'string', minLength: 1, maxLength: 64 },
+          local: { type: 'string', minLength: 1, maxLength: 64 },
           switch: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,30}$' },
           vlan: { type: 'integer', minimum: 1, maximum: 4094 },
           listen: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -237,6 +247,8 @@ export function parseVmSpec(input: unknown): VmSpec {
     if (n.network !== 'user' && n.publish?.length) problems.push(`nics.${i}: publish needs the user network`);
     if ((n.network === 'switch') !== (n.switch !== undefined)) problems.push(`nics.${i}: a switch network names its switch, and only it does`);
     if (n.network !== 'switch' && n.vlan !== undefined) problems.push(`nics.${i}: a VLAN is for a switch network`);
+    if (n.network === 'vxlan' && (n.vni === undefined || n.remote === undefined)) problems.push(`nics.${i}: a vxlan network needs vni and remote`);
+    if (n.network !== 'vxlan' && (n.vni !== undefined || n.remote !== undefined || n.local !== undefined)) problems.push(`nics.${i}: vni, remote and local are for a vxlan network`);
   });
   if (spec.boot.kernel === undefined) spec.boot.image ??= 'debian';
   else if (spec.boot.image !== undefined) problems.push('boot: name an image or a kernel, not both');

@@ -42,7 +42,7 @@ test('each bad field is named, all of them at once', () => {
     'harts: must be <= 8',
     "disks.0: unknown field 'x'",
     'disks.0.file: must be string',
-    'nics.0.network: must be one of "user", "socket", "switch"',
+    'nics.0.network: must be one of "user", "socket", "switch", "vxlan"',
   ]);
   assert.deepEqual(problems({}), ["spec: missing field 'memory'"]);
   assert.deepEqual(problems('512M'), ['spec: must be object']);
@@ -68,5 +68,9 @@ test('NICs: a socket network listens or connects, and only the user network publ
   assert.throws(() => nic({ network: 'socket', listen: ':1', connect: ':2' }), /one of them/);
   assert.throws(() => nic({ network: 'user', connect: ':2' }), /listen and connect are for a socket network/);
   assert.throws(() => nic({ network: 'socket', connect: ':2', publish: [{ proto: 'tcp', hostPort: 80, guestPort: 80 }] }), /publish needs the user network/);
-  assert.throws(() => nic({ network: 'tap' }), /nics.0.network: must be one of "user", "socket", "switch"/);
+  assert.throws(() => nic({ network: 'tap' }), /nics.0.network: must be one of "user", "socket", "switch", "vxlan"/);
+  assert.equal(nic({ network: 'vxlan', vni: 100, remote: '10.0.0.2' }).nics[0].vni, 100);
+  assert.throws(() => nic({ network: 'vxlan', remote: '10.0.0.2' }), /nics.0: a vxlan network needs vni and remote/);
+  assert.throws(() => nic({ network: 'user', vni: 1 }), /vni, remote and local are for a vxlan network/);
+  assert.throws(() => nic({ network: 'vxlan', vni: 1 << 24, remote: '10.0.0.2' }), /nics.0.vni/);
 });

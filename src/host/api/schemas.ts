@@ -94,9 +94,16 @@ export const SCHEMAS = {
     timestamp: object({ seconds: count, microseconds: { type: 'integer', minimum: 0, maximum: 999999 } }, ['seconds', 'microseconds']),
   }, ['vm', 'event', 'timestamp']),
   NetworkName: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,30}$' },
-  NetworkSpec: object({ name: ref('NetworkName') }, ['name']),
+  VxlanUplink: object({
+    vni: { type: 'integer', minimum: 0, maximum: 0xffffff, description: 'The VXLAN Network Identifier (RFC 7348).' },
+    remote: { type: 'string', minLength: 1, maxLength: 64, description: 'The remote endpoint, IP[:PORT] (port 4789 by default).' },
+    local: { type: 'string', minLength: 1, maxLength: 64, description: 'Where to bind, [IP][:PORT]; default every address, port 4789.' },
+    vlan: { type: 'integer', minimum: 1, maximum: 4094, description: 'The VLAN the tunnel carries (default 1).' },
+  }, ['vni', 'remote']),
+  NetworkSpec: object({ name: ref('NetworkName'), vxlan: { type: 'array', maxItems: 16, items: ref('VxlanUplink'), description: 'VXLAN tunnels to the same segment elsewhere.' } }, ['name']),
   NetworkView: object({
     name: ref('NetworkName'),
+    vxlan: { type: 'array', items: ref('VxlanUplink') },
     socket: { type: 'string', description: "Where QEMU's stream protocol joins the switch (a Unix socket; VLAN 1)." },
     ports: {
       type: 'array',

@@ -3,24 +3,39 @@
 // daemon), with a Unix socket beside it (<name>.sock) where anything that speaks QEMU's
 // stream protocol joins as a port on VLAN 1: a standalone `rvisor run --net switch=NAME`,
 // or QEMU with -netdev stream,addr.type=unix,addr.path=... A VM of the daemon joins
-// through its worker (PortLink), on the VLAN its NIC names, locked to its MAC.
+// through its worker (PortLink), on the VLAN its NIC names, locked to its MAC. A network
+// may have VXLAN uplinks (RFC 7348), each a port on one VLAN, to the same network on
+// another host or to a Linux vxlan device: segments that span hosts.
 
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { EthernetSwitch, parseMac, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
+import { EthernetSwitch, MAX_VNI, parseMac, VXLAN_PORT, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
 import type { NicSpec } from '../../vmm/spec.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
+import { parseVxlanAddress, VxlanLink } from '../net/vxlan-link.js';
 import { removeDurable, writeDurable } from './durable.js';
 import { HostError } from './model.js';
 
 export const NETWORK_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/;
 const FILE_VERSION = 1;
 
+/** A tunnel to a remote endpoint: VNI, remote IP[:PORT] (port 4789 by default), where
+ *  to bind ([IP][:PORT], default every address and port 4789), and the VLAN it carries. */
+export interface VxlanUplink {
+  vni: number;
+  remote: string;
+  local?: string;
+  vlan?: number;
+}
+
 export interface NetworkSpec {
   name: string;
+  vxlan?: VxlanUplink[];
 }
+
+const MAX_UPLINKS = 16;
 
 export interface NetworkView extends NetworkSpec {
   /** The socket where stream-protocol peers join (VLAN 1). */
@@ -36,6 +51,7 @@ const MAX_UNSENT = 1 << 20;
 class Network {
   readonly sw: EthernetSwitch;
   private server: Server | null = null;
+  private readonly tunnels: VxlanLink[] = [];
   private peers = 0;
 
   constructor(readonly spec: NetworkSpec, readonly socketPath: string, private readonly log: (line: string) => void) {
@@ -51,6 +67,22 @@ class Network {
     });
     server.on('error', (e) => this.log(`network ${this.spec.name}: ${e.message}`));
     this.server = server;
+    for (const [i, up] of (this.spec.vxlan ?? []).entries()) {
+      const { remote, local } = checkUplink(up, i);
+      const link = await VxlanLink.open({ vni: up.vni, remote, local }, (m) => this.log(`network ${this.spec.name}: ${m}`)).catch((e: Error) => {
+        this.close();
+        throw new HostError(422, 'bad_uplink', `network ${this.spec.name} vxlan.${i}: ${e.message}`);
+      });
+      this.tunnels.push(link);
+      const port = this.sw.addPort({ name: `vxlan-${i}`, vlan: { mode: 'access', vid: up.vlan ?? 1 } });
+      port.connect(link);
+      link.connect(port);
+    }
+  }
+
+  /** Ports other than the network's own uplinks: what keeps it from being removed. */
+  get attached(): SwitchPort[] {
+    return this.sw.ports.filter((p) => !p.name.startsWith('vxlan-'));
   }
 
   /** A stream-protocol peer becomes a port of its own until it hangs up. */
@@ -89,9 +121,24 @@ class Network {
   close(): void {
     this.server?.close();
     this.server = null;
+    for (const t of this.tunnels.splice(0)) t.close();
     for (const p of [...this.sw.ports]) p.close();
     rmSync(this.socketPath, { force: true });
   }
+}
+
+/** An uplink's addresses, or a 422 that says what is wrong with it (the API's schema has
+ *  checked the types; a file edited by hand has not). */
+function checkUplink(up: VxlanUplink, i: number): { remote: { host: string; port: number }; local: { host?: string; port?: number } } {
+  const bad = (why: string) => new HostError(422, 'bad_uplink', `vxlan.${i}: ${why}`);
+  if (i >= MAX_UPLINKS) throw bad(`at most ${MAX_UPLINKS} uplinks`);
+  if (!Number.isInteger(up.vni) || up.vni < 0 || up.vni > MAX_VNI) throw bad(`vni ${up.vni} is not 0..${MAX_VNI}`);
+  if (up.vlan !== undefined && (!Number.isInteger(up.vlan) || up.vlan < 1 || up.vlan > 4094)) throw bad(`vlan ${up.vlan} is not 1..4094`);
+  const remote = typeof up.remote === 'string' ? parseVxlanAddress(up.remote, true) : null;
+  if (!remote?.host) throw bad(`remote '${up.remote}' is not IP[:PORT]`);
+  const local = parseVxlanAddress(up.local ?? '', false);
+  if (!local) throw bad(`local '${up.local}' is not [IP][:PORT]`);
+  return { remote: { host: remote.host, port: remote.port ?? VXLAN_PORT }, local };
 }
 
 /** A VM NIC's attachment: the worker's end of the link, and the detach for when it ends. */
@@ -113,7 +160,7 @@ export class Networks {
       try {
         const doc = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { version?: number; network?: NetworkSpec };
         if (doc.version !== FILE_VERSION || !doc.network || !NETWORK_NAME.test(doc.network.name) || `${doc.network.name}.json` !== file) throw new Error('not a network definition of this version');
-        await n.start({ name: doc.network.name });
+        await n.start(doc.network);
       } catch (e) {
         log(`networks: ${join(dir, file)}: ${(e as Error).message}; ignored`);
       }
@@ -145,9 +192,11 @@ export class Networks {
   async create(spec: NetworkSpec): Promise<NetworkView> {
     if (!NETWORK_NAME.test(spec.name)) throw new HostError(400, 'bad_name', `network name ${spec.name}: lowercase letters, digits, '-' and '_', at most 31`);
     if (this.nets.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
-    writeDurable(this.dir, `${spec.name}.json`, JSON.stringify({ version: FILE_VERSION, network: { name: spec.name } }, null, 2) + '\n');
+    const clean: NetworkSpec = { name: spec.name, ...(spec.vxlan?.length && { vxlan: spec.vxlan }) };
+    (clean.vxlan ?? []).forEach(checkUplink);
+    writeDurable(this.dir, `${spec.name}.json`, JSON.stringify({ version: FILE_VERSION, network: clean }, null, 2) + '\n');
     try {
-      return (await this.start({ name: spec.name })).view();
+      return (await this.start(clean)).view();
     } catch (e) {
       removeDurable(this.dir, `${spec.name}.json`);
       throw e;
@@ -157,7 +206,7 @@ export class Networks {
   /** Refused while any port is attached (as Docker refuses a network with endpoints). */
   remove(name: string): void {
     const n = this.network(name);
-    if (n.sw.ports.length) throw new HostError(409, 'in_use', `network ${name} has ports attached: ${n.sw.ports.map((p) => p.name).join(', ')}`);
+    if (n.attached.length) throw new HostError(409, 'in_use', `network ${name} has ports attached: ${n.attached.map((p) => p.name).join(', ')}`);
     n.close();
     this.nets.delete(name);
     removeDurable(this.dir, `${name}.json`);

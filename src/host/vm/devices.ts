@@ -4,11 +4,12 @@
 
 import { DiskError, explainErrno, openDisk } from '../../storage/index.js';
 import { UserNet } from '../../net/index.js';
-import { tappedLink } from '../../net/switch/index.js';
+import { tappedLink, VXLAN_PORT } from '../../net/switch/index.js';
 import type { EthernetEndpoint } from '../../devices/ethernet.js';
 import { PcapFile } from '../net/pcap-file.js';
 import { parseStreamAddress, StreamLink } from '../net/stream-link.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
+import { parseVxlanAddress, VxlanLink } from '../net/vxlan-link.js';
 import { stateRoot } from '../daemon/paths.js';
 import { join } from 'node:path';
 import { DirectoryShare, ShareError } from '../../share/index.js';
@@ -91,7 +92,7 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
   };
 }
 
-/** The backend of one NIC: the user-mode NAT or a socket to a peer. */
+/** The backend of one NIC: the user-mode NAT, a socket to a peer, a switch or a tunnel. */
 async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => void, closers: (() => void)[]): Promise<EthernetEndpoint> {
   if (n.network === 'user') {
     const nat = new UserNet({ publish: (n.publish ?? []).map((p) => ({ ...p })) });
@@ -107,6 +108,17 @@ async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => 
     const path = join(stateRoot(), 'networks', `${n.switch}.sock`);
     const link = await StreamLink.connect({ path }, (m) => warn(`${names.net} switch=${n.switch}: ${m}`)).catch(() => {
       throw new VmError(`${names.net} switch=${n.switch}: no such network on this host's daemon (rvisor serve; rvisor network create ${n.switch}), no socket at ${path}`);
+    });
+    closers.push(() => link.close());
+    return link;
+  }
+  if (n.network === 'vxlan') {
+    const remote = parseVxlanAddress(n.remote!, true);
+    const local = parseVxlanAddress(n.local ?? '', false);
+    if (!remote?.host) throw new VmError(`${names.net} vxlan: remote '${n.remote}' is not IP[:PORT]`);
+    if (!local) throw new VmError(`${names.net} vxlan: local '${n.local}' is not [IP][:PORT]`);
+    const link = await VxlanLink.open({ vni: n.vni!, remote: { host: remote.host, port: remote.port ?? VXLAN_PORT }, local }, (m) => warn(`${names.net} ${m}`)).catch((e: Error) => {
+      throw new VmError(`${names.net} vxlan: ${e.message}`);
     });
     closers.push(() => link.close());
     return link;

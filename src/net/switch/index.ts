@@ -6,3 +6,4 @@ export { MacTable } from './mac-table.js';
 export { pcapFileHeader, pcapRecord } from './pcap.js';
 export { encodeStreamFrame, MAX_STREAM_FRAME, StreamFrameDecoder, StreamFramingError } from './stream-framing.js';
 export { tappedLink } from './tap.js';
+export { decodeVxlan, encodeVxlan, MAX_VNI, VXLAN_HEADER, VXLAN_PORT, type VxlanError } from './vxlan.js';
