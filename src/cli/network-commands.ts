@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import type { NetworkView, VxlanUplink } from '../host/daemon/networks.js';
+import type { FirewallRule, FirewallSpec } from '../net/switch/index.js';
 import { parseVxlanAddress } from '../host/net/vxlan-link.js';
 import { ApiClient, socketPathOf } from './api-client.js';
 import { UsageError } from './errors.js';
@@ -13,13 +14,20 @@ export const NETWORK_USAGE = `rvisor network create NAME          a virtual swit
     [--vxlan vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,vlan=N]]...
                                     a VXLAN uplink (UDP 4789) to the same segment on
                                     another host, or to Linux's vxlan device
+    [--rule allow|deny,in|out[,tcp|udp|icmp][,cidr=C][,port=N[-M]]]...
+    [--policy in=allow|deny,out=allow|deny]
+                                    each VM port's stateful firewall (first match
+                                    decides; default in=deny,out=allow once a rule or
+                                    policy is given)
+rvisor network firewall NAME [--rule ...]... [--policy ...] | --clear
+                                    replace the firewall of every VM port, at once
 rvisor network ls [--json]          the switches, their ports and addresses learned
 rvisor network inspect NAME         one switch as JSON: ports, counters, MAC table
 rvisor network rm NAME              remove a switch with no ports attached`;
 
 export async function networkCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' }, vxlan: { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' }, vxlan: { type: 'string', multiple: true }, rule: { type: 'string', multiple: true }, policy: { type: 'string' }, clear: { type: 'boolean' } }, allowPositionals: true, strict: true });
   const client = new ApiClient(socketPathOf(values.host));
   const one = () => {
     if (positionals.length !== 1) throw new UsageError(`network ${sub} takes NAME`);
@@ -29,7 +37,18 @@ export async function networkCommand(args: string[]): Promise<number> {
     case 'create': {
       if (positionals.length !== 1) throw new UsageError('network create takes NAME');
       const vxlan = (values.vxlan ?? []).map(parseUplink);
-      const n = (await client.call('POST', '/v1/networks', { name: positionals[0], ...(vxlan.length && { vxlan }) })) as NetworkView;
+      const firewall = values.rule || values.policy ? parseFirewall(values.rule ?? [], values.policy) : undefined;
+      const n = (await client.call('POST', '/v1/networks', { name: positionals[0], ...(vxlan.length && { vxlan }), ...(firewall && { firewall }) })) as NetworkView;
+      process.stdout.write(`${n.name}\n`);
+      return 0;
+    }
+    case 'firewall': {
+      const name = one();
+      if (values.clear && (values.rule || values.policy)) throw new UsageError('network firewall: --clear, or rules and a policy');
+      if (!values.clear && !values.rule && !values.policy) throw new UsageError('network firewall NAME takes --rule/--policy, or --clear');
+      const n = (values.clear
+        ? await client.call('DELETE', `/v1/networks/${name}/firewall`)
+        : await client.call('PUT', `/v1/networks/${name}/firewall`, parseFirewall(values.rule ?? [], values.policy))) as NetworkView;
       process.stdout.write(`${n.name}\n`);
       return 0;
     }
@@ -51,7 +70,7 @@ export async function networkCommand(args: string[]): Promise<number> {
       process.stdout.write(`${positionals[0]}\n`);
       return 0;
     default:
-      throw new UsageError(`network ${sub ?? ''}: use create, ls, inspect or rm`);
+      throw new UsageError(`network ${sub ?? ''}: use create, firewall, ls, inspect or rm`);
   }
 }
 
@@ -68,4 +87,31 @@ export function parseUplink(text: string): VxlanUplink {
   }
   if (up.vni === undefined || up.remote === undefined) throw new UsageError(`--vxlan ${text}: needs vni=N and remote=IP[:PORT]`);
   return up as VxlanUplink;
+}
+
+/** --rule ACTION,DIRECTION[,PROTO][,cidr=C][,port=P] (repeated) and --policy in=A,out=A */
+export function parseFirewall(rules: string[], policy?: string): FirewallSpec {
+  const spec: FirewallSpec = {
+    rules: rules.map((text) => {
+      const [action, direction, ...opts] = text.split(',');
+      if ((action !== 'allow' && action !== 'deny') || (direction !== 'in' && direction !== 'out')) throw new UsageError(`--rule ${text}: begins allow|deny,in|out`);
+      const rule: FirewallRule = { action, direction };
+      for (const o of opts) {
+        if (o === 'tcp' || o === 'udp' || o === 'icmp' || o === 'any') rule.proto = o;
+        else if (o.startsWith('cidr=') && o.length > 5) rule.cidr = o.slice(5);
+        else if (/^port=\d{1,5}(-\d{1,5})?$/.test(o)) rule.port = o.slice(5);
+        else throw new UsageError(`--rule ${text}: unknown or bad option '${o}'`);
+      }
+      return rule;
+    }),
+  };
+  if (policy !== undefined) {
+    spec.policy = {};
+    for (const o of policy.split(',')) {
+      const m = /^(in|out)=(allow|deny)$/.exec(o);
+      if (!m) throw new UsageError(`--policy ${policy}: use in=allow|deny,out=allow|deny`);
+      spec.policy[m[1] as 'in' | 'out'] = m[2] as 'allow' | 'deny';
+    }
+  }
+  return spec;
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseVmSpec } from '../../src/vmm/spec.js';
 import type { NetworkSpec, NetworkView } from '../../src/host/daemon/networks.js';
+import type { FirewallSpec } from '../../src/net/switch/index.js';
 import {
   HostError, type ConsoleAttachment, type CreateRequest, type HostBackend, type HostEvent, type HostInfo, type ImageView,
   type ListFilter, type PatchRequest, type VmActionRequest, type VmStatus, type VmView,
@@ -154,6 +155,13 @@ export class FakeHost implements HostBackend {
     if (this.networks.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
     const n: NetworkView = { name: spec.name, socket: `/state/networks/${spec.name}.sock`, ports: [], macTable: [], stats: { macMoves: 0, macEvictions: 0, floods: 0 } };
     this.networks.set(spec.name, n);
+    return n;
+  }
+
+  setNetworkFirewall(name: string, firewall: FirewallSpec | null): NetworkView {
+    const n = this.getNetwork(name);
+    if (firewall) n.firewall = firewall;
+    else delete n.firewall;
     return n;
   }
 

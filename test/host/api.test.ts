@@ -116,6 +116,14 @@ test('networks: POST creates (201, Location), GET lists and shows one, DELETE re
   assert.equal((await h.call('POST', '/v1/networks', { json: { name: 'x', vlan: 3 } })).status, 400);
   assert.deepEqual(names((await h.call('GET', '/v1/networks')).json), ['lan']);
   assert.equal(((await h.call('GET', '/v1/networks/lan')).json as { socket: string }).socket, '/state/networks/lan.sock');
+  const fw = { policy: { in: 'deny' }, rules: [{ action: 'allow', direction: 'in', proto: 'tcp', port: '22' }] };
+  const put = await h.call('PUT', '/v1/networks/lan/firewall', { json: fw });
+  assert.equal(put.status, 200);
+  assert.deepEqual((put.json as { firewall: unknown }).firewall, fw);
+  assert.equal((await h.call('PUT', '/v1/networks/lan/firewall', { json: { rules: [{ action: 'permit', direction: 'in' }] } })).status, 400, 'the schema checks rules');
+  assert.equal((await h.call('PUT', '/v1/networks/lan/firewall', { json: { rules: [], extra: 1 } })).status, 400);
+  assert.equal((await h.call('PUT', '/v1/networks/wan/firewall', { json: { rules: [] } })).status, 404);
+  assert.equal(((await h.call('DELETE', '/v1/networks/lan/firewall')).json as { firewall?: unknown }).firewall, undefined);
   assert.equal((await h.call('DELETE', '/v1/networks/lan')).status, 204);
   assert.equal((await h.call('GET', '/v1/networks/lan')).status, 404);
   assert.equal((await h.call('DELETE', '/v1/networks/lan')).status, 404);

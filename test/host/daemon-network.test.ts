@@ -1,6 +1,7 @@
 // The daemon's virtual switch with real Debian guests: VMs on one switch ping each other
 // and move a file with nc; a VM on another VLAN of the same switch cannot reach them; a
-// guest that changes its MAC is cut off (its frames counted as spoofed); a standalone
+// firewall set while they run lets one port in and keeps another out; a guest that takes
+// another's IP or changes its MAC is cut off (its frames counted as spoofed); a standalone
 // `rvisor run --net switch=` joins through the switch's socket; the MAC table and the
 // port counters are in the API; a network with ports attached is not removed.
 
@@ -26,7 +27,10 @@ const vm = (name: keyof typeof MAC, ip: string, vlan?: number) => ({
   },
 });
 type NetworkView = {
-  ports: { name: string; vlan: number; rxFrames: number; txFrames: number; drops: Record<string, number> }[];
+  ports: {
+    name: string; vlan: number; rxFrames: number; txFrames: number; drops: Record<string, number>;
+    firewall?: { rules: number[]; policy: { in: { denied: number } }; filtered: number };
+  }[];
   macTable: { vid: number; mac: string; port: string }[];
 };
 const SEQ_SHA256 = createHash('sha256').update(Array.from({ length: 50000 }, (_, i) => `${i + 1}\n`).join('')).digest('hex');
@@ -55,7 +59,25 @@ test('guests on a daemon switch: reach each other on one VLAN, never across VLAN
   for (const e of [`1/${MAC.a}@a`, `1/${MAC.b}@b`, `2/${MAC.c}@c`]) assert.ok(learned.includes(e), `${e} in ${learned.join(' ')}`);
   assert.ok(net.ports.find((p) => p.name === 'a')!.rxFrames > 50);
 
-  // Guest a claims another address: its frames stop at the switch, counted.
+  // A firewall on the switch, set while the guests run: b takes tcp 7001 in and not 7002.
+  const fw = await daemon.api('PUT', '/v1/networks/lan/firewall', { rules: [{ action: 'allow', direction: 'in', proto: 'tcp', port: '7001' }] });
+  assert.equal(fw.status, 200, fw.text);
+  b.send('nc -l -p 7001 > /tmp/p1 & nc -l -p 7002 > /tmp/p2 &\n');
+  await a.run('sleep 1; echo through | nc -w 3 10.0.5.2 7001; echo blocked | nc -w 3 10.0.5.2 7002; true');
+  const served = await b.run('sleep 1; cat /tmp/p1 /tmp/p2; killall nc 2>/dev/null; true');
+  assert.match(served, /through/);
+  assert.doesNotMatch(served, /blocked/);
+  net = await daemon.ok<NetworkView>('GET', '/v1/networks/lan');
+  const bfw = net.ports.find((p) => p.name === 'b')!.firewall!;
+  assert.ok(bfw.rules[0] >= 1 && bfw.policy.in.denied >= 1 && bfw.filtered >= 1, JSON.stringify(bfw));
+  assert.equal((await daemon.api('DELETE', '/v1/networks/lan/firewall')).status, 200);
+
+  // Guest a takes b's IPv4 address: its ARP stops at the switch, counted.
+  await a.run('ip addr del 10.0.5.1/24 dev eth0; ip addr add 10.0.5.2/24 dev eth0; ping -c 2 -W 2 10.0.5.77; ip addr del 10.0.5.2/24 dev eth0; ip addr add 10.0.5.1/24 dev eth0; true');
+  net = await daemon.ok<NetworkView>('GET', '/v1/networks/lan');
+  assert.ok((net.ports.find((p) => p.name === 'a')!.drops['spoofed-ip'] ?? 0) > 0, JSON.stringify(net.ports));
+
+  // Guest a claims another MAC: its frames stop at the switch, counted.
   assert.match(await a.run('ip link set eth0 down; ip link set eth0 address 52:54:00:00:05:02; ip link set eth0 up; ip addr add 10.0.5.1/24 dev eth0 2>/dev/null; ping -c 2 -W 2 10.0.5.2; true'), /0 packets received/);
   net = await daemon.ok<NetworkView>('GET', '/v1/networks/lan');
   assert.ok((net.ports.find((p) => p.name === 'a')!.drops['spoofed-source'] ?? 0) > 0, JSON.stringify(net.ports));

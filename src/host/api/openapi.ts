@@ -138,6 +138,13 @@ const paths = {
     get: op({ id: 'getNetwork', summary: 'One switch: its ports with their counters, the MAC table.', params: [networkParam], ok: { 200: reply('The network.', 'NetworkView') }, errors: [404] }),
     delete: op({ id: 'deleteNetwork', summary: 'Removes a switch that has no ports attached.', params: [networkParam], ok: { 204: { description: 'Removed.' } }, errors: [404, 409] }),
   },
+  '/v1/networks/{network}/firewall': {
+    put: op({
+      id: 'putNetworkFirewall', summary: "Replaces every VM port's firewall on the switch (at once, for running VMs too; tracked flows start again).",
+      params: [networkParam], body: 'Firewall', ok: { 200: reply('The network.', 'NetworkView') }, errors: [404],
+    }),
+    delete: op({ id: 'deleteNetworkFirewall', summary: 'Removes the firewall: VM ports pass everything (MAC and IP spoofing checks stay).', params: [networkParam], ok: { 200: reply('The network.', 'NetworkView') }, errors: [404] }),
+  },
   '/v1/images': {
     get: op({ id: 'listImages', summary: 'The guest images pulled on this host.', ok: { 200: reply('The images.', { type: 'array', items: ref('ImageView') }) } }),
   },

@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { CreateRequest, HostBackend, ListFilter, PatchRequest, VmActionRequest, VmStatus, VmView } from '../daemon/model.js';
 import type { NetworkSpec } from '../daemon/networks.js';
+import type { FirewallSpec } from '../../net/switch/index.js';
 import { ApiError } from './errors.js';
 import { METRICS_TYPE, OPENAPI } from './openapi.js';
 import { streamEvents } from './stream.js';
@@ -57,6 +58,8 @@ export const HANDLERS: Record<string, Handler> = {
     return { status: 201, json: n, headers: { Location: `/v1/networks/${n.name}` } };
   },
   getNetwork: (b, c) => ok(b.getNetwork(c.path.network)),
+  putNetworkFirewall: (b, c) => ok(b.setNetworkFirewall(c.path.network, c.body as FirewallSpec)),
+  deleteNetworkFirewall: (b, c) => ok(b.setNetworkFirewall(c.path.network, null)),
   deleteNetwork: (b, c) => {
     b.removeNetwork(c.path.network);
     return { status: 204 };

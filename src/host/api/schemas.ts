@@ -100,10 +100,26 @@ export const SCHEMAS = {
     local: { type: 'string', minLength: 1, maxLength: 64, description: 'Where to bind, [IP][:PORT]; default every address, port 4789.' },
     vlan: { type: 'integer', minimum: 1, maximum: 4094, description: 'The VLAN the tunnel carries (default 1).' },
   }, ['vni', 'remote']),
-  NetworkSpec: object({ name: ref('NetworkName'), vxlan: { type: 'array', maxItems: 16, items: ref('VxlanUplink'), description: 'VXLAN tunnels to the same segment elsewhere.' } }, ['name']),
+  FirewallRule: object({
+    action: { enum: ['allow', 'deny'] },
+    direction: { enum: ['in', 'out'], description: 'out: what the guest sends; in: what it receives.' },
+    proto: { enum: ['tcp', 'udp', 'icmp', 'any'] },
+    cidr: { type: 'string', maxLength: 18, description: "The remote end's IPv4 addresses (destination going out, source coming in)." },
+    port: { type: 'string', pattern: '^[0-9]{1,5}(-[0-9]{1,5})?$', description: 'The destination port, N or N-M (tcp, udp).' },
+  }, ['action', 'direction']),
+  Firewall: object({
+    policy: object({ in: { enum: ['allow', 'deny'] }, out: { enum: ['allow', 'deny'] } }, []),
+    rules: { type: 'array', maxItems: 256, items: ref('FirewallRule'), description: 'First match decides; replies of an allowed flow pass.' },
+  }, ['rules']),
+  NetworkSpec: object({
+    name: ref('NetworkName'),
+    vxlan: { type: 'array', maxItems: 16, items: ref('VxlanUplink'), description: 'VXLAN tunnels to the same segment elsewhere.' },
+    firewall: ref('Firewall'),
+  }, ['name']),
   NetworkView: object({
     name: ref('NetworkName'),
     vxlan: { type: 'array', items: ref('VxlanUplink') },
+    firewall: ref('Firewall'),
     socket: { type: 'string', description: "Where QEMU's stream protocol joins the switch (a Unix socket; VLAN 1)." },
     ports: {
       type: 'array',
@@ -111,7 +127,13 @@ export const SCHEMAS = {
         name: { type: 'string', description: 'A VM (its name; a second NIC adds .N) or socket-N.' },
         vlan: { oneOf: [{ type: 'integer', minimum: 1, maximum: 4094 }, { const: 'trunk' }] },
         rxFrames: count, rxBytes: count, txFrames: count, txBytes: count,
-        drops: { type: 'object', additionalProperties: count, description: 'Frames from the port not forwarded, by why (runt, oversize, spoofed-source, vlan, queue-full, ...).' },
+        drops: { type: 'object', additionalProperties: count, description: 'Frames from the port not forwarded, by why (runt, oversize, spoofed-source, spoofed-ip, dhcp-server, firewall, vlan, queue-full, ...).' },
+        firewall: object({
+          rules: { type: 'array', items: count, description: 'Packets each rule decided, in order.' },
+          policy: { type: 'object', description: 'Packets the default policy allowed and denied, per direction.' },
+          established: count,
+          filtered: count,
+        }, ['rules', 'policy', 'established', 'filtered']),
       }, ['name', 'vlan', 'rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'drops']),
     },
     macTable: {

@@ -20,6 +20,7 @@ import {
 } from './model.js';
 import { VmHandle } from './vm-handle.js';
 import type { NetworkSpec, NetworkView, Networks } from './networks.js';
+import type { FirewallSpec } from '../../net/switch/index.js';
 import type { VmStats } from './worker-protocol.js';
 
 export interface HostOptions {
@@ -317,6 +318,10 @@ export class Host implements HostBackend {
 
   removeNetwork(name: string): void {
     this.o.networks.remove(name);
+  }
+
+  setNetworkFirewall(name: string, firewall: FirewallSpec | null): NetworkView {
+    return this.o.networks.setFirewall(name, firewall);
   }
 
   async images(): Promise<ImageView[]> {

@@ -4,6 +4,7 @@
 
 import type { VmSpec } from '../../vmm/spec.js';
 import type { NetworkSpec, NetworkView } from './networks.js';
+import type { FirewallSpec } from '../../net/switch/index.js';
 
 /** A VM as the daemon reports it. 'stopped': defined, no worker (never started, or the
  *  guest powered off, or stopped by the host); 'crashed': its worker died (crashReason). */
@@ -141,6 +142,8 @@ export interface HostBackend {
   createNetwork(spec: NetworkSpec): Promise<NetworkView>;
   /** Refused while ports are attached. */
   removeNetwork(name: string): void;
+  /** Replaces the firewall of every VM port on the network; null removes it. */
+  setNetworkFirewall(name: string, firewall: FirewallSpec | null): NetworkView;
   /** Subscribes to every VM's events; returns the unsubscribe function. */
   events(listener: (e: HostEvent) => void): () => void;
   console(vm: string): ConsoleAttachment;

@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { EthernetSwitch, MAX_VNI, parseMac, VXLAN_PORT, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
+import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, VXLAN_PORT, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
 import type { NicSpec } from '../../vmm/spec.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
 import { parseVxlanAddress, VxlanLink } from '../net/vxlan-link.js';
@@ -33,6 +33,8 @@ export interface VxlanUplink {
 export interface NetworkSpec {
   name: string;
   vxlan?: VxlanUplink[];
+  /** Each VM port's firewall (a fresh one per port: flows are tracked per guest). */
+  firewall?: FirewallSpec;
 }
 
 const MAX_UPLINKS = 16;
@@ -40,7 +42,11 @@ const MAX_UPLINKS = 16;
 export interface NetworkView extends NetworkSpec {
   /** The socket where stream-protocol peers join (VLAN 1). */
   socket: string;
-  ports: { name: string; vlan: number | 'trunk'; rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: Record<string, number> }[];
+  ports: {
+    name: string; vlan: number | 'trunk'; rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: Record<string, number>;
+    /** A VM port's firewall: hits per rule, by policy, and of tracked flows. */
+    firewall?: { rules: number[]; policy: Firewall['counters']['policy']; established: number; filtered: number };
+  }[];
   macTable: { vid: number; mac: string; port: string; ageMs: number }[];
   stats: { macMoves: number; macEvictions: number; floods: number };
 }
@@ -50,11 +56,13 @@ const MAX_UNSENT = 1 << 20;
 
 class Network {
   readonly sw: EthernetSwitch;
+  /** The ports of VMs (not sockets or uplinks): the firewall's. */
+  readonly vmPorts = new Set<SwitchPort>();
   private server: Server | null = null;
   private readonly tunnels: VxlanLink[] = [];
   private peers = 0;
 
-  constructor(readonly spec: NetworkSpec, readonly socketPath: string, private readonly log: (line: string) => void) {
+  constructor(public spec: NetworkSpec, readonly socketPath: string, private readonly log: (line: string) => void) {
     this.sw = new EthernetSwitch(spec.name);
   }
 
@@ -112,6 +120,10 @@ class Network {
         vlan: p.options.vlan?.mode === 'trunk' ? 'trunk' : p.options.vlan?.vid ?? 1,
         rxFrames: p.counters.rxFrames, rxBytes: p.counters.rxBytes, txFrames: p.counters.txFrames, txBytes: p.counters.txBytes,
         drops: Object.fromEntries(Object.entries(p.counters.drops).filter(([, n]) => n > 0)),
+        ...(p.firewall && { firewall: {
+          rules: p.firewall.ruleHits().map((r) => r.hits), policy: p.firewall.counters.policy,
+          established: p.firewall.counters.established, filtered: p.counters.txFiltered,
+        } }),
       })),
       macTable: this.sw.macTable(),
       stats: { ...this.sw.stats },
@@ -139,6 +151,17 @@ function checkUplink(up: VxlanUplink, i: number): { remote: { host: string; port
   const local = parseVxlanAddress(up.local ?? '', false);
   if (!local) throw bad(`local '${up.local}' is not [IP][:PORT]`);
   return { remote: { host: remote.host, port: remote.port ?? VXLAN_PORT }, local };
+}
+
+/** A port's firewall from the network's rules, or a 422 naming the rule that is wrong. */
+function firewallFor(spec: NetworkSpec): Firewall | undefined {
+  if (!spec.firewall) return undefined;
+  try {
+    return new Firewall(spec.firewall);
+  } catch (e) {
+    if (e instanceof FirewallError) throw new HostError(422, 'bad_firewall', `network ${spec.name} firewall: ${e.message}`);
+    throw e;
+  }
 }
 
 /** A VM NIC's attachment: the worker's end of the link, and the detach for when it ends. */
@@ -192,8 +215,9 @@ export class Networks {
   async create(spec: NetworkSpec): Promise<NetworkView> {
     if (!NETWORK_NAME.test(spec.name)) throw new HostError(400, 'bad_name', `network name ${spec.name}: lowercase letters, digits, '-' and '_', at most 31`);
     if (this.nets.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
-    const clean: NetworkSpec = { name: spec.name, ...(spec.vxlan?.length && { vxlan: spec.vxlan }) };
+    const clean: NetworkSpec = { name: spec.name, ...(spec.vxlan?.length && { vxlan: spec.vxlan }), ...(spec.firewall && { firewall: spec.firewall }) };
     (clean.vxlan ?? []).forEach(checkUplink);
+    if (clean.firewall) firewallFor(clean);
     writeDurable(this.dir, `${spec.name}.json`, JSON.stringify({ version: FILE_VERSION, network: clean }, null, 2) + '\n');
     try {
       return (await this.start(clean)).view();
@@ -201,6 +225,18 @@ export class Networks {
       removeDurable(this.dir, `${spec.name}.json`);
       throw e;
     }
+  }
+
+  /** Replaces (or with null removes) the firewall of every VM port, kept with the network. */
+  setFirewall(name: string, firewall: FirewallSpec | null): NetworkView {
+    const n = this.network(name);
+    const spec: NetworkSpec = { ...n.spec, firewall: firewall ?? undefined };
+    if (!firewall) delete spec.firewall;
+    firewallFor(spec);
+    writeDurable(this.dir, `${name}.json`, JSON.stringify({ version: FILE_VERSION, network: spec }, null, 2) + '\n');
+    n.spec = spec;
+    for (const p of n.vmPorts) p.firewall = firewallFor(spec) ?? null;
+    return n.view();
   }
 
   /** Refused while any port is attached (as Docker refuses a network with endpoints). */
@@ -223,17 +259,22 @@ export class Networks {
     const mac = parseMac(nic.mac ?? '');
     let port: SwitchPort;
     try {
-      port = n.sw.addPort({ name: index ? `${vm}.${index}` : vm, vlan: { mode: 'access', vid: nic.vlan ?? 1 }, ...(mac !== null && { macs: [mac] }) });
+      const firewall = firewallFor(n.spec);
+      port = n.sw.addPort({
+        name: index ? `${vm}.${index}` : vm, vlan: { mode: 'access', vid: nic.vlan ?? 1 }, ipGuard: true,
+        ...(mac !== null && { macs: [mac] }), ...(firewall && { firewall }),
+      });
     } catch (e) {
       throw new HostError(409, 'port_taken', (e as Error).message);
     }
+    n.vmPorts.add(port);
     const { port1, port2 } = new MessageChannel();
     const end = PortLink.ends(port2);
     const link = new PortLink({ port: port1, inFlight: end.inFlight }, 'main');
     link.connect(port);
     port.connect(link);
     port1.unref();
-    return { end, detach: () => { port.close(); link.close(); } };
+    return { end, detach: () => { n.vmPorts.delete(port); port.close(); link.close(); } };
   }
 
   close(): void {

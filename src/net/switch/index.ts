@@ -7,3 +7,4 @@ export { pcapFileHeader, pcapRecord } from './pcap.js';
 export { encodeStreamFrame, MAX_STREAM_FRAME, StreamFrameDecoder, StreamFramingError } from './stream-framing.js';
 export { tappedLink } from './tap.js';
 export { decodeVxlan, encodeVxlan, MAX_VNI, VXLAN_HEADER, VXLAN_PORT, type VxlanError } from './vxlan.js';
+export { Firewall, FirewallError, type Action, type Direction, type FirewallCounters, type FirewallRule, type FirewallSpec } from './firewall.js';

@@ -12,6 +12,7 @@
 import type { EthernetEndpoint, EthernetPort } from '../../devices/ethernet.js';
 import { macToString, parseL2, tag, untag, type L2Error } from './frame.js';
 import { MacTable } from './mac-table.js';
+import type { Firewall } from './firewall.js';
 
 /** A port's VLAN membership. Access: one VLAN, untagged on the wire (what a guest NIC
  *  wants). Trunk: tagged frames of the allowed VLANs, and untagged ones for `native`. */
@@ -28,9 +29,15 @@ export interface PortOptions {
   /** The source MACs this port may send from; absent: any (uplinks, trunks). A guest's
    *  port names the guest's MAC, so the guest cannot claim another's address. */
   macs?: readonly number[];
+  /** A guest's port: the IPv4 addresses it sends from (IPv4 source, ARP sender) are
+   *  claimed for it on its VLAN, at most 4, and one another port holds is refused; DHCP
+   *  server replies from it are dropped. */
+  ipGuard?: boolean;
+  /** What the guest may send (out) and receive (in) at first (SwitchPort.firewall). */
+  firewall?: Firewall;
 }
 
-export type DropReason = L2Error | 'group-source' | 'spoofed-source' | 'vlan' | 'queue-full' | 'closed';
+export type DropReason = L2Error | 'group-source' | 'spoofed-source' | 'spoofed-ip' | 'dhcp-server' | 'firewall' | 'vlan' | 'queue-full' | 'closed';
 
 export interface PortCounters {
   rxFrames: number;
@@ -39,6 +46,8 @@ export interface PortCounters {
   txBytes: number;
   /** Frames from this port not forwarded, by why. */
   drops: Record<DropReason, number>;
+  /** Frames for this port its firewall kept from it. */
+  txFiltered: number;
 }
 
 export interface SwitchOptions {
@@ -59,6 +68,9 @@ export interface SwitchStats {
   floods: number;
 }
 
+/** IPv4 addresses one guarded port may hold. */
+const MAX_CLAIMS = 4;
+
 /** How many frames a port forwards before the next port's turn. */
 const BURST = 16;
 const MAX_VID = 4094;
@@ -69,11 +81,16 @@ function checkVid(vid: number, what: string): number {
 }
 
 function zeroDrops(): Record<DropReason, number> {
-  return { 'runt': 0, 'oversize': 0, 'nested-tag': 0, 'group-source': 0, 'spoofed-source': 0, 'vlan': 0, 'queue-full': 0, 'closed': 0 };
+  return { 'runt': 0, 'oversize': 0, 'nested-tag': 0, 'group-source': 0, 'spoofed-source': 0, 'spoofed-ip': 0, 'dhcp-server': 0, 'firewall': 0, 'vlan': 0, 'queue-full': 0, 'closed': 0 };
 }
 
 export class SwitchPort implements EthernetEndpoint {
-  readonly counters: PortCounters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, drops: zeroDrops() };
+  readonly counters: PortCounters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, drops: zeroDrops(), txFiltered: 0 };
+  /** What the guest may send and receive; the owner may replace it at any time (new
+   *  rules: tracked flows start again). */
+  firewall: Firewall | null;
+  /** @internal The switch's IP claims this port holds (EthernetSwitch.guardIp). */
+  readonly claims = new Set<number>();
   /** Frames waiting to be forwarded (ingress). */
   readonly queue: Uint8Array[] = [];
   peer: EthernetPort | null = null;
@@ -101,6 +118,7 @@ export class SwitchPort implements EthernetEndpoint {
     this.queueFrames = options.queueFrames ?? 256;
     if (!Number.isInteger(this.queueFrames) || this.queueFrames < 1) throw new RangeError(`port ${options.name}: queue of ${this.queueFrames} frames`);
     this.macs = options.macs ? new Set(options.macs) : null;
+    this.firewall = options.firewall ?? null;
   }
 
   get name(): string {
@@ -148,6 +166,10 @@ export class SwitchPort implements EthernetEndpoint {
 
   /** Hands an untagged frame of VLAN `vid` to the peer, tagged as this port's mode says. */
   send(frame: Uint8Array, vid: number): void {
+    if (this.firewall && !this.firewall.allows(frame, 'in')) {
+      this.counters.txFiltered++;
+      return;
+    }
     const wire = this.access || vid === this.native ? frame : tag(frame, vid);
     this.counters.txFrames++;
     this.counters.txBytes += wire.length;
@@ -160,6 +182,8 @@ export class EthernetSwitch {
   readonly stats: SwitchStats = { macMoves: 0, macEvictions: 0, floods: 0 };
   private readonly portList: SwitchPort[] = [];
   private readonly table: MacTable;
+  /** VLAN and IPv4 address (vid * 2^32 + ip) to the guarded port that claimed it. */
+  private readonly ipClaims = new Map<number, number>();
   private readonly now: () => number;
   private nextId = 1;
   private scheduled = false;
@@ -195,6 +219,8 @@ export class EthernetSwitch {
     const i = this.portList.indexOf(port);
     if (i >= 0) this.portList.splice(i, 1);
     this.table.flushPort(port.id);
+    for (const key of port.claims) this.ipClaims.delete(key);
+    port.claims.clear();
   }
 
   /** @internal A port has frames queued. */
@@ -224,6 +250,28 @@ export class EthernetSwitch {
     }
   }
 
+  /** Why a guarded port may not send this frame, or null: its IPv4 source (or ARP sender)
+   *  must be its own claim on the VLAN, and it is no DHCP server. 0.0.0.0 (a DHCP client,
+   *  an ARP probe) claims nothing. */
+  private guardIp(from: SwitchPort, f: Uint8Array, vid: number): 'spoofed-ip' | 'dhcp-server' | null {
+    let ip: number;
+    if (f[12] === 0x08 && f[13] === 0x00 && f.length >= 34) {
+      const l4 = 14 + (f[14] & 0x0f) * 4;
+      if (f[23] === 17 && f.length >= l4 + 2 && ((f[l4] << 8) | f[l4 + 1]) === 67) return 'dhcp-server';
+      ip = ((f[26] << 24) | (f[27] << 16) | (f[28] << 8) | f[29]) >>> 0;
+    } else if (f[12] === 0x08 && f[13] === 0x06 && f.length >= 32) {
+      ip = ((f[28] << 24) | (f[29] << 16) | (f[30] << 8) | f[31]) >>> 0;
+    } else return null;
+    if (ip === 0) return null;
+    const key = vid * 2 ** 32 + ip;
+    const owner = this.ipClaims.get(key);
+    if (owner === from.id) return null;
+    if (owner !== undefined || from.claims.size >= MAX_CLAIMS) return 'spoofed-ip';
+    this.ipClaims.set(key, from.id);
+    from.claims.add(key);
+    return null;
+  }
+
   private forward(from: SwitchPort, frame: Uint8Array, now: number): void {
     const c = from.counters;
     const h = parseL2(frame);
@@ -247,6 +295,17 @@ export class EthernetSwitch {
     c.rxFrames++;
     c.rxBytes += frame.length;
     const plain = h.tagged ? untag(frame) : frame;
+    if (from.options.ipGuard) {
+      const why = this.guardIp(from, plain, vid);
+      if (why) {
+        c.drops[why]++;
+        return;
+      }
+    }
+    if (from.firewall && !from.firewall.allows(plain, 'out')) {
+      c.drops.firewall++;
+      return;
+    }
     const learned = this.table.learn(vid, h.src, from.id, now);
     if (learned.moved) this.stats.macMoves++;
     if (learned.evicted) this.stats.macEvictions++;

@@ -1,0 +1,114 @@
+// The port firewall (rules, default policy, tracked flows, counters, bad rules) and the
+// switch's IP guard (a guest cannot send from another guest's IPv4 address or act as a
+// DHCP server), on frames built here byte by byte.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec } from '../../src/net/switch/index.js';
+
+const ip = (t: string) => t.split('.').map(Number);
+const macBytes = (m: number) => Array.from({ length: 6 }, (_, i) => Math.floor(m / 2 ** (8 * (5 - i))) & 0xff);
+const GA = 0x525400000001, GB = 0x525400000002;
+
+/** An IPv4 packet (tcp 6, udp 17, icmp 1) in an Ethernet frame. */
+function ipv4(o: { proto: number; src: string; dst: string; sport?: number; dport?: number; dstMac?: number; srcMac?: number }): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 20);
+  f.set(macBytes(o.dstMac ?? GB), 0);
+  f.set(macBytes(o.srcMac ?? GA), 6);
+  f[12] = 0x08; f[13] = 0x00;
+  f[14] = 0x45; f[16] = 0; f[17] = 40; f[22] = 64; f[23] = o.proto;
+  f.set(ip(o.src), 26);
+  f.set(ip(o.dst), 30);
+  f[34] = (o.sport ?? 0) >> 8; f[35] = (o.sport ?? 0) & 0xff;
+  f[36] = (o.dport ?? 0) >> 8; f[37] = (o.dport ?? 0) & 0xff;
+  return f;
+}
+
+function arp(senderMac: number, senderIp: string, targetIp: string): Uint8Array {
+  const f = new Uint8Array(42);
+  f.fill(0xff, 0, 6);
+  f.set(macBytes(senderMac), 6);
+  f[12] = 0x08; f[13] = 0x06;
+  f.set([0, 1, 8, 0, 6, 4, 0, 1], 14);
+  f.set(macBytes(senderMac), 22);
+  f.set(ip(senderIp), 28);
+  f.set(ip(targetIp), 38);
+  return f;
+}
+
+const GUEST = '10.0.5.10', CLIENT = '10.0.5.20', FAR = '192.0.2.7';
+
+test('rules decide new flows, tracked flows pass back, the rest meets the policy', () => {
+  let now = 0;
+  const fw = new Firewall({
+    rules: [
+      { action: 'allow', direction: 'in', proto: 'tcp', port: '22' },
+      { action: 'allow', direction: 'in', proto: 'udp', cidr: '10.0.5.0/24', port: '5000-5010' },
+      { action: 'deny', direction: 'out', cidr: '192.0.2.0/24' },
+    ],
+  }, () => now);
+  assert.equal(fw.allows(ipv4({ proto: 6, src: CLIENT, dst: GUEST, sport: 40000, dport: 22 }), 'in'), true, 'ssh in: allowed');
+  assert.equal(fw.allows(ipv4({ proto: 6, src: GUEST, dst: CLIENT, sport: 22, dport: 40000 }), 'out'), true, 'its reply');
+  assert.equal(fw.allows(ipv4({ proto: 6, src: CLIENT, dst: GUEST, sport: 40001, dport: 23 }), 'in'), false, 'telnet in: policy deny');
+  assert.equal(fw.allows(ipv4({ proto: 17, src: CLIENT, dst: GUEST, sport: 9, dport: 5005 }), 'in'), true);
+  assert.equal(fw.allows(ipv4({ proto: 17, src: FAR, dst: GUEST, sport: 9, dport: 5005 }), 'in'), false, 'outside the CIDR');
+  assert.equal(fw.allows(ipv4({ proto: 1, src: GUEST, dst: FAR }), 'out'), false, 'out to a denied CIDR');
+  // Out by policy, and the reply in is the same flow: allowed although no rule lets it in.
+  assert.equal(fw.allows(ipv4({ proto: 17, src: GUEST, dst: CLIENT, sport: 33000, dport: 53 }), 'out'), true);
+  assert.equal(fw.allows(ipv4({ proto: 17, src: CLIENT, dst: GUEST, sport: 53, dport: 33000 }), 'in'), true);
+  now += 61_000; // UDP flows are forgotten after a minute idle
+  assert.equal(fw.allows(ipv4({ proto: 17, src: CLIENT, dst: GUEST, sport: 53, dport: 33000 }), 'in'), false);
+  assert.equal(fw.allows(arp(GA, GUEST, CLIENT), 'out'), true, 'ARP passes');
+  assert.deepEqual(fw.ruleHits().map((r) => r.hits), [1, 1, 1]);
+  assert.deepEqual(fw.counters.policy, { in: { allowed: 0, denied: 3 }, out: { allowed: 1, denied: 0 } });
+  assert.equal(fw.counters.established, 2);
+  const open = new Firewall({ policy: { in: 'allow' }, rules: [] });
+  assert.equal(open.allows(ipv4({ proto: 6, src: FAR, dst: GUEST, sport: 1, dport: 80 }), 'in'), true);
+});
+
+test('rules that do not parse are refused with the rule and the reason', () => {
+  const bad = (rule: object, why: RegExp) => assert.throws(() => new Firewall({ rules: [rule] } as FirewallSpec), (e: unknown) => e instanceof FirewallError && why.test(e.message));
+  bad({ action: 'permit', direction: 'in' }, /rule 0: action 'permit' is not allow or deny/);
+  bad({ action: 'allow', direction: 'up' }, /direction 'up'/);
+  bad({ action: 'allow', direction: 'in', proto: 'sctp' }, /protocol 'sctp'/);
+  bad({ action: 'allow', direction: 'in', cidr: '10.0.0.0/33' }, /'10\.0\.0\.0\/33' is not an IPv4 CIDR/);
+  bad({ action: 'allow', direction: 'in', cidr: '300.0.0.1' }, /not an IPv4 CIDR/);
+  bad({ action: 'allow', direction: 'in', port: '22' }, /a port needs tcp or udp/);
+  bad({ action: 'allow', direction: 'in', proto: 'tcp', port: '90-80' }, /not within 1-65535/);
+  bad({ action: 'allow', direction: 'in', proto: 'tcp', port: 'ssh' }, /port 'ssh' is not N or N-M/);
+  assert.throws(() => new Firewall({ policy: { in: 'drop' }, rules: [] } as unknown as FirewallSpec), /policy in: 'drop'/);
+});
+
+test('on the switch: the firewall filters both ways, and guests cannot take each other\'s IPs or serve DHCP', async () => {
+  const sw = new EthernetSwitch('fw');
+  const got: Record<string, Uint8Array[]> = { a: [], b: [] };
+  const a = sw.addPort({ name: 'a', macs: [GA], ipGuard: true, firewall: new Firewall({ rules: [{ action: 'allow', direction: 'in', proto: 'tcp', port: '80' }] }) });
+  const b = sw.addPort({ name: 'b', macs: [GB], ipGuard: true });
+  a.connect({ deliver: (f) => got.a.push(f) });
+  b.connect({ deliver: (f) => got.b.push(f) });
+  const send = async (port: typeof a, f: Uint8Array) => { port.deliver(f); await Promise.resolve(); };
+  await send(a, arp(GA, GUEST, CLIENT));
+  await send(b, arp(GB, CLIENT, GUEST));
+  assert.equal(got.a.length + got.b.length, 2, 'both ARPs through');
+  await send(b, ipv4({ proto: 6, src: CLIENT, dst: GUEST, sport: 41000, dport: 80, srcMac: GB, dstMac: GA }));
+  await send(b, ipv4({ proto: 6, src: CLIENT, dst: GUEST, sport: 41001, dport: 81, srcMac: GB, dstMac: GA }));
+  assert.equal(got.a.length, 2, 'port 80 in, port 81 kept out');
+  assert.equal(a.counters.txFiltered, 1);
+  // B claims A's address: by ARP and by IPv4 source. And B offers DHCP.
+  await send(b, arp(GB, GUEST, CLIENT));
+  await send(b, ipv4({ proto: 17, src: GUEST, dst: CLIENT, sport: 1, dport: 2, srcMac: GB, dstMac: GA }));
+  await send(b, ipv4({ proto: 17, src: CLIENT, dst: '255.255.255.255', sport: 67, dport: 68, srcMac: GB, dstMac: 0xffffffffffff }));
+  assert.equal(got.a.length, 2, 'none of it reached A');
+  assert.equal(b.counters.drops['spoofed-ip'], 2);
+  assert.equal(b.counters.drops['dhcp-server'], 1);
+  // A DHCP client (0.0.0.0) claims nothing; a port may hold up to four addresses.
+  await send(b, ipv4({ proto: 17, src: '0.0.0.0', dst: '255.255.255.255', sport: 68, dport: 67, srcMac: GB, dstMac: 0xffffffffffff }));
+  for (const n of [21, 22, 23, 24]) await send(b, arp(GB, `10.0.5.${n}`, GUEST));
+  assert.equal(b.counters.drops['spoofed-ip'], 3, 'the fifth address is refused');
+  // Once A leaves, its address is free.
+  a.close();
+  const c = sw.addPort({ name: 'c', ipGuard: true });
+  c.connect({ deliver: () => {} });
+  await send(c, arp(0x525400000003, GUEST, CLIENT));
+  assert.equal(c.counters.drops['spoofed-ip'], 0);
+});
