@@ -16,6 +16,7 @@ import { ioBench } from './io.js';
 import { idleBench } from './idle.js';
 import { smpBench } from './smp.js';
 import { snapshotBench } from './snapshot.js';
+import { switchBench } from './switch.js';
 import { PROGRAMS, source } from './programs.js';
 
 const QEMU = '/usr/bin/qemu-riscv64';
@@ -51,9 +52,14 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  // `npm run bench -- --idle-only` / `--smp-only`: the idle-guest / vCPU-thread figures alone.
+  // `npm run bench -- --idle-only` / `--smp-only` / `--net-only`: the idle-guest,
+  // vCPU-thread or guest-to-guest network figures alone.
   if (process.argv.includes('--idle-only')) {
     await idleBench();
+    return;
+  }
+  if (process.argv.includes('--net-only')) {
+    await switchBench();
     return;
   }
   if (process.argv.includes('--smp-only')) {
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
     await smpBench();
     await idleBench();
     await ioBench();
+    await switchBench();
     await snapshotBench();
     await daemonBench();
   }
