@@ -77,6 +77,16 @@ export function checkUnique(shares: readonly ShareSpec[], publish: readonly Publ
   }
 }
 
+/** vni=, remote= or local= of a tunnel (--net vxlan, --vxlan) into `to`; false when
+ *  `key` is none of them or its value is bad. */
+export function takeVxlanOption(to: { vni?: number; remote?: string; local?: string }, key: string, value: string): boolean {
+  if (key === 'vni' && /^\d{1,8}$/.test(value) && +value <= 0xffffff) to.vni = +value;
+  else if (key === 'remote' && parseVxlanAddress(value, true)) to.remote = value;
+  else if (key === 'local' && parseVxlanAddress(value, false)) to.local = value;
+  else return false;
+  return true;
+}
+
 const NET_USAGE = 'user[,mac=M][,capture=FILE], socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE], switch=NAME[,vlan=N][,mac=M][,capture=FILE], vxlan,vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,mac=M][,capture=FILE] or none';
 
 /** --net: the NIC and what its frames go to, in QEMU's words (-netdev user / socket).
@@ -101,9 +111,7 @@ export function parseNet(text: string, random: () => number = Math.random): NicS
     } else if (key === 'capture' && value) nic.capture = value;
     else if (kind === 'socket' && (key === 'listen' || key === 'connect') && value) nic[key] = value;
     else if (kind === 'switch' && key === 'vlan' && /^\d{1,4}$/.test(value) && +value >= 1 && +value <= 4094) nic.vlan = +value;
-    else if (kind === 'vxlan' && key === 'vni' && /^\d{1,8}$/.test(value) && +value <= 0xffffff) nic.vni = +value;
-    else if (kind === 'vxlan' && key === 'remote' && parseVxlanAddress(value, true)) nic.remote = value;
-    else if (kind === 'vxlan' && key === 'local' && parseVxlanAddress(value, false)) nic.local = value;
+    else if (kind === 'vxlan' && takeVxlanOption(nic, key, value)) continue;
     else throw new UsageError(`--net ${text}: unknown or bad option '${o}' (${NET_USAGE})`);
   }
   if (kind === 'socket') {

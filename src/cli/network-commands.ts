@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { NetworkView, VxlanUplink } from '../host/daemon/networks.js';
 import type { FirewallRule, FirewallSpec } from '../net/switch/index.js';
-import { parseVxlanAddress } from '../host/net/vxlan-link.js';
+import { takeVxlanOption } from './device-args.js';
 import { ApiClient, socketPathOf } from './api-client.js';
 import { UsageError } from './errors.js';
 
@@ -79,10 +79,8 @@ export function parseUplink(text: string): VxlanUplink {
   const up: Partial<VxlanUplink> = {};
   for (const o of text.split(',')) {
     const [key, value = ''] = o.split(/=(.*)/s);
-    if (key === 'vni' && /^\d{1,8}$/.test(value) && +value <= 0xffffff) up.vni = +value;
-    else if (key === 'remote' && parseVxlanAddress(value, true)) up.remote = value;
-    else if (key === 'local' && parseVxlanAddress(value, false)) up.local = value;
-    else if (key === 'vlan' && /^\d{1,4}$/.test(value) && +value >= 1 && +value <= 4094) up.vlan = +value;
+    if (takeVxlanOption(up, key, value)) continue;
+    if (key === 'vlan' && /^\d{1,4}$/.test(value) && +value >= 1 && +value <= 4094) up.vlan = +value;
     else throw new UsageError(`--vxlan ${text}: unknown or bad option '${o}' (vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,vlan=N])`);
   }
   if (up.vni === undefined || up.remote === undefined) throw new UsageError(`--vxlan ${text}: needs vni=N and remote=IP[:PORT]`);

@@ -70,6 +70,9 @@ test('two daemons\' networks joined by a VXLAN uplink carry VM frames both ways'
   assert.equal(again.got[0][14], 3);
   again.detach();
   n1.remove('lan'); // only its uplink left: not in use
+  const named = n2.attach('vxlan-1', 0, { network: 'switch', switch: 'lan', mac: '52:54:00:00:0d:03' });
+  assert.throws(() => n2.remove('lan'), /has ports attached: b, vxlan-1/, 'a VM is attached whatever its name');
+  named.detach();
   assert.equal(existsSync(join(d1, 'lan.json')), false);
   assert.deepEqual(log, []);
 });

@@ -11,10 +11,11 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, VXLAN_PORT, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
+import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
 import type { NicSpec } from '../../vmm/spec.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
-import { parseVxlanAddress, VxlanLink } from '../net/vxlan-link.js';
+import { VxlanLink, vxlanEndpoints } from '../net/vxlan-link.js';
+import { MAX_UNSENT } from '../net/stream-link.js';
 import { removeDurable, writeDurable } from './durable.js';
 import { HostError } from './model.js';
 
@@ -51,15 +52,14 @@ export interface NetworkView extends NetworkSpec {
   stats: { macMoves: number; macEvictions: number; floods: number };
 }
 
-/** Bytes a socket peer may leave unread before frames to it are dropped. */
-const MAX_UNSENT = 1 << 20;
-
 class Network {
   readonly sw: EthernetSwitch;
   /** The ports of VMs (not sockets or uplinks): the firewall's. */
   readonly vmPorts = new Set<SwitchPort>();
   private server: Server | null = null;
   private readonly tunnels: VxlanLink[] = [];
+  /** The switch ports of those tunnels: the network's own, not attached to it. */
+  private readonly uplinks = new Set<SwitchPort>();
   private peers = 0;
 
   constructor(public spec: NetworkSpec, readonly socketPath: string, private readonly log: (line: string) => void) {
@@ -83,6 +83,7 @@ class Network {
       });
       this.tunnels.push(link);
       const port = this.sw.addPort({ name: `vxlan-${i}`, vlan: { mode: 'access', vid: up.vlan ?? 1 } });
+      this.uplinks.add(port);
       port.connect(link);
       link.connect(port);
     }
@@ -90,7 +91,7 @@ class Network {
 
   /** Ports other than the network's own uplinks: what keeps it from being removed. */
   get attached(): SwitchPort[] {
-    return this.sw.ports.filter((p) => !p.name.startsWith('vxlan-'));
+    return this.sw.ports.filter((p) => !this.uplinks.has(p));
   }
 
   /** A stream-protocol peer becomes a port of its own until it hangs up. */
@@ -141,16 +142,16 @@ class Network {
 
 /** An uplink's addresses, or a 422 that says what is wrong with it (the API's schema has
  *  checked the types; a file edited by hand has not). */
-function checkUplink(up: VxlanUplink, i: number): { remote: { host: string; port: number }; local: { host?: string; port?: number } } {
+function checkUplink(up: VxlanUplink, i: number): ReturnType<typeof vxlanEndpoints> {
   const bad = (why: string) => new HostError(422, 'bad_uplink', `vxlan.${i}: ${why}`);
   if (i >= MAX_UPLINKS) throw bad(`at most ${MAX_UPLINKS} uplinks`);
   if (!Number.isInteger(up.vni) || up.vni < 0 || up.vni > MAX_VNI) throw bad(`vni ${up.vni} is not 0..${MAX_VNI}`);
   if (up.vlan !== undefined && (!Number.isInteger(up.vlan) || up.vlan < 1 || up.vlan > 4094)) throw bad(`vlan ${up.vlan} is not 1..4094`);
-  const remote = typeof up.remote === 'string' ? parseVxlanAddress(up.remote, true) : null;
-  if (!remote?.host) throw bad(`remote '${up.remote}' is not IP[:PORT]`);
-  const local = parseVxlanAddress(up.local ?? '', false);
-  if (!local) throw bad(`local '${up.local}' is not [IP][:PORT]`);
-  return { remote: { host: remote.host, port: remote.port ?? VXLAN_PORT }, local };
+  try {
+    return vxlanEndpoints(up.remote, up.local);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
 }
 
 /** A port's firewall from the network's rules, or a 422 naming the rule that is wrong. */
@@ -217,8 +218,8 @@ export class Networks {
     if (this.nets.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
     const clean: NetworkSpec = { name: spec.name, ...(spec.vxlan?.length && { vxlan: spec.vxlan }), ...(spec.firewall && { firewall: spec.firewall }) };
     (clean.vxlan ?? []).forEach(checkUplink);
-    if (clean.firewall) firewallFor(clean);
-    writeDurable(this.dir, `${spec.name}.json`, JSON.stringify({ version: FILE_VERSION, network: clean }, null, 2) + '\n');
+    firewallFor(clean);
+    this.save(clean);
     try {
       return (await this.start(clean)).view();
     } catch (e) {
@@ -233,10 +234,15 @@ export class Networks {
     const spec: NetworkSpec = { ...n.spec, firewall: firewall ?? undefined };
     if (!firewall) delete spec.firewall;
     firewallFor(spec);
-    writeDurable(this.dir, `${name}.json`, JSON.stringify({ version: FILE_VERSION, network: spec }, null, 2) + '\n');
+    this.save(spec);
     n.spec = spec;
     for (const p of n.vmPorts) p.firewall = firewallFor(spec) ?? null;
     return n.view();
+  }
+
+  /** The network's definition file, written atomically. */
+  private save(spec: NetworkSpec): void {
+    writeDurable(this.dir, `${spec.name}.json`, JSON.stringify({ version: FILE_VERSION, network: spec }, null, 2) + '\n');
   }
 
   /** Refused while any port is attached (as Docker refuses a network with endpoints). */

@@ -10,7 +10,7 @@ import { encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../..
 
 /** Bytes a slow peer may leave unread before frames to it are dropped (a wire that
  *  stalls must not grow the host's memory). */
-const MAX_UNSENT = 1 << 20;
+export const MAX_UNSENT = 1 << 20;
 
 export type StreamAddress = { host: string; port: number } | { path: string };
 

@@ -46,6 +46,16 @@ export function parseVxlanAddress(text: string, needHost: boolean): Partial<Vxla
   return { ...(host ? { host } : {}), ...(port !== undefined ? { port } : {}) };
 }
 
+/** The endpoints named by a spec's remote (IP[:PORT], port 4789 by default) and local
+ *  ([IP][:PORT]) texts; throws an Error saying which is wrong. */
+export function vxlanEndpoints(remote: string, local = ''): { remote: VxlanAddress; local: Partial<VxlanAddress> } {
+  const r = typeof remote === 'string' ? parseVxlanAddress(remote, true) : null;
+  if (!r?.host) throw new Error(`remote '${remote}' is not IP[:PORT]`);
+  const l = typeof local === 'string' ? parseVxlanAddress(local, false) : null;
+  if (!l) throw new Error(`local '${local}' is not [IP][:PORT]`);
+  return { remote: { host: r.host, port: r.port ?? VXLAN_PORT }, local: l };
+}
+
 export class VxlanLink implements EthernetEndpoint {
   readonly stats: VxlanStats = { rxFrames: 0, txFrames: 0, rxForeign: 0, rxOtherVni: 0, rxMalformed: { 'short': 0, 'no-vni-flag': 0, 'oversize': 0 }, txErrors: 0 };
   private peer: EthernetPort | null = null;

@@ -4,12 +4,12 @@
 
 import { DiskError, explainErrno, openDisk } from '../../storage/index.js';
 import { UserNet } from '../../net/index.js';
-import { tappedLink, VXLAN_PORT } from '../../net/switch/index.js';
+import { tappedLink } from '../../net/switch/index.js';
 import type { EthernetEndpoint } from '../../devices/ethernet.js';
 import { PcapFile } from '../net/pcap-file.js';
 import { parseStreamAddress, StreamLink } from '../net/stream-link.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
-import { parseVxlanAddress, VxlanLink } from '../net/vxlan-link.js';
+import { VxlanLink, vxlanEndpoints } from '../net/vxlan-link.js';
 import { stateRoot } from '../daemon/paths.js';
 import { join } from 'node:path';
 import { DirectoryShare, ShareError } from '../../share/index.js';
@@ -113,11 +113,7 @@ async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => 
     return link;
   }
   if (n.network === 'vxlan') {
-    const remote = parseVxlanAddress(n.remote!, true);
-    const local = parseVxlanAddress(n.local ?? '', false);
-    if (!remote?.host) throw new VmError(`${names.net} vxlan: remote '${n.remote}' is not IP[:PORT]`);
-    if (!local) throw new VmError(`${names.net} vxlan: local '${n.local}' is not [IP][:PORT]`);
-    const link = await VxlanLink.open({ vni: n.vni!, remote: { host: remote.host, port: remote.port ?? VXLAN_PORT }, local }, (m) => warn(`${names.net} ${m}`)).catch((e: Error) => {
+    const link = await Promise.resolve().then(() => VxlanLink.open({ vni: n.vni!, ...vxlanEndpoints(n.remote!, n.local) }, (m) => warn(`${names.net} ${m}`))).catch((e: Error) => {
       throw new VmError(`${names.net} vxlan: ${e.message}`);
     });
     closers.push(() => link.close());
