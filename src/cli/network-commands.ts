@@ -14,6 +14,9 @@ export const NETWORK_USAGE = `rvisor network create NAME          a virtual swit
     [--vxlan vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,vlan=N]]...
                                     a VXLAN uplink (UDP 4789) to the same segment on
                                     another host, or to Linux's vxlan device
+    [--nat [--nat-vlan N]]          a NAT router on the segment (VLAN 1 unless given):
+                                    DHCP gives guests 10.0.2.15, .16, ...; DNS at
+                                    10.0.2.3; the host's loopback is 10.0.2.2
     [--rule allow|deny,in|out[,tcp|udp|icmp][,cidr=C][,port=N[-M]]]...
     [--policy in=allow|deny,out=allow|deny]
                                     each VM port's stateful firewall (first match
@@ -27,7 +30,7 @@ rvisor network rm NAME              remove a switch with no ports attached`;
 
 export async function networkCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' }, vxlan: { type: 'string', multiple: true }, rule: { type: 'string', multiple: true }, policy: { type: 'string' }, clear: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: rest, options: { host: { type: 'string' }, json: { type: 'boolean' }, vxlan: { type: 'string', multiple: true }, rule: { type: 'string', multiple: true }, policy: { type: 'string' }, clear: { type: 'boolean' }, nat: { type: 'boolean' }, 'nat-vlan': { type: 'string' } }, allowPositionals: true, strict: true });
   const client = new ApiClient(socketPathOf(values.host));
   const one = () => {
     if (positionals.length !== 1) throw new UsageError(`network ${sub} takes NAME`);
@@ -38,7 +41,9 @@ export async function networkCommand(args: string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('network create takes NAME');
       const vxlan = (values.vxlan ?? []).map(parseUplink);
       const firewall = values.rule || values.policy ? parseFirewall(values.rule ?? [], values.policy) : undefined;
-      const n = (await client.call('POST', '/v1/networks', { name: positionals[0], ...(vxlan.length && { vxlan }), ...(firewall && { firewall }) })) as NetworkView;
+      if (values['nat-vlan'] !== undefined && !values.nat) throw new UsageError('network create: --nat-vlan goes with --nat');
+      const nat = values.nat ? { ...(values['nat-vlan'] !== undefined && { vlan: parseVlan(values['nat-vlan']) }) } : undefined;
+      const n = (await client.call('POST', '/v1/networks', { name: positionals[0], ...(vxlan.length && { vxlan }), ...(nat && { nat }), ...(firewall && { firewall }) })) as NetworkView;
       process.stdout.write(`${n.name}\n`);
       return 0;
     }
@@ -112,4 +117,10 @@ export function parseFirewall(rules: string[], policy?: string): FirewallSpec {
     }
   }
   return spec;
+}
+
+/** --nat-vlan N: an 802.1Q VLAN id a router can serve. */
+function parseVlan(text: string): number {
+  if (/^\d{1,4}$/.test(text) && +text >= 1 && +text <= 4094) return +text;
+  throw new UsageError(`--nat-vlan ${text}: a VLAN is 1..4094`);
 }

@@ -1,9 +1,16 @@
 // The virtual network's fixed plan, the same as QEMU's `-netdev user` (slirp) so guest
 // images, documentation and habits carry over: 10.0.2.0/24, the gateway (which is also
-// "the host") at .2, the DNS forwarder at .3 and the one guest at .15.
+// "the host") at .2, the DNS forwarder at .3 and the first guest at .15 (more on a
+// shared segment get .16, .17, ...: segment-hosts.ts).
 
 /** IPv4 addresses are kept as unsigned 32-bit numbers (network order read as big-endian). */
 export type Ip = number;
+
+/** A guest's end of a UDP exchange through the NAT: several guests may share it. */
+export interface GuestSocket {
+  ip: Ip;
+  port: number;
+}
 
 export const NETWORK: Ip = 0x0a000200;
 export const NETMASK: Ip = 0xffffff00;

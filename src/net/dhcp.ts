@@ -1,8 +1,9 @@
-// A DHCP server (RFC 2131/2132) for exactly one client: whoever asks gets 10.0.2.15 with
-// the gateway, netmask and DNS of slirp's network. Stateless on purpose: there is one
-// address to give, so a lease table would only add ways to get stuck.
+// A DHCP server (RFC 2131/2132) for slirp's network: a client gets the address its
+// caller's lease table gives its MAC (10.0.2.15 for the first), with the gateway, netmask
+// and DNS. The messages themselves are stateless; the table (segment-hosts.ts) is the one
+// place that remembers who holds what.
 
-import { DNS_IP, GATEWAY_IP, GUEST_IP, type Ip, LIMITED_BROADCAST, NETMASK, SUBNET_BROADCAST, readIp, writeIp } from './addresses.js';
+import { DNS_IP, GATEWAY_IP, type Ip, LIMITED_BROADCAST, NETMASK, SUBNET_BROADCAST, readIp, writeIp } from './addresses.js';
 
 export const DHCP_SERVER_PORT = 67;
 export const DHCP_CLIENT_PORT = 68;
@@ -47,8 +48,11 @@ function ipOption(opts: Map<number, Uint8Array>, code: number): Ip | null {
   return v && v.length === 4 ? readIp(v, 0) : null;
 }
 
+/** Gives `mac` an address, preferably `wanted` (0: no preference); null when none is left. */
+export type LeaseFor = (mac: Uint8Array, wanted: Ip) => Ip | null;
+
 /** The server's answer to one client message (the UDP payload), or null to stay silent. */
-export function dhcpReply(req: Uint8Array): DhcpReply | null {
+export function dhcpReply(req: Uint8Array, leaseFor: LeaseFor): DhcpReply | null {
   if (req.length < BOOTP_FIXED + 4 || req[0] !== 1 || req[1] !== 1 || req[2] !== 6) return null;
   if (readIp(req, BOOTP_FIXED) !== COOKIE) return null;
   const opts = parseOptions(req, BOOTP_FIXED + 4);
@@ -60,16 +64,22 @@ export function dhcpReply(req: Uint8Array): DhcpReply | null {
   const clientMac = req.slice(28, 34);
 
   let replyType: number;
-  let yiaddr = GUEST_IP;
+  let yiaddr: Ip;
   switch (type[0]) {
-    case DISCOVER:
+    case DISCOVER: {
+      const offered = leaseFor(clientMac, ipOption(opts, OPT_REQUESTED_IP) ?? 0);
+      if (offered === null) return null; // nothing left to offer: the client keeps asking
       replyType = OFFER;
+      yiaddr = offered;
       break;
+    }
     case REQUEST: {
       const server = ipOption(opts, OPT_SERVER_ID);
       if (server !== null && server !== GATEWAY_IP) return null; // the client chose another server
       const wanted = ipOption(opts, OPT_REQUESTED_IP) ?? ciaddr;
-      replyType = wanted === 0 || wanted === GUEST_IP ? ACK : NAK;
+      const given = leaseFor(clientMac, wanted);
+      replyType = given !== null && (wanted === 0 || wanted === given) ? ACK : NAK;
+      yiaddr = given ?? 0;
       break;
     }
     case INFORM:

@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { getServers } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { GuestSocket } from './addresses.js';
 
 export interface Nameserver {
   address: string;
@@ -50,12 +51,12 @@ export function hostNameservers(resolvConf = '/etc/resolv.conf'): Nameserver[] {
 }
 
 export interface DnsHooks {
-  toGuest(guestPort: number, payload: Uint8Array): void;
+  toGuest(guest: GuestSocket, payload: Uint8Array): void;
   log(line: string): void;
 }
 
 interface Pending {
-  guestPort: number;
+  guest: GuestSocket;
   guestId: number;
   sent: number;
   server: number;
@@ -76,13 +77,13 @@ export class DnsForwarder {
     return this.servers[this.current];
   }
 
-  query(guestPort: number, payload: Uint8Array): void {
+  query(guest: GuestSocket, payload: Uint8Array): void {
     const server = this.server();
     if (!server || this.closed || payload.length < 12 || this.pending.size >= MAX_PENDING) return;
     let id = this.nextId;
     while (this.pending.has(id)) id = (id + 1) & 0xffff;
     this.nextId = (id + 1) & 0xffff;
-    this.pending.set(id, { guestPort, guestId: (payload[0] << 8) | payload[1], sent: Date.now(), server: this.current, timedOut: false });
+    this.pending.set(id, { guest, guestId: (payload[0] << 8) | payload[1], sent: Date.now(), server: this.current, timedOut: false });
     const msg = Buffer.from(payload);
     msg[0] = id >>> 8;
     msg[1] = id & 0xff;
@@ -115,7 +116,7 @@ export class DnsForwarder {
     this.pending.delete(id);
     msg[0] = p.guestId >>> 8;
     msg[1] = p.guestId & 0xff;
-    this.hooks.toGuest(p.guestPort, msg);
+    this.hooks.toGuest(p.guest, msg);
   }
 
   private failover(from: number): void {

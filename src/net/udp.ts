@@ -4,7 +4,7 @@
 
 import dgram from 'node:dgram';
 import { isIPv4 } from 'node:net';
-import { GATEWAY_IP, type Ip, isSpecial, parseIp } from './addresses.js';
+import { GATEWAY_IP, type GuestSocket, type Ip, isSpecial, parseIp } from './addresses.js';
 import { checksum, pseudoHeaderSum, verifies } from './checksum.js';
 import { PROTO_UDP } from './ipv4.js';
 
@@ -52,8 +52,8 @@ export function guestVisible(address: string): Ip | null {
 }
 
 export interface UdpNatHooks {
-  /** A datagram for the guest, from (srcIp, srcPort) as the guest sees it. */
-  toGuest(srcIp: Ip, srcPort: number, guestPort: number, payload: Uint8Array): void;
+  /** A datagram for the guest's socket, from (srcIp, srcPort) as the guest sees it. */
+  toGuest(srcIp: Ip, srcPort: number, guest: GuestSocket, payload: Uint8Array): void;
   log(line: string): void;
 }
 
@@ -78,34 +78,34 @@ export class UdpNat {
     return this.flows.size;
   }
 
-  send(guestPort: number, virtualIp: Ip, virtualPort: number, hostAddress: string, hostPort: number, payload: Uint8Array): void {
-    const key = `${guestPort}|${virtualIp}|${virtualPort}`;
+  send(guest: GuestSocket, virtualIp: Ip, virtualPort: number, hostAddress: string, hostPort: number, payload: Uint8Array): void {
+    const key = `${guest.ip}|${guest.port}|${virtualIp}|${virtualPort}`;
     let flow = this.flows.get(key);
     if (!flow) {
       if (this.flows.size >= MAX_FLOWS) this.drop(this.flows.keys().next().value as string);
-      flow = this.open(key, guestPort, virtualIp, virtualPort, hostAddress, hostPort);
+      flow = this.open(key, guest, virtualIp, virtualPort, hostAddress, hostPort);
     }
     flow.lastUsed = Date.now();
     flow.socket.send(payload, hostPort, hostAddress, (err) => {
-      if (err) this.hooks.log(`udp ${guestPort} -> ${hostAddress}:${hostPort}: ${err.message}`);
+      if (err) this.hooks.log(`udp ${guest.port} -> ${hostAddress}:${hostPort}: ${err.message}`);
     });
   }
 
-  private open(key: string, guestPort: number, virtualIp: Ip, virtualPort: number, hostAddress: string, hostPort: number): Flow {
+  private open(key: string, guest: GuestSocket, virtualIp: Ip, virtualPort: number, hostAddress: string, hostPort: number): Flow {
     const socket = dgram.createSocket(isIPv4(hostAddress) ? 'udp4' : 'udp6');
     const flow: Flow = { socket, virtualIp, virtualPort, hostAddress, hostPort, lastUsed: Date.now() };
     socket.on('message', (msg, rinfo) => {
       flow.lastUsed = Date.now();
       if (rinfo.address === hostAddress && rinfo.port === hostPort) {
-        this.hooks.toGuest(virtualIp, virtualPort, guestPort, msg);
+        this.hooks.toGuest(virtualIp, virtualPort, guest, msg);
         return;
       }
       // Replies from elsewhere (TFTP answers from a new port, for one) pass like slirp's.
       const from = guestVisible(rinfo.address);
-      if (from !== null) this.hooks.toGuest(from, rinfo.port, guestPort, msg);
+      if (from !== null) this.hooks.toGuest(from, rinfo.port, guest, msg);
     });
     socket.on('error', (err) => {
-      this.hooks.log(`udp flow ${guestPort} -> ${hostAddress}:${hostPort}: ${err.message}`);
+      this.hooks.log(`udp flow ${guest.port} -> ${hostAddress}:${hostPort}: ${err.message}`);
       this.drop(key);
     });
     this.flows.set(key, flow);

@@ -1,7 +1,10 @@
 // The user-mode NAT gateway (QEMU's `-netdev user`, slirp): an EthernetEndpoint that plays
-// the whole 10.0.2.0/24 network around one guest: ARP, DHCP, DNS, ping to the gateway,
-// and TCP/UDP to anywhere through ordinary host sockets, so no privileges are needed.
-// 10.0.2.2 is the host's loopback, as in slirp.
+// the 10.0.2.0/24 network's router: ARP, DHCP, DNS, ping to the gateway, and TCP/UDP to
+// anywhere through ordinary host sockets, so no privileges are needed. 10.0.2.2 is the
+// host's loopback, as in slirp. It serves one guest on its own NIC, or every guest of a
+// switched segment as the segment's router port: each gets its own DHCP address and its
+// own flows (segment-hosts.ts keeps who is where). Published ports reach 10.0.2.15, the
+// first guest, as slirp's hostfwd does when no guest address is given.
 //
 // Frames to the guest are queued and handed to the peer from a microtask, never from
 // inside our own deliver(): the device may call straight back into us.
@@ -9,9 +12,10 @@
 import net from 'node:net';
 import type { EthernetEndpoint, EthernetPort } from '../devices/ethernet.js';
 import {
-  BROADCAST_MAC, DNS_IP, GATEWAY_IP, GATEWAY_MAC, GUEST_IP, type Ip, LIMITED_BROADCAST, SUBNET_BROADCAST,
+  BROADCAST_MAC, DNS_IP, GATEWAY_IP, GATEWAY_MAC, GUEST_IP, type GuestSocket, type Ip, LIMITED_BROADCAST, SUBNET_BROADCAST,
   ipToString, isSpecial, macEquals, macToString,
 } from './addresses.js';
+import { SegmentHosts, isGuestAddress } from './segment-hosts.js';
 import { ARP_REQUEST, arpReply, buildArp, parseArp } from './arp.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, dhcpReply } from './dhcp.js';
 import { DnsForwarder, type Nameserver, hostNameservers, parseNameserver } from './dns.js';
@@ -42,10 +46,16 @@ export interface UserNetStats {
 
 const MAX_TCP = 4096;
 
+/** A TCP connection is known by both ends, so two guests may use the same source port. */
+function flowKey(guestIp: Ip, guestPort: number, peerIp: Ip, peerPort: number): string {
+  return `${guestIp}|${guestPort}|${peerIp}|${peerPort}`;
+}
+
 export class UserNet implements EthernetEndpoint {
   readonly stats: UserNetStats = { framesFromGuest: 0, framesToGuest: 0, dropped: 0, tcpConnections: 0, tcpRetransmits: 0, udpFlows: 0 };
   private peer: EthernetPort | undefined;
-  private guestMac: Uint8Array | undefined;
+  /** The guests on the segment: DHCP leases and where each address's frames go. */
+  readonly hosts = new SegmentHosts();
   private readonly outbox: Uint8Array[] = [];
   private flushing = false;
   private scheduled = false;
@@ -65,11 +75,11 @@ export class UserNet implements EthernetEndpoint {
       ? options.dnsServers.map((s) => parseNameserver(s) ?? (() => { throw new Error(`bad DNS server address: ${s}`); })())
       : hostNameservers();
     if (servers.length === 0) this.log('no DNS server found on the host; 10.0.2.3 will not answer');
-    this.dns = new DnsForwarder(servers, { toGuest: (port, p) => this.sendUdp(DNS_IP, 53, port, p), log: this.log });
-    this.udp = new UdpNat({ toGuest: (ip, from, port, p) => this.sendUdp(ip, from, port, p), log: this.log });
+    this.dns = new DnsForwarder(servers, { toGuest: (guest, p) => this.sendUdp(DNS_IP, 53, guest, p), log: this.log });
+    this.udp = new UdpNat({ toGuest: (ip, from, guest, p) => this.sendUdp(ip, from, guest, p), log: this.log });
     this.forwards = new Forwards(options.publish ?? [], {
       tcpAccepted: (socket, rule) => this.acceptPublished(socket, rule),
-      udpToGuest: (from, port, p) => this.sendUdp(GATEWAY_IP, from, port, p),
+      udpToGuest: (from, port, p) => this.sendUdp(GATEWAY_IP, from, { ip: GUEST_IP, port }, p),
       log: this.log,
     });
     this.sweeper = setInterval(() => this.sweep(), 1000);
@@ -114,7 +124,7 @@ export class UserNet implements EthernetEndpoint {
     if (eth.type === ETHERTYPE_ARP) {
       const arp = parseArp(eth.payload);
       if (!arp) return false;
-      this.learn(eth.src);
+      this.learn(arp.senderIp, arp.senderMac);
       const reply = arpReply(arp, [GATEWAY_IP, DNS_IP]);
       if (reply) this.emit(arp.senderMac, ETHERTYPE_ARP, [reply]);
       return true;
@@ -122,7 +132,7 @@ export class UserNet implements EthernetEndpoint {
     if (eth.type !== ETHERTYPE_IPV4) return false;
     const ip = parseIpv4(eth.payload);
     if (typeof ip === 'string') return false;
-    this.learn(eth.src);
+    this.learn(ip.src, eth.src);
     if (ip.proto === PROTO_UDP) return this.udpInput(ip);
     if (ip.proto === PROTO_TCP) return this.tcpInput(ip);
     if (ip.proto === PROTO_ICMP && (ip.dst === GATEWAY_IP || ip.dst === DNS_IP)) {
@@ -133,32 +143,31 @@ export class UserNet implements EthernetEndpoint {
     return false;
   }
 
-  private learn(mac: Uint8Array): void {
-    if (this.guestMac && macEquals(this.guestMac, mac)) return;
-    this.guestMac = mac.slice(0, 6);
-    this.log(`guest MAC ${macToString(this.guestMac)}`);
+  private learn(ip: Ip, mac: Uint8Array): void {
+    if (this.hosts.seen(ip, mac)) this.log(`guest ${ipToString(ip)} at ${macToString(mac)}`);
   }
 
   private udpInput(ip: Ipv4Packet): boolean {
     const u = parseUdp(ip.payload, ip.src, ip.dst);
     if (!u) return false;
     if (u.dstPort === DHCP_SERVER_PORT && (ip.dst === LIMITED_BROADCAST || ip.dst === GATEWAY_IP)) {
-      const r = dhcpReply(u.payload);
+      const r = dhcpReply(u.payload, (mac, wanted) => this.hosts.lease(mac, wanted));
       if (!r) return false;
       const udp = buildUdp(GATEWAY_IP, r.dstIp, DHCP_SERVER_PORT, DHCP_CLIENT_PORT, r.payload);
       this.emit(r.broadcast ? BROADCAST_MAC : r.clientMac, ETHERTYPE_IPV4, buildIpv4(GATEWAY_IP, r.dstIp, PROTO_UDP, udp, this.ipId++, false, ETH_HEADER));
       return true;
     }
-    if (ip.src !== GUEST_IP) return false;
+    if (!isGuestAddress(ip.src)) return false;
+    const guest = { ip: ip.src, port: u.srcPort };
     if (ip.dst === DNS_IP) {
-      if (u.dstPort === 53) this.dns.query(u.srcPort, u.payload);
-      else this.sendIp(DNS_IP, GUEST_IP, PROTO_ICMP, unreachable(3, ip.header, ip.payload), false);
+      if (u.dstPort === 53) this.dns.query(guest, u.payload);
+      else this.sendIp(DNS_IP, ip.src, PROTO_ICMP, unreachable(3, ip.header, ip.payload), false);
       return u.dstPort === 53;
     }
-    if (ip.dst === GATEWAY_IP && this.forwards.udpFromGuest(u.srcPort, u.dstPort, u.payload)) return true;
+    if (ip.dst === GATEWAY_IP && ip.src === GUEST_IP && this.forwards.udpFromGuest(u.srcPort, u.dstPort, u.payload)) return true;
     const host = this.hostAddress(ip.dst);
     if (host === null || u.dstPort === 0) return false;
-    this.udp.send(u.srcPort, ip.dst, u.dstPort, host, u.dstPort, u.payload);
+    this.udp.send(guest, ip.dst, u.dstPort, host, u.dstPort, u.payload);
     return true;
   }
 
@@ -171,8 +180,8 @@ export class UserNet implements EthernetEndpoint {
 
   private tcpInput(ip: Ipv4Packet): boolean {
     const seg = parseTcp(ip.payload, ip.src, ip.dst);
-    if (!seg || ip.src !== GUEST_IP) return false;
-    const key = `${seg.srcPort}|${ip.dst}|${seg.dstPort}`;
+    if (!seg || !isGuestAddress(ip.src)) return false;
+    const key = flowKey(ip.src, seg.srcPort, ip.dst, seg.dstPort);
     let conn = this.tcp.get(key);
     if (conn && conn.state === 'time-wait' && (seg.flags & (SYN | ACK)) === SYN) {
       conn.finish(); // the guest reuses the port pair for a new connection
@@ -197,15 +206,15 @@ export class UserNet implements EthernetEndpoint {
       return true;
     }
     const socket = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
-    this.open(key, { guestIp: GUEST_IP, guestPort: seg.srcPort, peerIp: ip.dst, peerPort: seg.dstPort }, socket, seg);
+    this.open(key, { guestIp: ip.src, guestPort: seg.srcPort, peerIp: ip.dst, peerPort: seg.dstPort }, socket, seg);
     return true;
   }
 
   private acceptPublished(socket: net.Socket, rule: BoundRule): void {
     if (this.closed || this.tcp.size >= MAX_TCP) return void socket.destroy();
-    const port = this.forwards.allocate((p) => this.tcp.has(`${rule.guestPort}|${GATEWAY_IP}|${p}`));
+    const port = this.forwards.allocate((p) => this.tcp.has(flowKey(GUEST_IP, rule.guestPort, GATEWAY_IP, p)));
     this.log(`published tcp ${rule.hostAddress}:${rule.hostPort}: connection from ${socket.remoteAddress}:${socket.remotePort}`);
-    this.open(`${rule.guestPort}|${GATEWAY_IP}|${port}`, { guestIp: GUEST_IP, guestPort: rule.guestPort, peerIp: GATEWAY_IP, peerPort: port }, socket);
+    this.open(flowKey(GUEST_IP, rule.guestPort, GATEWAY_IP, port), { guestIp: GUEST_IP, guestPort: rule.guestPort, peerIp: GATEWAY_IP, peerPort: port }, socket);
   }
 
   private open(key: string, ends: TcpEnds, socket: net.Socket, syn?: TcpSegment): void {
@@ -227,19 +236,20 @@ export class UserNet implements EthernetEndpoint {
     this.sendIp(ip.dst, ip.src, PROTO_TCP, buildTcp(ip.dst, ip.src, resetFor(seg)), true);
   }
 
-  private sendUdp(srcIp: Ip, srcPort: number, guestPort: number, payload: Uint8Array): void {
-    this.sendIp(srcIp, GUEST_IP, PROTO_UDP, buildUdp(srcIp, GUEST_IP, srcPort, guestPort, payload), false);
+  private sendUdp(srcIp: Ip, srcPort: number, guest: GuestSocket, payload: Uint8Array): void {
+    this.sendIp(srcIp, guest.ip, PROTO_UDP, buildUdp(srcIp, guest.ip, srcPort, guest.port, payload), false);
   }
 
   private sendIp(src: Ip, dst: Ip, proto: number, payload: Uint8Array, dontFragment: boolean): void {
     const broadcast = dst === LIMITED_BROADCAST || dst === SUBNET_BROADCAST;
-    if (!broadcast && !this.guestMac) {
-      // Nobody to send to yet: ask, and let the sender's retransmission carry the data.
-      this.emit(BROADCAST_MAC, ETHERTYPE_ARP, [buildArp(ARP_REQUEST, GATEWAY_MAC, GATEWAY_IP, new Uint8Array(6), GUEST_IP)]);
+    const mac = broadcast ? BROADCAST_MAC : this.hosts.macFor(dst);
+    if (!mac) {
+      // Nobody known there yet: ask, and let the sender's retransmission carry the data.
+      this.emit(BROADCAST_MAC, ETHERTYPE_ARP, [buildArp(ARP_REQUEST, GATEWAY_MAC, GATEWAY_IP, new Uint8Array(6), dst)]);
       this.stats.dropped++;
       return;
     }
-    this.emit(broadcast ? BROADCAST_MAC : (this.guestMac as Uint8Array), ETHERTYPE_IPV4, buildIpv4(src, dst, proto, payload, this.ipId++, dontFragment, ETH_HEADER));
+    this.emit(mac, ETHERTYPE_IPV4, buildIpv4(src, dst, proto, payload, this.ipId++, dontFragment, ETH_HEADER));
   }
 
   /** Queues frames to the guest. `packets` either have ETH_HEADER bytes of headroom

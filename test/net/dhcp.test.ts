@@ -136,8 +136,8 @@ test('a renewal (ciaddr set) is ACKed by unicast to ciaddr, echoing it', async (
   assert.equal(b.ciaddr, '10.0.2.15');
 });
 
-test('a request for another address is NAKed; one for another server is ignored', async () => {
-  const [nak] = await exchange(request('350103 32040a000263'));
+test('a request for an address outside the pool is NAKed; one for another server is ignored', async () => {
+  const [nak] = await exchange(request('350103 32040a000203')); // 10.0.2.3, the DNS forwarder
   assert.deepEqual(nak.dstMac, BROADCAST);
   const b = parseBootp(nak.udp!.payload);
   assert.deepEqual(b.options.get(53), [6]);

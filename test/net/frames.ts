@@ -151,3 +151,16 @@ export async function waitFor(cond: () => boolean, what: string, ms = 5000): Pro
 }
 
 export const tick = () => new Promise((r) => setImmediate(r));
+
+const ZERO_IP = ip('0.0.0.0');
+
+/** A DHCP message of `type` (1 DISCOVER, 3 REQUEST) from `mac`, broadcast from 0.0.0.0. */
+export function dhcpMessage(mac: Uint8Array, type: number, requested?: string): Uint8Array {
+  const bootp = new Uint8Array(300);
+  bootp.set([1, 1, 6, 0, 0x12, 0x34, 0x56, mac[5]]);
+  bootp.set(mac, 28);
+  bootp.set([0x63, 0x82, 0x53, 0x63], 236);
+  const opts = [53, 1, type, ...(requested ? [50, 4, ...ip(requested)] : []), 255];
+  bootp.set(opts, 240);
+  return ethernet(BROADCAST, mac, 0x0800, ipv4(ZERO_IP, BROADCAST.subarray(0, 4), 17, udp(ZERO_IP, BROADCAST.subarray(0, 4), 68, 67, bootp), 0));
+}

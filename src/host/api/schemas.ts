@@ -111,14 +111,24 @@ export const SCHEMAS = {
     policy: object({ in: { enum: ['allow', 'deny'] }, out: { enum: ['allow', 'deny'] } }, []),
     rules: { type: 'array', maxItems: 256, items: ref('FirewallRule'), description: 'First match decides; replies of an allowed flow pass.' },
   }, ['rules']),
+  NatRouter: {
+    ...object({ vlan: { type: 'integer', minimum: 1, maximum: 4094, description: 'The VLAN the router serves (default 1).' } }),
+    description: 'A NAT router port: 10.0.2.0/24 with DHCP (10.0.2.15, .16, ...), DNS at 10.0.2.3, the host as 10.0.2.2.',
+  },
   NetworkSpec: object({
     name: ref('NetworkName'),
     vxlan: { type: 'array', maxItems: 16, items: ref('VxlanUplink'), description: 'VXLAN tunnels to the same segment elsewhere.' },
+    nat: ref('NatRouter'),
     firewall: ref('Firewall'),
   }, ['name']),
   NetworkView: object({
     name: ref('NetworkName'),
     vxlan: { type: 'array', items: ref('VxlanUplink') },
+    nat: object({
+      vlan: { type: 'integer', minimum: 1, maximum: 4094 },
+      hosts: { type: 'array', items: object({ ip: { type: 'string' }, mac: { type: 'string' }, leased: { type: 'boolean' } }, ['ip', 'mac', 'leased']), description: 'Guests the router knows: DHCP leases and addresses seen in use.' },
+      stats: { type: 'object', additionalProperties: count },
+    }, ['hosts', 'stats']),
     firewall: ref('Firewall'),
     socket: { type: 'string', description: "Where QEMU's stream protocol joins the switch (a Unix socket; VLAN 1)." },
     ports: {

@@ -5,13 +5,16 @@
 // or QEMU with -netdev stream,addr.type=unix,addr.path=... A VM of the daemon joins
 // through its worker (PortLink), on the VLAN its NIC names, locked to its MAC. A network
 // may have VXLAN uplinks (RFC 7348), each a port on one VLAN, to the same network on
-// another host or to a Linux vxlan device: segments that span hosts.
+// another host or to a Linux vxlan device: segments that span hosts. A network may also
+// have a NAT router port: slirp's 10.0.2.0/24 with DHCP and DNS, shared by its guests.
 
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
+import { UserNet, type UserNetStats } from '../../net/user-net.js';
+import { ipToString, macToString } from '../../net/addresses.js';
 import type { NicSpec } from '../../vmm/spec.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
 import { VxlanLink, vxlanEndpoints } from '../net/vxlan-link.js';
@@ -31,16 +34,24 @@ export interface VxlanUplink {
   vlan?: number;
 }
 
+/** The segment's router: the user-mode NAT as a port on one VLAN (1 by default). */
+export interface NatRouter {
+  vlan?: number;
+}
+
 export interface NetworkSpec {
   name: string;
   vxlan?: VxlanUplink[];
+  nat?: NatRouter;
   /** Each VM port's firewall (a fresh one per port: flows are tracked per guest). */
   firewall?: FirewallSpec;
 }
 
 const MAX_UPLINKS = 16;
 
-export interface NetworkView extends NetworkSpec {
+export interface NetworkView extends Omit<NetworkSpec, 'nat'> {
+  /** The router's guests as it knows them (DHCP leases and addresses seen) and counters. */
+  nat?: NatRouter & { hosts: { ip: string; mac: string; leased: boolean }[]; stats: UserNetStats };
   /** The socket where stream-protocol peers join (VLAN 1). */
   socket: string;
   ports: {
@@ -58,6 +69,7 @@ class Network {
   readonly vmPorts = new Set<SwitchPort>();
   private server: Server | null = null;
   private readonly tunnels: VxlanLink[] = [];
+  private router: UserNet | null = null;
   /** The switch ports of those tunnels: the network's own, not attached to it. */
   private readonly uplinks = new Set<SwitchPort>();
   private peers = 0;
@@ -82,11 +94,21 @@ class Network {
         throw new HostError(422, 'bad_uplink', `network ${this.spec.name} vxlan.${i}: ${e.message}`);
       });
       this.tunnels.push(link);
-      const port = this.sw.addPort({ name: `vxlan-${i}`, vlan: { mode: 'access', vid: up.vlan ?? 1 } });
-      this.uplinks.add(port);
-      port.connect(link);
-      link.connect(port);
+      this.uplink(`vxlan-${i}`, up.vlan, link);
     }
+    if (this.spec.nat) {
+      checkVlan(this.spec.nat.vlan, (why) => new HostError(422, 'bad_nat', `network ${this.spec.name} nat: ${why}`));
+      this.router = new UserNet({ log: (m) => this.log(`network ${this.spec.name}: ${m}`) });
+      this.uplink('nat', this.spec.nat.vlan, this.router);
+    }
+  }
+
+  /** One of the network's own ports, wired to `link` on `vlan`'s access port. */
+  private uplink(name: string, vlan: number | undefined, link: VxlanLink | UserNet): void {
+    const port = this.sw.addPort({ name, vlan: { mode: 'access', vid: vlan ?? 1 } });
+    this.uplinks.add(port);
+    port.connect(link);
+    link.connect(port);
   }
 
   /** Ports other than the network's own uplinks: what keeps it from being removed. */
@@ -113,8 +135,15 @@ class Network {
   }
 
   view(): NetworkView {
+    const { nat: natSpec, ...spec } = this.spec;
+    const nat = this.router && {
+      ...natSpec,
+      hosts: this.router.hosts.list().map((h) => ({ ip: ipToString(h.ip), mac: macToString(h.mac), leased: h.leased })),
+      stats: { ...this.router.stats },
+    };
     return {
-      ...this.spec,
+      ...spec,
+      ...(nat && { nat }),
       socket: this.socketPath,
       ports: this.sw.ports.map((p) => ({
         name: p.name,
@@ -135,6 +164,8 @@ class Network {
     this.server?.close();
     this.server = null;
     for (const t of this.tunnels.splice(0)) t.close();
+    this.router?.close();
+    this.router = null;
     for (const p of [...this.sw.ports]) p.close();
     rmSync(this.socketPath, { force: true });
   }
@@ -146,12 +177,16 @@ function checkUplink(up: VxlanUplink, i: number): ReturnType<typeof vxlanEndpoin
   const bad = (why: string) => new HostError(422, 'bad_uplink', `vxlan.${i}: ${why}`);
   if (i >= MAX_UPLINKS) throw bad(`at most ${MAX_UPLINKS} uplinks`);
   if (!Number.isInteger(up.vni) || up.vni < 0 || up.vni > MAX_VNI) throw bad(`vni ${up.vni} is not 0..${MAX_VNI}`);
-  if (up.vlan !== undefined && (!Number.isInteger(up.vlan) || up.vlan < 1 || up.vlan > 4094)) throw bad(`vlan ${up.vlan} is not 1..4094`);
+  checkVlan(up.vlan, bad);
   try {
     return vxlanEndpoints(up.remote, up.local);
   } catch (e) {
     throw bad((e as Error).message);
   }
+}
+
+function checkVlan(vlan: number | undefined, bad: (why: string) => Error): void {
+  if (vlan !== undefined && (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094)) throw bad(`vlan ${vlan} is not 1..4094`);
 }
 
 /** A port's firewall from the network's rules, or a 422 naming the rule that is wrong. */
@@ -216,8 +251,11 @@ export class Networks {
   async create(spec: NetworkSpec): Promise<NetworkView> {
     if (!NETWORK_NAME.test(spec.name)) throw new HostError(400, 'bad_name', `network name ${spec.name}: lowercase letters, digits, '-' and '_', at most 31`);
     if (this.nets.has(spec.name)) throw new HostError(409, 'name_taken', `a network named ${spec.name} exists already`);
-    const clean: NetworkSpec = { name: spec.name, ...(spec.vxlan?.length && { vxlan: spec.vxlan }), ...(spec.firewall && { firewall: spec.firewall }) };
+    const clean: NetworkSpec = {
+      name: spec.name, ...(spec.vxlan?.length && { vxlan: spec.vxlan }), ...(spec.nat && { nat: spec.nat }), ...(spec.firewall && { firewall: spec.firewall }),
+    };
     (clean.vxlan ?? []).forEach(checkUplink);
+    checkVlan(clean.nat?.vlan, (why) => new HostError(422, 'bad_nat', `nat: ${why}`));
     firewallFor(clean);
     this.save(clean);
     try {
