@@ -112,3 +112,11 @@ test('on the switch: the firewall filters both ways, and guests cannot take each
   await send(c, arp(0x525400000003, GUEST, CLIENT));
   assert.equal(c.counters.drops['spoofed-ip'], 0);
 });
+
+test('a DHCP client\'s exchange passes a deny-all firewall; a DHCP server reply from the guest does not', () => {
+  const fw = new Firewall({ policy: { in: 'deny', out: 'deny' }, rules: [] });
+  assert.equal(fw.allows(ipv4({ proto: 17, src: '0.0.0.0', dst: '255.255.255.255', sport: 68, dport: 67 }), 'out'), true, 'DISCOVER');
+  assert.equal(fw.allows(ipv4({ proto: 17, src: '10.0.2.2', dst: '10.0.2.15', sport: 67, dport: 68 }), 'in'), true, 'OFFER');
+  assert.equal(fw.allows(ipv4({ proto: 17, src: GUEST, dst: CLIENT, sport: 67, dport: 68 }), 'out'), false, 'the guest as a server');
+  assert.equal(fw.allows(ipv4({ proto: 17, src: CLIENT, dst: GUEST, sport: 68, dport: 67 }), 'in'), false, 'a client asking the guest');
+});

@@ -2,7 +2,8 @@
 // what the guest may send (out) and receive (in) by protocol, the remote's CIDR and the
 // destination port; a flow a rule allowed is tracked, so its replies pass whatever the
 // rules of the other direction say; anything else meets the direction's default policy.
-// IPv4 only: ARP always passes (the switch's IP guard checks it); other EtherTypes meet
+// IPv4 only: ARP and a DHCP client's exchange always pass (the switch's IP guard checks
+// both); other EtherTypes meet
 // the default policy. Non-first IPv4 fragments carry no ports and meet it too.
 
 
@@ -137,6 +138,10 @@ export class Firewall {
       return ok;
     }
     const out = direction === 'out';
+    // A DHCP client's exchange passes, as ARP does and as cloud security groups let it:
+    // its reply comes from an address the request never named, so no flow would match
+    // it. Acting as a DHCP server is what the IP guard stops.
+    if (f.proto === PROTO.udp && (out ? f.sport === 68 && f.dport === 67 : f.sport === 67 && f.dport === 68)) return true;
     const remote = out ? f.dst : f.src;
     const key = out ? `${f.proto}|${f.src}:${f.sport}|${f.dst}:${f.dport}` : `${f.proto}|${f.dst}:${f.dport}|${f.src}:${f.sport}`;
     const now = this.now();
