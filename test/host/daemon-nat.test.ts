@@ -57,7 +57,7 @@ test('guests behind one NAT router: a DHCP address each, each other, and the hos
   const leases = net.nat!.hosts.filter((h) => h.leased).map((h) => `${h.ip}=${h.mac}`).sort();
   assert.deepEqual(leases, [`10.0.2.15=${MAC.a}`, `10.0.2.16=${MAC.b}`]);
   assert.ok(net.nat!.stats.framesFromGuest > 10);
-  assert.deepEqual(net.ports.map((p) => p.name).sort(), ['a', 'b', 'nat']);
+  assert.deepEqual(net.ports.map((p) => p.name).sort(), ['a', 'b', 'nat:gw']);
 
   for (const x of [a, b]) x.close();
   await Promise.all(['a', 'b'].map((n) => daemon.ok('POST', `/v1/vms/${n}/actions`, { type: 'stop' })));

@@ -57,8 +57,8 @@ test('two daemons\' networks joined by a VXLAN uplink carry VM frames both ways'
   assert.equal(a.got[0][14], 2);
   const view = n1.get('lan');
   assert.deepEqual(view.vxlan, [{ vni: 7, remote: `127.0.0.1:${p2}`, local: `127.0.0.1:${p1}` }]);
-  assert.deepEqual(view.macTable.map((e) => [e.mac, e.port]).sort(), [[MA, 'a'], [MB, 'vxlan-0']]);
-  assert.equal(view.ports.find((p) => p.name === 'vxlan-0')?.rxFrames, 1);
+  assert.deepEqual(view.macTable.map((e) => [e.mac, e.port]).sort(), [[MA, 'a'], [MB, 'vxlan:0']]);
+  assert.equal(view.ports.find((p) => p.name === 'vxlan:0')?.rxFrames, 1);
 
   // The uplink is part of the network's definition: a daemon that starts again has it.
   a.detach();

@@ -134,7 +134,7 @@ export const SCHEMAS = {
     ports: {
       type: 'array',
       items: object({
-        name: { type: 'string', description: 'A VM (its name; a second NIC adds .N) or socket-N.' },
+        name: { type: 'string', description: "A VM's NIC (the VM's name; a second NIC adds #N), or the network's own: socket:N, vxlan:N, nat:gw." },
         vlan: { oneOf: [{ type: 'integer', minimum: 1, maximum: 4094 }, { const: 'trunk' }] },
         rxFrames: count, rxBytes: count, txFrames: count, txBytes: count,
         drops: { type: 'object', additionalProperties: count, description: 'Frames from the port not forwarded, by why (runt, oversize, spoofed-source, spoofed-ip, dhcp-server, firewall, vlan, queue-full, ...).' },

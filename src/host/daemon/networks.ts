@@ -7,18 +7,20 @@
 // may have VXLAN uplinks (RFC 7348), each a port on one VLAN, to the same network on
 // another host or to a Linux vxlan device: segments that span hosts. A network may also
 // have a NAT router port: slirp's 10.0.2.0/24 with DHCP and DNS, shared by its guests.
+// The network's own ports are named kind:id (vxlan:0, socket:1, nat:gw): a ':' is in no
+// VM's name, so a VM's port (its name, a second NIC's name#1) never takes one of theirs.
 
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, type SwitchPort, encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../../net/switch/index.js';
+import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, type SwitchPort } from '../../net/switch/index.js';
 import { UserNet, type UserNetStats } from '../../net/user-net.js';
 import { ipToString, macToString } from '../../net/addresses.js';
 import type { NicSpec } from '../../vmm/spec.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
 import { VxlanLink, vxlanEndpoints } from '../net/vxlan-link.js';
-import { MAX_UNSENT } from '../net/stream-link.js';
+import { readStreamFrames, writeStreamFrame } from '../net/stream-link.js';
 import { removeDurable, writeDurable } from './durable.js';
 import { HostError } from './model.js';
 
@@ -94,12 +96,12 @@ class Network {
         throw new HostError(422, 'bad_uplink', `network ${this.spec.name} vxlan.${i}: ${e.message}`);
       });
       this.tunnels.push(link);
-      this.uplink(`vxlan-${i}`, up.vlan, link);
+      this.uplink(`vxlan:${i}`, up.vlan, link);
     }
     if (this.spec.nat) {
       checkVlan(this.spec.nat.vlan, (why) => new HostError(422, 'bad_nat', `network ${this.spec.name} nat: ${why}`));
       this.router = new UserNet({ log: (m) => this.log(`network ${this.spec.name}: ${m}`) });
-      this.uplink('nat', this.spec.nat.vlan, this.router);
+      this.uplink('nat:gw', this.spec.nat.vlan, this.router);
     }
   }
 
@@ -118,18 +120,9 @@ class Network {
 
   /** A stream-protocol peer becomes a port of its own until it hangs up. */
   private join(s: Socket): void {
-    const port = this.sw.addPort({ name: `socket-${++this.peers}` });
-    const decoder = new StreamFrameDecoder();
-    port.connect({ deliver: (f) => { if (s.writableLength <= MAX_UNSENT) s.write(encodeStreamFrame(f)); } });
-    s.on('data', (chunk: Buffer) => {
-      try {
-        for (const f of decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) port.deliver(f);
-      } catch (e) {
-        if (!(e instanceof StreamFramingError)) throw e;
-        this.log(`network ${this.spec.name}: ${port.name} sent ${e.message}: hung up on it`);
-        s.destroy();
-      }
-    });
+    const port = this.sw.addPort({ name: `socket:${++this.peers}` });
+    port.connect({ deliver: (f) => void writeStreamFrame(s, f) });
+    readStreamFrames(s, (f) => port.deliver(f), (e) => this.log(`network ${this.spec.name}: ${port.name} sent ${e.message}: hung up on it`));
     s.on('error', () => {});
     s.on('close', () => port.close());
   }
@@ -305,7 +298,7 @@ export class Networks {
     try {
       const firewall = firewallFor(n.spec);
       port = n.sw.addPort({
-        name: index ? `${vm}.${index}` : vm, vlan: { mode: 'access', vid: nic.vlan ?? 1 }, ipGuard: true,
+        name: index ? `${vm}#${index}` : vm, vlan: { mode: 'access', vid: nic.vlan ?? 1 }, ipGuard: true,
         ...(mac !== null && { macs: [mac] }), ...(firewall && { firewall }),
       });
     } catch (e) {

@@ -12,6 +12,32 @@ import { encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from '../..
  *  stalls must not grow the host's memory). */
 export const MAX_UNSENT = 1 << 20;
 
+/** Sends one frame in QEMU's framing; false (and nothing sent) when the peer has left
+ *  MAX_UNSENT bytes unread. */
+export function writeStreamFrame(s: Socket, frame: Uint8Array): boolean {
+  if (s.writableLength > MAX_UNSENT) return false;
+  s.write(encodeStreamFrame(frame));
+  return true;
+}
+
+/** Hands each frame the socket carries to `frame`; a peer that breaks the framing is told
+ *  to `bad` and hung up on (nothing it sent after that is read). */
+export function readStreamFrames(s: Socket, frame: (f: Uint8Array) => void, bad: (e: StreamFramingError) => void): void {
+  const decoder = new StreamFrameDecoder();
+  s.on('data', (chunk: Buffer) => {
+    let frames: Uint8Array[];
+    try {
+      frames = decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    } catch (e) {
+      if (!(e instanceof StreamFramingError)) throw e;
+      bad(e);
+      s.destroy();
+      return;
+    }
+    for (const f of frames) frame(f);
+  });
+}
+
 export type StreamAddress = { host: string; port: number } | { path: string };
 
 /** HOST:PORT ([::1]:PORT for IPv6; an empty host is loopback, so nothing is exposed by
@@ -94,12 +120,7 @@ export class StreamLink implements EthernetEndpoint {
   }
 
   deliver(frame: Uint8Array): void {
-    const s = this.socket;
-    if (!s || s.writableLength > MAX_UNSENT) {
-      this.stats.txDropped++;
-      return;
-    }
-    s.write(encodeStreamFrame(frame));
+    if (!this.socket || !writeStreamFrame(this.socket, frame)) this.stats.txDropped++;
   }
 
   close(): void {
@@ -122,19 +143,9 @@ export class StreamLink implements EthernetEndpoint {
   private attach(s: Socket, who: string): void {
     this.socket = s;
     this.stats.connections++;
-    const decoder = new StreamFrameDecoder();
-    s.on('data', (chunk: Buffer) => {
-      let frames: Uint8Array[];
-      try {
-        frames = decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-      } catch (e) {
-        if (!(e instanceof StreamFramingError)) throw e;
-        this.stats.badPeers++;
-        this.warn(`network peer ${who} sent ${e.message}: hung up on it`);
-        s.destroy();
-        return;
-      }
-      for (const f of frames) this.peer?.deliver(f);
+    readStreamFrames(s, (f) => this.peer?.deliver(f), (e) => {
+      this.stats.badPeers++;
+      this.warn(`network peer ${who} sent ${e.message}: hung up on it`);
     });
     s.on('error', () => {}); // 'close' follows; a peer that vanishes is an unplugged cable
     s.on('close', () => {
