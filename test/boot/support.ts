@@ -84,3 +84,10 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** Runs iproute2's `ip`; its output, or an Error with what it said. */
+export function ip(...args: string[]): string {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
