@@ -4,6 +4,7 @@
 
 import { UsageError } from './errors.js';
 import { parseVxlanAddress } from '../host/net/vxlan-link.js';
+import { checkIfname } from '../host/net/tap-link.js';
 
 // One definition of each: the VmSpec's (vmm/spec.ts), which the command line becomes.
 export type { DiskSpec, NicSpec, PublishSpec, ShareSpec } from '../vmm/spec.js';
@@ -87,7 +88,7 @@ export function takeVxlanOption(to: { vni?: number; remote?: string; local?: str
   return true;
 }
 
-const NET_USAGE = 'user[,mac=M][,capture=FILE], socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE], switch=NAME[,vlan=N][,mac=M][,capture=FILE], vxlan,vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,mac=M][,capture=FILE] or none';
+const NET_USAGE = 'user[,mac=M][,capture=FILE], socket,listen=|connect=HOST:PORT|unix:PATH[,mac=M][,capture=FILE], switch=NAME[,vlan=N][,mac=M][,capture=FILE], vxlan,vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,mac=M][,capture=FILE], tap,ifname=NAME[,mac=M][,capture=FILE] or none';
 
 /** --net: the NIC and what its frames go to, in QEMU's words (-netdev user / socket).
  *  Null for none. A socket or switch NIC without a MAC gets a random one. */
@@ -95,7 +96,7 @@ export function parseNet(text: string, random: () => number = Math.random): NicS
   const [first, ...opts] = splitOptions(text);
   if (first === 'none' && !opts.length) return null;
   const kind = first.startsWith('switch=') ? 'switch' : first;
-  if (kind !== 'user' && kind !== 'socket' && kind !== 'switch' && kind !== 'vxlan') throw new UsageError(`--net ${text}: use ${NET_USAGE}`);
+  if (kind !== 'user' && kind !== 'socket' && kind !== 'switch' && kind !== 'vxlan' && kind !== 'tap') throw new UsageError(`--net ${text}: use ${NET_USAGE}`);
   const nic: NicSpec = { network: kind };
   if (kind === 'switch') {
     nic.switch = first.slice(7);
@@ -112,6 +113,11 @@ export function parseNet(text: string, random: () => number = Math.random): NicS
     else if (kind === 'socket' && (key === 'listen' || key === 'connect') && value) nic[key] = value;
     else if (kind === 'switch' && key === 'vlan' && /^\d{1,4}$/.test(value) && +value >= 1 && +value <= 4094) nic.vlan = +value;
     else if (kind === 'vxlan' && takeVxlanOption(nic, key, value)) continue;
+    else if (kind === 'tap' && key === 'ifname' && value) {
+      const bad = checkIfname(value);
+      if (bad) throw new UsageError(`--net ${text}: ${bad}`);
+      nic.ifname = value;
+    }
     else throw new UsageError(`--net ${text}: unknown or bad option '${o}' (${NET_USAGE})`);
   }
   if (kind === 'socket') {
@@ -120,6 +126,7 @@ export function parseNet(text: string, random: () => number = Math.random): NicS
     if (!/^(unix:.+|(\[[^\]]+\]|[^:]*):\d{1,5})$/.test(a)) throw new UsageError(`--net ${text}: '${a}' is not HOST:PORT or unix:PATH`);
   }
   if (kind === 'vxlan' && (nic.vni === undefined || nic.remote === undefined)) throw new UsageError(`--net ${text}: a vxlan tunnel needs vni=N and remote=IP[:PORT]`);
+  if (kind === 'tap' && nic.ifname === undefined) throw new UsageError(`--net ${text}: a tap needs ifname=NAME`);
   // Two guests on one wire or switch must not share QEMU's default address.
   if (kind !== 'user') nic.mac ??= `52:54:00:${[0, 1, 2].map(() => Math.floor(random() * 256).toString(16).padStart(2, '0')).join(':')}`;
   return nic;

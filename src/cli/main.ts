@@ -63,6 +63,9 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
   --net vxlan,vni=N,remote=IP[:PORT][,local=[IP][:PORT]][,mac=M][,capture=FILE]
                    a VXLAN tunnel (UDP 4789 by default) to another rvisor or to
                    Linux's vxlan device (ip link add ... type vxlan id N remote IP)
+  --net tap,ifname=NAME[,mac=M][,capture=FILE]
+                   a host TAP device NAME, made while the VM runs by socat (needs
+                   root and the socat package); bridge or address it on the host
   --net none       no network card
   --publish [ADDR:]HOSTPORT:GUESTPORT[/udp]
                    forward a host port (on 127.0.0.1 unless ADDR) to the guest

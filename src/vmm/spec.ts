@@ -8,6 +8,11 @@
 
 import { Ajv, type ErrorObject } from 'ajv';
 
+/** A Linux interface name: at most 15 bytes (IFNAMSIZ less its NUL), not . or .., and
+ *  kept to characters no path, shell or socat address (which `,` `:` and `!!` split)
+ *  reads specially: the name goes into socat's command line. */
+export const IFNAME_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9_.-]{1,15}$';
+
 export interface DiskSpec {
   file: string;
   /** Probed from the file when absent (with the restrictions docs/security.md gives). */
@@ -30,8 +35,8 @@ export interface NicSpec {
    *  rvisor or a QEMU guest, in QEMU's stream protocol (-netdev socket / stream).
    *  'switch': a port on one of the host daemon's virtual switches (`switch` names it).
    *  'vxlan': a VXLAN tunnel (RFC 7348) to one remote endpoint, an rvisor or Linux's own
-   *  vxlan device. */
-  network: 'user' | 'socket' | 'switch' | 'vxlan';
+   *  vxlan device. 'tap': a host TAP device (`ifname` names it), made and held by socat. */
+  network: 'user' | 'socket' | 'switch' | 'vxlan' | 'tap';
   /** switch only: the daemon's switch, and the VLAN of this port (default 1). */
   switch?: string;
   vlan?: number;
@@ -47,6 +52,8 @@ export interface NicSpec {
   vni?: number;
   remote?: string;
   local?: string;
+  /** tap only: the host interface's name (IFNAME_PATTERN). */
+  ifname?: string;
   /** A pcap file that gets every frame to and from the NIC. */
   capture?: string;
 }
@@ -133,7 +140,8 @@ export const VM_SPEC_SCHEMA = {
       items: {
         type: 'object', additionalProperties: false, required: ['network'],
         properties: {
-          network: { enum: ['user', 'socket', 'switch', 'vxlan'] },
+          network: { enum: ['user', 'socket', 'switch', 'vxlan', 'tap'] },
+          ifname: { type: 'string', pattern: IFNAME_PATTERN },
           vni: { type: 'integer', minimum: 0, maximum: 0xffffff },
           remote: { type: 'string', minLength: 1, maxLength: 64 },
           local: { type: 'string', minLength: 1, maxLength: 64 },
@@ -249,6 +257,7 @@ export function parseVmSpec(input: unknown): VmSpec {
     if (n.network !== 'switch' && n.vlan !== undefined) problems.push(`nics.${i}: a VLAN is for a switch network`);
     if (n.network === 'vxlan' && (n.vni === undefined || n.remote === undefined)) problems.push(`nics.${i}: a vxlan network needs vni and remote`);
     if (n.network !== 'vxlan' && (n.vni !== undefined || n.remote !== undefined || n.local !== undefined)) problems.push(`nics.${i}: vni, remote and local are for a vxlan network`);
+    if ((n.network === 'tap') !== (n.ifname !== undefined)) problems.push(`nics.${i}: a tap network names its interface (ifname), and only it does`);
   });
   if (spec.boot.kernel === undefined) spec.boot.image ??= 'debian';
   else if (spec.boot.image !== undefined) problems.push('boot: name an image or a kernel, not both');

@@ -84,3 +84,44 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** Runs iproute2's `ip`; its output, or an Error with what it said. */
+export function ip(...args: string[]): string {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A server in network namespace `ns` at HOST:PORT for a guest to reach: it takes one
+ *  connection, prints 'server got: ' and the line it read, and ends. `finished` waits
+ *  for that, at most 10 s (call it once the guest has sent), with what it printed. */
+export function namespaceServer(ns: string, host: string, port: number): { finished: () => Promise<{ status: number | null; output: string }>; kill: () => void } {
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', `
+    const s = require('node:net').createServer((c) => {
+      let got = '';
+      c.on('data', (d) => { got += d; });
+      c.on('end', () => { console.log('server got: ' + got.trim()); c.end(); s.close(); });
+    });
+    s.listen(${port}, ${JSON.stringify(host)}, () => console.log('listening'));
+    setTimeout(() => process.exit(2), 540000).unref();`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  server.stdout.on('data', (d) => (output += d));
+  server.stderr.on('data', (d) => (output += d));
+  const closed = new Promise<number | null>((r) => server.on('close', r));
+  const kill = () => server.kill('SIGKILL');
+  return {
+    finished: async () => {
+      const timer = setTimeout(kill, 10_000);
+      const status = await closed;
+      clearTimeout(timer);
+      return { status, output };
+    },
+    kill,
+  };
+}
+
+/** The guest's side of a namespace test, for `sh -c`: waits up to a minute for HOST to
+ *  answer a ping, pings it 3 times (exit 3 when they fail), then sends LINE to HOST:PORT. */
+export function pingThenSend(host: string, port: number, line: string): string {
+  return `n=0; until ping -c 1 -W 1 ${host} >/dev/null || [ $n -gt 60 ]; do n=$((n+1)); done; ping -c 3 -W 5 ${host} || exit 3; echo ${line} | nc -w 5 ${host} ${port}; echo sent`;
+}

@@ -5,18 +5,13 @@
 // otherwise.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { ensureImage, rvisor } from './support.js';
+import { ensureImage, ip, namespaceServer, pingThenSend, rvisor } from './support.js';
 
 const NS = `rvx${process.pid}`;
 const HOST_END = `rvxh${process.pid % 100000}`;
 const canNetns = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0 && spawnSync('ethtool', ['--version']).status === 0;
-
-function ip(...args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-}
 
 before(() => {
   if (!canNetns) return;
@@ -44,30 +39,16 @@ after(() => {
 });
 
 test('a guest reaches a server in a namespace through Linux\'s vxlan device', { timeout: 600_000, skip: canNetns ? false : 'needs root, iproute2 and ethtool' }, async () => {
-  // The server: takes one connection, prints what it got, answers, and ends.
-  const server = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `
-    const s = require('node:net').createServer((c) => {
-      let got = '';
-      c.on('data', (d) => { got += d; });
-      c.on('end', () => { console.log('server got: ' + got.trim()); c.end(); s.close(); });
-    });
-    s.listen(8080, '192.168.100.2', () => console.log('listening'));
-    setTimeout(() => process.exit(2), 540000).unref();`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  server.stdout.on('data', (d) => (out += d));
-  server.stderr.on('data', (d) => (out += d));
-  const served = new Promise<number | null>((r) => server.on('close', r));
-  after(() => server.kill('SIGKILL'));
+  const server = namespaceServer(NS, '192.168.100.2', 8080);
+  after(() => server.kill());
   const r = await rvisor(['run', 'debian', '--mem', '256M', '--net', 'vxlan,vni=100,remote=10.201.0.2,local=10.201.0.1:4789,mac=52:54:00:00:0c:01',
-    '--append', 'console=ttyS0 quiet rvisor.ip=192.168.100.5/24', '--', 'sh', '-c',
-    'n=0; until ping -c 1 -W 1 192.168.100.2 >/dev/null || [ $n -gt 60 ]; do n=$((n+1)); done; ping -c 3 -W 5 192.168.100.2 || exit 3; echo hello-through-vxlan | nc -w 5 192.168.100.2 8080; echo sent']);
+    '--append', 'console=ttyS0 quiet rvisor.ip=192.168.100.5/24', '--', 'sh', '-c', pingThenSend('192.168.100.2', 8080, 'hello-through-vxlan')]);
   assert.equal(r.status, 0, `status ${r.status}\n${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}`);
   assert.match(r.stdout, /3 packets transmitted, 3 packets received/);
-  // The server has had its line by the time the guest ends; a wait bounds a failure.
-  const timer = setTimeout(() => server.kill('SIGKILL'), 10_000);
-  assert.equal(await served, 0, out);
-  clearTimeout(timer);
-  assert.match(out, /server got: hello-through-vxlan/);
+  // The server has had its line by the time the guest ends.
+  const served = await server.finished();
+  assert.equal(served.status, 0, served.output);
+  assert.match(served.output, /server got: hello-through-vxlan/);
   // The namespace's vxlan device learned the guest's MAC behind rvisor's endpoint.
   const fdb = spawnSync('bridge', ['-n', NS, 'fdb', 'show', 'dev', 'vx100'], { encoding: 'utf8' });
   if (fdb.status === 0) assert.match(fdb.stdout, /52:54:00:00:0c:01 dst 10\.201\.0\.1/);

@@ -45,9 +45,12 @@ test('--net: user, none, and a socket wire that listens or connects, with a MAC 
   assert.deepEqual(parseNet('socket,connect=unix:/run/w.sock,mac=52:54:00:00:00:09'), { network: 'socket', connect: 'unix:/run/w.sock', mac: '52:54:00:00:00:09' });
   assert.deepEqual(parseNet('vxlan,vni=100,remote=10.200.0.2,local=10.200.0.1:4789', () => 0.5),
     { network: 'vxlan', vni: 100, remote: '10.200.0.2', local: '10.200.0.1:4789', mac: '52:54:00:80:80:80' });
+  assert.deepEqual(parseNet('tap,ifname=rvtap0,capture=/tmp/t.pcap', () => 0.5), { network: 'tap', ifname: 'rvtap0', capture: '/tmp/t.pcap', mac: '52:54:00:80:80:80' });
+  assert.throws(() => parseNet('tap,ifname=../x'), /--net tap,ifname=\.\.\/x: '\.\.\/x' is not an interface name/);
+  assert.throws(() => parseNet('tap'), /--net tap: a tap needs ifname=NAME/);
   const macs = new Set(Array.from({ length: 20 }, () => parseNet('socket,listen=:1')!.mac));
   assert.ok(macs.size > 15, 'socket NICs get random MACs');
-  for (const bad of ['tap', 'none,mac=52:54:00:00:00:01', 'socket', 'socket,listen=:1,connect=:2', 'socket,listen=7000', 'user,listen=:1',
+  for (const bad of ['tun', 'tap', 'tap,ifname=', 'tap,ifname=1234567890123456', 'user,ifname=tap0', 'tap,ifname=t0,vni=1', 'none,mac=52:54:00:00:00:01', 'socket', 'socket,listen=:1,connect=:2', 'socket,listen=7000', 'user,listen=:1',
     'user,mac=01:00:5e:00:00:01', 'user,mac=52:54:00', 'user,speed=10', 'socket,connect=',
     'vxlan,remote=10.0.0.2', 'vxlan,vni=1', 'vxlan,vni=16777216,remote=10.0.0.2', 'vxlan,vni=1,remote=host.example', 'vxlan,vni=1,remote=:4789', 'user,vni=1']) {
     assert.throws(() => parseNet(bad), UsageError, bad);

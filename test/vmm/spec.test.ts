@@ -35,14 +35,14 @@ test('a full spec comes back as given', () => {
 });
 
 test('each bad field is named, all of them at once', () => {
-  assert.deepEqual(problems({ memory: 5, harts: 9, disks: [{ file: 1, x: 2 }], nics: [{ network: 'tap' }], color: 'red' }), [
+  assert.deepEqual(problems({ memory: 5, harts: 9, disks: [{ file: 1, x: 2 }], nics: [{ network: 'tun' }], color: 'red' }), [
     "spec: unknown field 'color'",
     'memory: must be >= 4096',
     'memory: must be multiple of 4096',
     'harts: must be <= 8',
     "disks.0: unknown field 'x'",
     'disks.0.file: must be string',
-    'nics.0.network: must be one of "user", "socket", "switch", "vxlan"',
+    'nics.0.network: must be one of "user", "socket", "switch", "vxlan", "tap"',
   ]);
   assert.deepEqual(problems({}), ["spec: missing field 'memory'"]);
   assert.deepEqual(problems('512M'), ['spec: must be object']);
@@ -68,9 +68,20 @@ test('NICs: a socket network listens or connects, and only the user network publ
   assert.throws(() => nic({ network: 'socket', listen: ':1', connect: ':2' }), /one of them/);
   assert.throws(() => nic({ network: 'user', connect: ':2' }), /listen and connect are for a socket network/);
   assert.throws(() => nic({ network: 'socket', connect: ':2', publish: [{ proto: 'tcp', hostPort: 80, guestPort: 80 }] }), /publish needs the user network/);
-  assert.throws(() => nic({ network: 'tap' }), /nics.0.network: must be one of "user", "socket", "switch", "vxlan"/);
+  assert.throws(() => nic({ network: 'tun' }), /nics.0.network: must be one of "user", "socket", "switch", "vxlan", "tap"/);
   assert.equal(nic({ network: 'vxlan', vni: 100, remote: '10.0.0.2' }).nics[0].vni, 100);
   assert.throws(() => nic({ network: 'vxlan', remote: '10.0.0.2' }), /nics.0: a vxlan network needs vni and remote/);
   assert.throws(() => nic({ network: 'user', vni: 1 }), /vni, remote and local are for a vxlan network/);
   assert.throws(() => nic({ network: 'vxlan', vni: 1 << 24, remote: '10.0.0.2' }), /nics.0.vni/);
+});
+
+test('NICs: a tap names its host interface, and only a tap does', () => {
+  const nic = (n: object) => parseVmSpec({ memory: 1 << 20, nics: [n] });
+  assert.equal(nic({ network: 'tap', ifname: 'rvtap0' }).nics[0].ifname, 'rvtap0');
+  assert.equal(nic({ network: 'tap', ifname: 'a.b_c-123456789' }).nics[0].ifname, 'a.b_c-123456789');
+  assert.throws(() => nic({ network: 'tap' }), /nics.0: a tap network names its interface \(ifname\), and only it does/);
+  assert.throws(() => nic({ network: 'user', ifname: 'rvtap0' }), /nics.0: a tap network names its interface/);
+  for (const bad of ['', '.', '..', 'a/b', 'a b', '1234567890123456', 'tap:0']) {
+    assert.throws(() => nic({ network: 'tap', ifname: bad }), /nics.0.ifname: must match pattern/, JSON.stringify(bad));
+  }
 });

@@ -10,6 +10,7 @@ import { PcapFile } from '../net/pcap-file.js';
 import { parseStreamAddress, StreamLink } from '../net/stream-link.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
 import { VxlanLink, vxlanEndpoints } from '../net/vxlan-link.js';
+import { TapLink } from '../net/tap-link.js';
 import { stateRoot } from '../daemon/paths.js';
 import { join } from 'node:path';
 import { DirectoryShare, ShareError } from '../../share/index.js';
@@ -92,7 +93,8 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
   };
 }
 
-/** The backend of one NIC: the user-mode NAT, a socket to a peer, a switch or a tunnel. */
+/** The backend of one NIC: the user-mode NAT, a socket to a peer, a switch, a tunnel or a
+ *  host tap. */
 async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => void, closers: (() => void)[]): Promise<EthernetEndpoint> {
   if (n.network === 'user') {
     const nat = new UserNet({ publish: (n.publish ?? []).map((p) => ({ ...p })) });
@@ -115,6 +117,13 @@ async function openNetwork(n: NicSpec, names: DeviceNames, warn: (m: string) => 
   if (n.network === 'vxlan') {
     const link = await Promise.resolve().then(() => VxlanLink.open({ vni: n.vni!, ...vxlanEndpoints(n.remote!, n.local) }, (m) => warn(`${names.net} ${m}`))).catch((e: Error) => {
       throw new VmError(`${names.net} vxlan: ${e.message}`);
+    });
+    closers.push(() => link.close());
+    return link;
+  }
+  if (n.network === 'tap') {
+    const link = await TapLink.open({ ifname: n.ifname! }, (m) => warn(`${names.net} ${m}`)).catch((e: Error) => {
+      throw new VmError(`${names.net} ${e.message}`);
     });
     closers.push(() => link.close());
     return link;
