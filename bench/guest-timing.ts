@@ -16,10 +16,10 @@ export function timedValue(out: string, label: string): number | undefined {
 }
 
 /** Runs a VMM (rvisor or QEMU) to its end and returns what the guest printed. */
-export function guestOutput(cmd: string, args: string[]): Promise<string> {
+export function guestOutput(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env });
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => resolve(out));
   });

@@ -1,10 +1,13 @@
 // Guest-to-guest networking: TCP throughput (32 MiB with nc) and ping latency between two
-// Debian guests on one segment, for two rvisor guests on a socket wire (QEMU's stream
-// protocol, the path a standalone run takes into a daemon switch) and on a VXLAN tunnel
-// over loopback, and for two qemu-system-riscv64 guests on QEMU's own socket network,
-// all booting the same kernel and initramfs.
+// Debian guests on one segment, for two rvisor guests on a daemon's switch (each joins
+// through the switch's socket), on a point-to-point socket wire (QEMU's stream protocol)
+// and on a VXLAN tunnel over loopback, and for two qemu-system-riscv64 guests on QEMU's
+// own socket network, all booting the same kernel and initramfs.
 
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine } from '../src/host/index.js';
@@ -48,8 +51,9 @@ export async function switchBench(): Promise<void> {
   const image = await debianImageFor('guest-to-guest network');
   if (!image) return;
   console.log(`\nGuest to guest on one segment: ${MIB} MiB over TCP (MB/s) and ping round trip (ms)`);
-  const rvisor = (net: (role: 'a' | 'b') => string) => (role: 'a' | 'b') => guestOutput(process.execPath, [CLI, 'run', 'debian', '--mem', '256M',
-    '--net', `${net(role)},mac=${mac(role)}`, '--append', append(role === 'a' ? A : B), '--', ...(role === 'a' ? serverScript : clientScript)]);
+  const rvisor = (net: (role: 'a' | 'b') => string, env?: NodeJS.ProcessEnv) => (role: 'a' | 'b') => guestOutput(process.execPath, [CLI, 'run', 'debian', '--mem', '256M',
+    '--net', `${net(role)},mac=${mac(role)}`, '--append', append(role === 'a' ? A : B), '--', ...(role === 'a' ? serverScript : clientScript)], env);
+  await withDaemonNetwork(async (env) => report('rvisor switch', await pair(rvisor(() => 'switch=bench', env))));
   const port = await freePort();
   report('rvisor socket', await pair(rvisor((role) => (role === 'a' ? `socket,listen=127.0.0.1:${port}` : `socket,connect=127.0.0.1:${port}`))));
   const [pa, pb] = [await freePort(), await freePort()];
@@ -64,6 +68,26 @@ export async function switchBench(): Promise<void> {
   report('qemu socket', await pair((role) => guestOutput(QEMU, ['-M', 'virt', '-m', '256M', '-nographic', '-kernel', kernelPath, '-initrd', initrdPath,
     '-append', `${append(role === 'a' ? A : B)} ${guestCommandLine(role === 'a' ? serverScript : clientScript)}`,
     '-netdev', `socket,id=n0,${role === 'a' ? 'listen' : 'connect'}=127.0.0.1:${qport}`, '-device', `virtio-net-device,netdev=n0,mac=${mac(role)}`])));
+}
+
+/** A daemon (`rvisor serve`) of its own with network `bench`, for the while of `use`. */
+async function withDaemonNetwork(use: (env: NodeJS.ProcessEnv) => Promise<void>): Promise<void> {
+  const state = mkdtempSync(join(tmpdir(), 'rvisor-bench-net-'));
+  const env = { ...process.env, RVISOR_STATE: state, RVISOR_HOST: `unix:${join(state, 'api.sock')}` };
+  const daemon = spawn(process.execPath, [CLI, 'serve', '--socket', join(state, 'api.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      daemon.stderr.on('data', (d) => { log += d; if (/listening on/.test(log)) resolve(); });
+      daemon.on('exit', () => reject(new Error(`rvisor serve exited: ${log}`)));
+    });
+    const created = await new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'network', 'create', 'bench'], { env, stdio: 'ignore' }).on('exit', resolve));
+    if (created !== 0) throw new Error('rvisor network create bench failed');
+    await use(env);
+  } finally {
+    daemon.kill();
+    rmSync(state, { recursive: true, force: true });
+  }
 }
 
 function report(name: string, r: PairResult): void {
