@@ -77,6 +77,13 @@ test('rules that do not parse are refused with the rule and the reason', () => {
   bad({ action: 'allow', direction: 'in', proto: 'tcp', port: '90-80' }, /not within 1-65535/);
   bad({ action: 'allow', direction: 'in', proto: 'tcp', port: 'ssh' }, /port 'ssh' is not N or N-M/);
   assert.throws(() => new Firewall({ policy: { in: 'drop' }, rules: [] } as unknown as FirewallSpec), /policy in: 'drop'/);
+  // A file edited by hand has had no schema check: Object's own keys are no protocols, and
+  // what is not an object or a string is refused the same clear way.
+  bad({ action: 'deny', direction: 'out', proto: 'constructor' }, /rule 0: protocol 'constructor'/);
+  bad({ action: 'deny', direction: 'out', proto: 'tcp', port: 22 }, /port '22' is not N or N-M/);
+  assert.throws(() => new Firewall({ rules: [null] } as unknown as FirewallSpec), (e: unknown) => e instanceof FirewallError && /rule 0: not an object/.test(e.message));
+  assert.throws(() => new Firewall(null as unknown as FirewallSpec), FirewallError);
+  assert.throws(() => new Firewall({ policy: 'deny', rules: [] } as unknown as FirewallSpec), /policy: an object/);
 });
 
 test('on the switch: the firewall filters both ways, and guests cannot take each other\'s IPs or serve DHCP', async () => {

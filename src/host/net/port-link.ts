@@ -51,7 +51,10 @@ export class PortLink implements EthernetEndpoint {
     Atomics.add(this.counts, this.out, 1);
     // The caller keeps no claim on the frame: a frame that is its whole buffer moves.
     const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength && frame.buffer instanceof ArrayBuffer;
-    const f = whole ? frame : frame.slice();
+    // Anything else is copied, with new Uint8Array(): a Buffer's slice() is a view, and
+    // moving its buffer would take the rest of the caller's buffer (a socket's read
+    // buffer, say) away from it.
+    const f = whole ? frame : new Uint8Array(frame);
     this.end.port.postMessage(f, [f.buffer as ArrayBuffer]);
   }
 

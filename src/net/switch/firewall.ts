@@ -52,15 +52,24 @@ function parseIpv4(text: string): number | null {
   return b.some((x) => x > 255) ? null : ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
 }
 
+/** A spec read from a file edited by hand has had no schema check: a rule or policy that is
+ *  not an object must be a FirewallError (a 422 naming it), not a TypeError later. */
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 function compile(r: FirewallRule, i: number): CompiledRule {
   const bad = (why: string) => new FirewallError(`rule ${i}: ${why}`);
+  if (!isObject(r)) throw bad('not an object');
   if (r.action !== 'allow' && r.action !== 'deny') throw bad(`action '${r.action}' is not allow or deny`);
   if (r.direction !== 'in' && r.direction !== 'out') throw bad(`direction '${r.direction}' is not in or out`);
-  const proto = r.proto === undefined || r.proto === 'any' ? 0 : PROTO[r.proto];
+  // A string and an own key: PROTO['constructor'] is Object's, and a deny rule for that
+  // protocol would be taken and then match nothing, letting through what it was to stop.
+  const known = typeof r.proto === 'string' && Object.hasOwn(PROTO, r.proto);
+  const proto = r.proto === undefined || r.proto === 'any' ? 0 : known ? PROTO[r.proto] : undefined;
   if (proto === undefined) throw bad(`protocol '${r.proto}' is not tcp, udp, icmp or any`);
   let net = 0, mask = 0;
   if (r.cidr !== undefined) {
-    const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(r.cidr);
+    // Strings only (cidr and port): a regex takes a number or an array as its text.
+    const m = typeof r.cidr === 'string' ? /^([^/]+)(?:\/(\d{1,2}))?$/.exec(r.cidr) : null;
     const addr = m ? parseIpv4(m[1]) : null;
     const bits = m?.[2] === undefined ? 32 : Number(m[2]);
     if (addr === null || bits > 32) throw bad(`'${r.cidr}' is not an IPv4 CIDR`);
@@ -69,7 +78,7 @@ function compile(r: FirewallRule, i: number): CompiledRule {
   }
   let lo = 0, hi = 65535;
   if (r.port !== undefined) {
-    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(r.port);
+    const m = typeof r.port === 'string' ? /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(r.port) : null;
     if (!m || (proto !== PROTO.tcp && proto !== PROTO.udp)) throw bad(m ? 'a port needs tcp or udp' : `port '${r.port}' is not N or N-M`);
     lo = Number(m[1]);
     hi = m[2] === undefined ? lo : Number(m[2]);
@@ -109,7 +118,9 @@ export class Firewall {
   private readonly flows = new Map<string, number>();
 
   constructor(spec: FirewallSpec, private readonly now: () => number = () => performance.now()) {
+    if (!isObject(spec)) throw new FirewallError('a firewall is an object with a list of rules');
     if (!Array.isArray(spec.rules)) throw new FirewallError('rules: a list of rules');
+    if (spec.policy !== undefined && !isObject(spec.policy)) throw new FirewallError('policy: an object with in and out');
     this.rules = spec.rules.map(compile);
     for (const d of ['in', 'out'] as const) {
       const p = spec.policy?.[d];
