@@ -135,7 +135,7 @@ export class UserNet implements EthernetEndpoint {
     this.learn(ip.src, eth.src);
     if (ip.proto === PROTO_UDP) return this.udpInput(ip);
     if (ip.proto === PROTO_TCP) return this.tcpInput(ip);
-    if (ip.proto === PROTO_ICMP && (ip.dst === GATEWAY_IP || ip.dst === DNS_IP)) {
+    if (ip.proto === PROTO_ICMP && (ip.dst === GATEWAY_IP || ip.dst === DNS_IP) && isGuestAddress(ip.src)) {
       const reply = echoReply(ip.payload);
       if (reply) this.sendIp(ip.dst, ip.src, PROTO_ICMP, reply, false);
       return reply !== null;
@@ -243,6 +243,10 @@ export class UserNet implements EthernetEndpoint {
   private sendIp(src: Ip, dst: Ip, proto: number, payload: Uint8Array, dontFragment: boolean): void {
     const broadcast = dst === LIMITED_BROADCAST || dst === SUBNET_BROADCAST;
     const mac = broadcast ? BROADCAST_MAC : this.hosts.macFor(dst);
+    if (!mac && !isGuestAddress(dst)) {
+      this.stats.dropped++; // nobody on the segment can be there: not worth an ARP
+      return;
+    }
     if (!mac) {
       // Nobody known there yet: ask, and let the sender's retransmission carry the data.
       this.emit(BROADCAST_MAC, ETHERTYPE_ARP, [buildArp(ARP_REQUEST, GATEWAY_MAC, GATEWAY_IP, new Uint8Array(6), dst)]);

@@ -255,11 +255,15 @@ export class EthernetSwitch {
    *  an ARP probe) claims nothing. */
   private guardIp(from: SwitchPort, f: Uint8Array, vid: number): 'spoofed-ip' | 'dhcp-server' | null {
     let ip: number;
-    if (f[12] === 0x08 && f[13] === 0x00 && f.length >= 34) {
+    const ipv4 = f[12] === 0x08 && f[13] === 0x00, arp = f[12] === 0x08 && f[13] === 0x06;
+    // An IPv4 or ARP frame too short to show its whole header cannot be checked, so it is
+    // refused: an unchecked sender is what the guard is for (receivers drop them anyway).
+    if ((ipv4 && f.length < 34) || (arp && f.length < 42)) return 'spoofed-ip';
+    if (ipv4) {
       const l4 = 14 + (f[14] & 0x0f) * 4;
       if (f[23] === 17 && f.length >= l4 + 2 && ((f[l4] << 8) | f[l4 + 1]) === 67) return 'dhcp-server';
       ip = ((f[26] << 24) | (f[27] << 16) | (f[28] << 8) | f[29]) >>> 0;
-    } else if (f[12] === 0x08 && f[13] === 0x06 && f.length >= 32) {
+    } else if (arp) {
       ip = ((f[28] << 24) | (f[29] << 16) | (f[30] << 8) | f[31]) >>> 0;
     } else return null;
     if (ip === 0) return null;

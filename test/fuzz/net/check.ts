@@ -4,7 +4,8 @@
 // gateway or from an address the guest sent to, and addressed to the guest: to a MAC
 // and an IP the guest itself used as its own in some frame, or to broadcast. The NAT
 // answers whoever a frame claims to be from (an ARP sender, a DHCP client's chaddr and
-// ciaddr), so those count as the guest too.
+// ciaddr), so those count as the guest too; and a DHCP reply may go to the address it
+// hands out (yiaddr), which the NAT's lease table chose for a MAC the guest used.
 
 import assert from 'node:assert/strict';
 import { DNS, GATEWAY, GATEWAY_MAC, GUEST, type Parsed, cat, csum, parse } from '../../net/frames.js';
@@ -44,14 +45,14 @@ export class FrameAudit {
     const p = parse(f);
     assert.ok(this.macs.has(key(p.dstMac)), `frame to ${key(p.dstMac)}, a MAC the guest never used`);
     if (p.type === 0x0806) {
-      checkArp(p);
+      checkArp(p, this.ips);
       return [p];
     }
     assert.equal(p.type, 0x0800, `EtherType 0x${p.type.toString(16)}`);
     const ipv4 = p.ip;
     assert.ok(ipv4, 'IPv4 parsed');
     assert.ok(this.peers.has(ipv4.src), `IP from ${ipv4.src}, an address the guest never sent to`);
-    assert.ok(this.ips.has(ipv4.dst), `IP to ${ipv4.dst}, an address the guest never used`);
+    assert.ok(this.ips.has(ipv4.dst) || isDhcpOfferTo(p, ipv4.dst), `IP to ${ipv4.dst}, an address the guest never used`);
     assert.ok(ipv4.ttl > 0, 'TTL 0');
     assert.ok([1, 6, 17].includes(ipv4.proto), `IP protocol ${ipv4.proto}`);
     if (ipv4.flags & 0x3fff) {
@@ -95,7 +96,8 @@ export class FrameAudit {
   }
 }
 
-function checkArp(p: Parsed): void {
+/** `guestIps`: the addresses the guest used; a request asks for one of them. */
+function checkArp(p: Parsed, guestIps: ReadonlySet<string>): void {
   const a = p.payload;
   assert.ok(a.length >= 28, 'ARP shorter than 28 bytes');
   assert.deepEqual(Array.from(a.subarray(0, 6)), [0, 1, 8, 0, 6, 4], 'ARP for Ethernet/IPv4');
@@ -105,7 +107,7 @@ function checkArp(p: Parsed): void {
   const sender = key(a.subarray(14, 18));
   assert.ok(sender === key(GATEWAY) || sender === key(DNS), `ARP from ${sender}`);
   if (op === 2) assert.deepEqual(a.subarray(18, 24), p.dstMac, 'ARP reply to its target');
-  else assert.equal(key(a.subarray(24, 28)), key(GUEST), 'ARP request for the guest');
+  else assert.ok(guestIps.has(key(a.subarray(24, 28))), `ARP request for ${key(a.subarray(24, 28))}, not an address of the guest`);
 }
 
 function checkIcmp(icmp: Uint8Array): void {
@@ -113,4 +115,10 @@ function checkIcmp(icmp: Uint8Array): void {
   assert.equal(csum(icmp), 0, 'ICMP checksum');
   const [type, code] = icmp;
   assert.ok((type === 0 && code === 0) || (type === 3 && code === 3), `ICMP type ${type} code ${code}`);
+}
+
+/** A DHCP server reply unicast to the address it offers (RFC 2131 4.1). */
+function isDhcpOfferTo(p: Parsed, dst: string): boolean {
+  const u = p.udp;
+  return u !== undefined && u.sport === 67 && u.dport === 68 && u.payload.length >= 20 && key(u.payload.subarray(16, 20)) === dst;
 }
