@@ -82,7 +82,7 @@ test('firewall rules that do not parse get a clear error', async (t) => {
   const nets = await Networks.open(dir, () => {});
   t.after(() => nets.close());
   await assert.rejects(nets.create({ name: 'bad', firewall: { rules: [{ action: 'allow', direction: 'in', cidr: '10.0.0.0/40' }] } }),
-    (e: unknown) => e instanceof HostError && e.status === 422 && /network bad firewall: rule 0: '10\.0\.0\.0\/40' is not an IPv4 CIDR/.test(e.message));
+    (e: unknown) => e instanceof HostError && e.status === 422 && /network bad firewall: rule 0: '10\.0\.0\.0\/40' is not an IPv4 or IPv6 CIDR/.test(e.message));
   assert.equal(existsSync(join(dir, 'bad.json')), false);
   assert.deepEqual(parseFirewall(['deny,out,udp,cidr=10.0.0.0/8,port=53'], 'in=allow'), { rules: [{ action: 'deny', direction: 'out', proto: 'udp', cidr: '10.0.0.0/8', port: '53' }], policy: { in: 'allow' } });
   for (const [rules, policy] of [[['permit,in']], [['allow,sideways']], [['allow,in,tcp,port=ssh']], [[], 'in=drop']] as [string[], string?][]) {

@@ -71,8 +71,8 @@ test('rules that do not parse are refused with the rule and the reason', () => {
   bad({ action: 'permit', direction: 'in' }, /rule 0: action 'permit' is not allow or deny/);
   bad({ action: 'allow', direction: 'up' }, /direction 'up'/);
   bad({ action: 'allow', direction: 'in', proto: 'sctp' }, /protocol 'sctp'/);
-  bad({ action: 'allow', direction: 'in', cidr: '10.0.0.0/33' }, /'10\.0\.0\.0\/33' is not an IPv4 CIDR/);
-  bad({ action: 'allow', direction: 'in', cidr: '300.0.0.1' }, /not an IPv4 CIDR/);
+  bad({ action: 'allow', direction: 'in', cidr: '10.0.0.0/33' }, /'10\.0\.0\.0\/33' is not an IPv4 or IPv6 CIDR/);
+  bad({ action: 'allow', direction: 'in', cidr: '300.0.0.1' }, /not an IPv4 or IPv6 CIDR/);
   bad({ action: 'allow', direction: 'in', port: '22' }, /a port needs tcp or udp/);
   bad({ action: 'allow', direction: 'in', proto: 'tcp', port: '90-80' }, /not within 1-65535/);
   bad({ action: 'allow', direction: 'in', proto: 'tcp', port: 'ssh' }, /port 'ssh' is not N or N-M/);
@@ -126,4 +126,56 @@ test('a DHCP client\'s exchange passes a deny-all firewall; a DHCP server reply 
   assert.equal(fw.allows(ipv4({ proto: 17, src: '10.0.2.2', dst: '10.0.2.15', sport: 67, dport: 68 }), 'in'), true, 'OFFER');
   assert.equal(fw.allows(ipv4({ proto: 17, src: GUEST, dst: CLIENT, sport: 67, dport: 68 }), 'out'), false, 'the guest as a server');
   assert.equal(fw.allows(ipv4({ proto: 17, src: CLIENT, dst: GUEST, sport: 68, dport: 67 }), 'in'), false, 'a client asking the guest');
+});
+
+/** An IPv6 packet in an Ethernet frame; `ext`: extension headers (next-header, bytes) first. */
+function ipv6(o: { next: number; src: string; dst: string; sport?: number; dport?: number; icmpType?: number; ext?: { type: number; bytes: number[] }[] }): Uint8Array {
+  const addr = (t: string) => {
+    const [head, tail = ''] = t.split('::');
+    const g = (p: string) => (p ? p.split(':').map((x) => parseInt(x, 16)) : []);
+    const groups = [...g(head), ...new Array(8 - g(head).length - g(tail).length).fill(0), ...g(tail)];
+    return groups.flatMap((x) => [x >> 8, x & 0xff]);
+  };
+  const ext = o.ext ?? [];
+  const l4 = o.next === 58 ? [o.icmpType ?? 128, 0, 0, 0, 0, 0, 0, 0] : [(o.sport ?? 0) >> 8, (o.sport ?? 0) & 0xff, (o.dport ?? 0) >> 8, (o.dport ?? 0) & 0xff, ...new Array(16).fill(0)];
+  const chain = ext.flatMap((e, i) => [i + 1 < ext.length ? ext[i + 1].type : o.next, ...e.bytes.slice(1)]);
+  const payload = [...chain, ...l4];
+  const first = ext.length ? ext[0].type : o.next;
+  return Uint8Array.from([...macBytes(GB), ...macBytes(GA), 0x86, 0xdd, 0x60, 0, 0, 0, payload.length >> 8, payload.length & 0xff, first, 64, ...addr(o.src), ...addr(o.dst), ...payload]);
+}
+
+test('IPv6: rules by CIDR and port, tracked replies, ICMPv6 as icmp, neighbour discovery always, fragments by policy', () => {
+  const fw = new Firewall({
+    rules: [
+      { action: 'allow', direction: 'in', proto: 'tcp', cidr: '2001:db8::/32', port: '22' },
+      { action: 'allow', direction: 'in', proto: 'icmp' },
+      { action: 'deny', direction: 'out', cidr: '2001:db8:bad::/48' },
+      { action: 'allow', direction: 'in', proto: 'udp', cidr: '10.0.0.0/8' },
+    ],
+  });
+  const G6 = '2001:db8::10', C6 = '2001:db8:1::20';
+  assert.equal(fw.allows(ipv6({ next: 6, src: C6, dst: G6, sport: 40000, dport: 22 }), 'in'), true, 'ssh from inside the /32');
+  assert.equal(fw.allows(ipv6({ next: 6, src: G6, dst: C6, sport: 22, dport: 40000 }), 'out'), true, 'its reply');
+  assert.equal(fw.allows(ipv6({ next: 6, src: '2001:db9::1', dst: G6, sport: 40000, dport: 22 }), 'in'), false, 'ssh from outside it');
+  assert.equal(fw.allows(ipv6({ next: 17, src: C6, dst: G6, sport: 5, dport: 53 }), 'in'), false, 'an IPv4 CIDR never covers IPv6');
+  assert.equal(fw.allows(ipv6({ next: 58, src: '2001:db9::1', dst: G6, icmpType: 128 }), 'in'), true, 'icmp covers ICMPv6 echo');
+  assert.equal(fw.allows(ipv6({ next: 6, src: G6, dst: '2001:db8:bad::1', sport: 1000, dport: 80 }), 'out'), false, 'a denied /48');
+  const deny = new Firewall({ policy: { in: 'deny', out: 'deny' }, rules: [] });
+  for (const t of [133, 134, 135, 136, 137, 143]) assert.equal(deny.allows(ipv6({ next: 58, src: 'fe80::1', dst: 'ff02::1', icmpType: t }), 'in'), true, `ICMPv6 ${t} passes`);
+  assert.equal(deny.allows(ipv6({ next: 58, src: 'fe80::1', dst: G6, icmpType: 128 }), 'in'), false, 'echo is no neighbour discovery');
+  assert.equal(deny.allows(ipv6({ next: 17, src: G6, dst: 'ff02::1:2', sport: 546, dport: 547 }), 'out'), true, 'a DHCPv6 client');
+  // A hop-by-hop header before TCP is walked; a non-first fragment has no ports.
+  const hop = { type: 0, bytes: [0, 0, 1, 4, 0, 0, 0, 0] };
+  assert.equal(fw.allows(ipv6({ next: 6, src: C6, dst: G6, sport: 40001, dport: 22, ext: [hop] }), 'in'), true, 'ssh behind a hop-by-hop header');
+  assert.equal(fw.allows(ipv6({ next: 6, src: C6, dst: G6, sport: 40002, dport: 23, ext: [hop] }), 'in'), false, 'telnet behind it');
+  const later = { type: 44, bytes: [0, 0, 0, 8 << 3, 0, 0, 0, 1] };
+  assert.equal(fw.allows(ipv6({ next: 6, src: C6, dst: G6, sport: 40000, dport: 22, ext: [later] }), 'in'), false, 'a later fragment meets in=deny');
+  const open = new Firewall({ rules: [{ action: 'allow', direction: 'in' }] });
+  assert.equal(open.allows(ipv6({ next: 17, src: C6, dst: G6, sport: 1, dport: 9 }), 'in'), true, 'a rule without a CIDR covers IPv6');
+});
+
+test('IPv6 CIDRs that do not parse are FirewallErrors', () => {
+  for (const cidr of ['2001:db8::/129', '1::2::3', 'fe80::1%eth0', '12345::1', ':::', '1:2:3:4:5:6:7:8:9']) {
+    assert.throws(() => new Firewall({ rules: [{ action: 'allow', direction: 'in', cidr }] }), (e: unknown) => e instanceof FirewallError && /is not an IPv4 or IPv6 CIDR/.test((e as Error).message), cidr);
+  }
 });

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -899,14 +899,16 @@ const GOOD: Record<string, unknown[]> = {
   action: ['allow', 'deny'],
   direction: ['in', 'out'],
   proto: [undefined, 'tcp', 'udp', 'icmp', 'any'],
-  cidr: [undefined, '0.0.0.0/0', '10.0.0.0/8', '192.0.2.7', '10.0.5.0/24', '255.255.255.255/32', '010.0.0.1/1'],
+  cidr: [undefined, '0.0.0.0/0', '10.0.0.0/8', '192.0.2.7', '10.0.5.0/24', '255.255.255.255/32', '010.0.0.1/1',
+    '::/0', '2001:db8::/32', 'fe80::1', '::ffff:10.0.0.1/128', '2001:db8:0:0:0:0:0:1/64', '1:2:3:4:5:6:7::', 'ABCD::ef/16'],
   port: [undefined, '1', '22', '53', '1-65535', '5000-5010', '65535', '00080'],
 };
 const BAD: Record<string, unknown[]> = {
   action: ['permit', '', 'ALLOW', null, 1, {}, ['allow'], undefined],
   direction: ['up', '', 'IN', null, 0, ['in'], undefined],
   proto: ['sctp', 'TCP', 'constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '', null, 6, ['tcp'], {}],
-  cidr: ['10.0.0.0/33', '300.0.0.1', '10.0.0', '10.0.0.0/', '/8', '1.2.3.4/8/8', ' 10.0.0.0/8', '10.0.0.0/8 ', '10.0.0.0/-1', '', null, 167772160, ['10.0.0.0/8'], {}],
+  cidr: ['10.0.0.0/33', '300.0.0.1', '10.0.0', '10.0.0.0/', '/8', '1.2.3.4/8/8', ' 10.0.0.0/8', '10.0.0.0/8 ', '10.0.0.0/-1', '', null, 167772160, ['10.0.0.0/8'], {},
+    '2001:db8::/129', '2001:db8:::1', '1::2::3', 'fe80::1%eth0', '12345::1', '2001:db8::/', '1:2:3:4:5:6:7:8::', '::ffff:300.0.0.1'],
   port: ['0', '65536', '90-80', 'ssh', '', '22-', '-22', '1-99999', '0-0', ' 22', null, 22, ['22'], {}],
 };
 
@@ -932,7 +934,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Whether a spec means something, restated from the documented grammar: an object with
  *  a list of rules, each an object with allow|deny, in|out, tcp|udp|icmp|any, an IPv4
- *  CIDR and a port N or N-M within 1-65535 (tcp and udp only), all strings; a policy, if
+ *  or IPv6 CIDR and a port N or N-M within 1-65535 (tcp and udp only), all strings; a policy, if
  *  any, an object of allow|deny for in and out. */
 function specValid(spec: unknown): boolean {
   if (!isObject(spec) || !Array.isArray(spec.rules)) return false;
@@ -941,8 +943,12 @@ function specValid(spec: unknown): boolean {
     if (!isObject(r) || (r.action !== 'allow' && r.action !== 'deny') || (r.direction !== 'in' && r.direction !== 'out')) return false;
     if (![undefined, 'tcp', 'udp', 'icmp', 'any'].includes(r.proto as string)) return false;
     if (r.cidr !== undefined) {
+      // IPv6 by Node's own parser (zones are no address of a remote end).
+      const v6 = typeof r.cidr === 'string' ? /^([^/%]*:[^/%]*)(?:\/(\d{1,3}))?$/.exec(r.cidr) : null;
       const m = typeof r.cidr === 'string' ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(r.cidr) : null;
-      if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5] ?? 32) > 32) return false;
+      if (v6) {
+        if (!isIPv6(v6[1]) || Number(v6[2] ?? 128) > 128) return false;
+      } else if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5] ?? 32) > 32) return false;
     }
     if (r.port !== undefined) {
       const m = typeof r.port === 'string' ? /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(r.port) : null;

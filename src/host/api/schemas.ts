@@ -104,7 +104,7 @@ export const SCHEMAS = {
     action: { enum: ['allow', 'deny'] },
     direction: { enum: ['in', 'out'], description: 'out: what the guest sends; in: what it receives.' },
     proto: { enum: ['tcp', 'udp', 'icmp', 'any'] },
-    cidr: { type: 'string', maxLength: 18, description: "The remote end's IPv4 addresses (destination going out, source coming in)." },
+    cidr: { type: 'string', maxLength: 43, description: "The remote end's IPv4 or IPv6 addresses (destination going out, source coming in); a rule without one covers both families." },
     port: { type: 'string', pattern: '^[0-9]{1,5}(-[0-9]{1,5})?$', description: 'The destination port, N or N-M (tcp, udp).' },
   }, ['action', 'direction']),
   Firewall: object({
