@@ -124,3 +124,28 @@ test('the tap goes with a killed owner (socat dies with the thread that started 
   }
   await until('the tap gone with its owner', () => !tapExists(TAP), 5000);
 });
+
+test('a tap moved to another namespace the moment it appears still opens', rootOnly, async () => {
+  const ns = `rvtm${process.pid}`;
+  ip('netns', 'add', ns);
+  try {
+    // As a script would: wait for the name, move it at once, before socat's set-up is seen.
+    let moved = false;
+    const mover = setInterval(() => {
+      if (tapExists(TAP)) {
+        moved = spawnSync('ip', ['link', 'set', TAP, 'netns', ns]).status === 0;
+        clearInterval(mover);
+      }
+    }, 1);
+    try {
+      const link = await TapLink.open({ ifname: TAP, timeoutMs: 3000 });
+      await until('the move', () => moved, 3000);
+      link.close();
+    } finally {
+      clearInterval(mover);
+    }
+    assert.ok(moved, 'the tap was moved while the link opened');
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+});

@@ -11,7 +11,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { accessSync, constants, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { EthernetEndpoint, EthernetPort } from '../../devices/ethernet.js';
 import { MAX_TAGGED } from '../../net/switch/index.js';
@@ -29,7 +29,8 @@ export interface TapOptions {
   ifname: string;
   /** The helper; default socat on PATH. */
   socat?: string;
-  /** How long socat may take to make the tap (default 5 s). */
+  /** How long socat may take to make the tap (default 15 s: it takes some 50 ms, but a
+   *  host busy with other guests can hold a new process back). */
   timeoutMs?: number;
 }
 
@@ -89,7 +90,7 @@ export class TapLink implements EthernetEndpoint {
       warn(`${why}; the NIC's link is down`);
     });
     try {
-      link.helperPort = await waitForTap(helper.child, o.ifname, socket.address().port, o.timeoutMs ?? 5000, () => ended);
+      link.helperPort = await waitForTap(helper.child, o.ifname, socket.address().port, o.timeoutMs ?? 15_000, () => ended);
     } catch (e) {
       link.close();
       throw e;
@@ -164,16 +165,21 @@ function startSocat(socat: string, args: string[], ifname: string): { child: Chi
  *  file descriptor, as Linux shows it) and the tap is up. A tap of that name that exists
  *  already (a persistent one, or another process's) is not enough. */
 async function waitForTap(helper: ChildProcess, ifname: string, ourPort: number, timeoutMs: number, ended: () => string | null): Promise<number> {
+  let missing = 'socat to start';
   for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
     const why = ended();
     if (why !== null) throw new Error(why);
-    const port = helper.pid === undefined ? null : helperPortOnceUp(helper.pid, ifname, ourPort);
-    if (port) return port;
+    const state = helper.pid === undefined ? missing : helperPortOnceUp(helper.pid, ifname, ourPort);
+    if (typeof state === 'number') return state;
+    missing = state;
   }
-  throw new Error(`tap ${ifname}: socat did not bring the tap up within ${timeoutMs} ms`);
+  // What was still missing says where a slow or odd host got stuck.
+  throw new Error(`tap ${ifname}: socat did not bring the tap up within ${timeoutMs} ms (waiting for ${missing})`);
 }
 
-function helperPortOnceUp(pid: number, ifname: string, ourPort: number): number | null {
+/** socat's UDP port once everything is in place, else what is still missing. */
+function helperPortOnceUp(pid: number, ifname: string, ourPort: number): number | string {
+  let step = 'socat to start';
   try {
     const sockets = new Set<string>();
     let holdsTap = false;
@@ -182,7 +188,13 @@ function helperPortOnceUp(pid: number, ifname: string, ourPort: number): number 
       if (target.startsWith('socket:[')) sockets.add(target.slice(8, -1));
       else if (target === '/dev/net/tun') holdsTap ||= readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').includes(`iff:\t${ifname}\n`);
     }
-    if (!holdsTap || !(parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8'), 16) & 1)) return null;
+    if (!holdsTap) return 'socat to hold the tap';
+    step = 'the tap to be up';
+    // Held by socat (above), and no longer here: someone moved it to another namespace the
+    // moment it appeared (ip link set NAME netns NS), where it is theirs to bring up.
+    const flags = `/sys/class/net/${ifname}/flags`;
+    if (existsSync(flags) && !(parseInt(readFileSync(flags, 'utf8'), 16) & 1)) return step;
+    step = "socat's UDP socket";
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
     const peer = `0100007F:${ourPort.toString(16).toUpperCase().padStart(4, '0')}`;
     for (const line of readFileSync(`/proc/${pid}/net/udp`, 'utf8').split('\n').slice(1)) {
@@ -192,7 +204,7 @@ function helperPortOnceUp(pid: number, ifname: string, ourPort: number): number 
   } catch {
     // socat is still starting (or has ended: its exit says why).
   }
-  return null;
+  return step;
 }
 
 /** socat's last error, said in the user's terms. */
