@@ -53,9 +53,9 @@ export class SegmentHosts {
 
   /** The address DHCP gives `mac`: the one it already holds, else `wanted` when that is
    *  free or already used by this MAC (a guest renewing after the VMM restarted keeps its
-   *  address), else the lowest
-   *  free one. When every address is taken, the longest-unseen lease is taken back;
-   *  null only when none is a lease (the segment is full of static addresses). */
+   *  address), else the lowest free one. When every address is taken, the longest-unseen
+   *  lease is taken back; null only when none is a lease (the segment is full of static
+   *  addresses). */
   lease(mac: Uint8Array, wanted: Ip): Ip | null {
     for (const [ip, h] of this.hosts) {
       if (h.leased && macEquals(h.mac, mac)) {

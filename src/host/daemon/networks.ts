@@ -17,6 +17,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { EthernetSwitch, Firewall, FirewallError, type FirewallSpec, MAX_VNI, parseMac, type SwitchPort } from '../../net/switch/index.js';
 import { UserNet, type UserNetStats } from '../../net/user-net.js';
 import { ipToString, macToString } from '../../net/addresses.js';
+import type { EthernetEndpoint } from '../../devices/ethernet.js';
 import type { NicSpec } from '../../vmm/spec.js';
 import { PortLink, type PortLinkEnd } from '../net/port-link.js';
 import { VxlanLink, vxlanEndpoints } from '../net/vxlan-link.js';
@@ -106,7 +107,7 @@ class Network {
   }
 
   /** One of the network's own ports, wired to `link` on `vlan`'s access port. */
-  private uplink(name: string, vlan: number | undefined, link: VxlanLink | UserNet): void {
+  private uplink(name: string, vlan: number | undefined, link: EthernetEndpoint): void {
     const port = this.sw.addPort({ name, vlan: { mode: 'access', vid: vlan ?? 1 } });
     this.uplinks.add(port);
     port.connect(link);
