@@ -3,6 +3,7 @@
 // opening files and sockets happens when the VM is built.
 
 import { UsageError } from './errors.js';
+import { isNbdUri, parseNbdUri } from '../storage/nbd/uri.js';
 import { parseVxlanAddress } from '../host/net/vxlan-link.js';
 import { checkIfname } from '../host/net/tap-link.js';
 
@@ -22,7 +23,7 @@ export function parseDisk(text: string): DiskSpec {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? undefined : part.slice(eq + 1);
-    if (i === 0 && eq < 0 && part !== 'ro') spec.file = part;
+    if (i === 0 && (isNbdUri(part) || (eq < 0 && part !== 'ro'))) spec.file = part;
     else if (key === 'file' && value) spec.file = value;
     else if (key === 'format' && (value === 'raw' || value === 'qcow2')) spec.format = value;
     else if (key === 'ro' || key === 'readonly') spec.readOnly = value === undefined || value === 'on' || value === 'true';
@@ -30,6 +31,14 @@ export function parseDisk(text: string): DiskSpec {
     else throw new UsageError(`--disk ${text}: unknown or bad option '${part}' (file=PATH[,format=raw|qcow2][,ro][,serial=ID])`);
   }
   if (!spec.file) throw new UsageError(`--disk ${text}: needs file=PATH`);
+  if (isNbdUri(spec.file)) {
+    try {
+      parseNbdUri(spec.file);
+    } catch (e) {
+      throw new UsageError(`--disk ${(e as Error).message}`);
+    }
+    if (spec.format === 'qcow2') throw new UsageError(`--disk ${text}: an NBD export is a raw disk (the server opens the qcow2 image)`);
+  }
   return spec as DiskSpec;
 }
 

@@ -10,6 +10,7 @@ import { ElfError } from '../isa/elf.js';
 import { LoadError } from '../machine/loader.js';
 import { runBareMetal } from './baremetal.js';
 import { DISK_USAGE, diskCommand } from './disk.js';
+import { NBD_USAGE, nbdCommand } from './nbd-cmd.js';
 import { SNAPSHOT_USAGE, snapshotCommand } from './snapshot-cmd.js';
 import { serveCommand, SERVE_USAGE } from './serve.js';
 import { DaemonError, report } from './api-client.js';
@@ -26,6 +27,7 @@ const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url)
 const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
        rvisor image pull|ls|rm [NAME]
        rvisor disk create|info|convert|check ...
+       rvisor nbd serve FILE ...
        rvisor snapshot ls|rm|save|restore ...
        ${SERVE_USAGE}
        rvisor create|start|stop|ps|console|rm|... (VMs of the daemon: see below)
@@ -51,7 +53,9 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
   --max-insns N    bare metal: stop with status 3 after N instructions
   --disk file=PATH[,format=raw|qcow2][,ro][,serial=ID]
                    a virtio disk (repeat for more: the first is /dev/vda); the
-                   image's /init mounts it as / with --append '... root=/dev/vda'
+                   image's /init mounts it as / with --append '... root=/dev/vda'.
+                   PATH may be an NBD export: nbd://HOST[:PORT]/NAME or
+                   nbd+unix:///NAME?socket=SOCKET (rvisor nbd serve, qemu-nbd)
   --net user[,mac=M][,capture=FILE]
                    user-mode NAT (default; the guest gets 10.0.2.15 by DHCP and
                    reaches the host as 10.0.2.2); capture= writes a pcap file
@@ -87,7 +91,9 @@ ${NETWORK_USAGE}
 
 ${SNAPSHOT_USAGE}
 
-${DISK_USAGE}`;
+${DISK_USAGE}
+
+${NBD_USAGE}`;
 
 async function run(args: string[]): Promise<number> {
   const { flags, command } = splitCommand(args);
@@ -159,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'image': return await image(rest);
       case 'disk': return await diskCommand(rest);
+      case 'nbd': return await nbdCommand(rest);
       case 'serve': return await serveCommand(rest);
       case 'network': return await networkCommand(rest);
       // create and revert are the daemon's VMs' snapshots; ls, rm, save, restore the QMP ones.

@@ -6,6 +6,7 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDisk, DiskError, probeFormat } from '../../storage/index.js';
+import { isNbdUri } from '../../storage/nbd/uri.js';
 import type { VmSpec } from '../../vmm/spec.js';
 import { HostError } from './model.js';
 
@@ -21,6 +22,11 @@ export interface CloneIdentity {
 export function cloneSpec(template: VmSpec, id: CloneIdentity): VmSpec {
   mkdirSync(id.dir, { recursive: true, mode: 0o700 });
   const disks = template.disks.map((d, i) => {
+    // A disk on an NBD server belongs to that server: the clone shares it only if read-only.
+    if (isNbdUri(d.file)) {
+      if (d.readOnly) return { ...d };
+      throw new HostError(422, 'clone_failed', `disk ${i} (${d.file}): a writable NBD disk cannot be cloned (give the template the disk read-only, or copy it)`);
+    }
     const file = join(id.dir, `disk${i}.qcow2`);
     const backing = realpathSync(d.file);
     try {

@@ -10,6 +10,7 @@ import type { VmEvent } from '../../vmm/control.js';
 import { cpuCap, parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
 import { timestamp } from '../../vmm/qmp/server.js';
 import { listImages } from '../image/store.js';
+import { isNbdUri, parseNbdUri } from '../../storage/nbd/uri.js';
 import { cloneSpec } from './clone.js';
 import type { Inventory } from './inventory.js';
 import { renderMetrics } from './metrics.js';
@@ -156,7 +157,14 @@ export class Host implements HostBackend {
     file('boot.kernel', spec.boot.kernel);
     file('boot.initrd', spec.boot.initrd);
     file('firmware', spec.firmware);
-    spec.disks.forEach((d, i) => file(`disks.${i}.file`, d.file));
+    spec.disks.forEach((d, i) => {
+      if (!isNbdUri(d.file)) return file(`disks.${i}.file`, d.file);
+      try {
+        parseNbdUri(d.file);
+      } catch (e) {
+        problems.push(`disks.${i}.file: ${(e as Error).message}`);
+      }
+    });
     spec.shares.forEach((s, i) => file(`shares.${i}.dir`, s.dir, true));
     if (spec.boot.image !== undefined && !(await listImages()).some((i) => i.name === spec.boot.image)) {
       problems.push(`boot.image: no image ${spec.boot.image} on this host (rvisor image pull ${spec.boot.image})`);

@@ -10,6 +10,8 @@ import { guestCommandLine } from '../image/init-script.js';
 import type { VmSpec } from '../../vmm/spec.js';
 import type { BootFiles } from '../../vmm/vm-services.js';
 import { checkInputDir, checkInputImage, readInputFile } from './input-files.js';
+import { isNbdUri, parseNbdUri } from '../../storage/nbd/uri.js';
+import { VmError } from '../../vmm/vm-services.js';
 
 /** Kernel arguments for the default image: serial console, quiet, reboot on panic, and
  *  the SBI's early console, which shows a panic that comes before ttyS0 is up. With
@@ -36,7 +38,18 @@ export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Prom
   // An empty initrd is an empty cpio archive; an empty kernel or firmware is a mistake.
   const ownInitrd = spec.boot.initrd !== undefined ? read(names.initrd, spec.boot.initrd, true) : undefined;
   const firmware = spec.firmware !== undefined ? read(names.firmware, spec.firmware) : undefined;
-  for (const d of spec.disks) checkInputImage(names.disk, d.file, d.readOnly ?? false);
+  for (const d of spec.disks) {
+    // An NBD disk is checked by connecting to it, when the devices open.
+    if (isNbdUri(d.file)) {
+      try {
+        parseNbdUri(d.file);
+      } catch (e) {
+        throw new VmError(`${names.disk} ${(e as Error).message}`);
+      }
+    } else {
+      checkInputImage(names.disk, d.file, d.readOnly ?? false);
+    }
+  }
   for (const s of spec.shares) checkInputDir(names.share, s.dir);
   let append = spec.boot.append ?? DEFAULT_APPEND;
   // The guest's identity, for the image's /init (a clone's differs from its template's).

@@ -3,6 +3,8 @@
 // VmDevices.close(), whatever way the run ends.
 
 import { DiskError, explainErrno, openDisk } from '../../storage/index.js';
+import { isNbdUri, parseNbdUri } from '../../storage/nbd/uri.js';
+import { NbdBackend } from '../nbd/backend.js';
 import { UserNet } from '../../net/index.js';
 import { tappedLink } from '../../net/switch/index.js';
 import type { EthernetEndpoint } from '../../devices/ethernet.js';
@@ -64,9 +66,10 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
     };
     try {
       const disks: AttachedDisk[] = spec.disks.map((d) => {
-        const backend = vmError(`${names.disk} ${d.file}`, () => openDisk({
-          file: d.file, format: d.format, readOnly: d.readOnly ?? false, serial: d.serial, warn: (m) => warn(`${names.disk} ${m}`),
-        }));
+        // NbdBackend's messages name the export's URI themselves.
+        const backend = vmError(isNbdUri(d.file) ? names.disk : `${names.disk} ${d.file}`, () => isNbdUri(d.file)
+          ? new NbdBackend(parseNbdUri(d.file), { readOnly: d.readOnly ?? false, serial: d.serial })
+          : openDisk({ file: d.file, format: d.format, readOnly: d.readOnly ?? false, serial: d.serial, warn: (m) => warn(`${names.disk} ${m}`) }));
         closers.push(() => backend.close());
         return { spec: d, backend: o.counters ? o.counters.disk(backend) : backend };
       });
