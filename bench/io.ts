@@ -40,7 +40,7 @@ async function tcpSink(): Promise<{ port: number; rate: () => number | undefined
   };
 }
 
-function guestScript(port: number): string[] {
+export function guestScript(port: number): string[] {
   return ['sh', '-c', [
     timed('write', `dd if=/dev/zero of=/dev/vda bs=1M count=${MIB} conv=fsync 2>/dev/null`, `${MIB} * 1.048576 / s`),
     'echo 3 > /proc/sys/vm/drop_caches',
@@ -49,7 +49,7 @@ function guestScript(port: number): string[] {
   ].join('; ')];
 }
 
-async function measure(start: (disk: string, port: number) => Promise<string>, dir: string, name: string): Promise<IoResult> {
+export async function measure(start: (disk: string, port: number) => Promise<string>, dir: string, name: string): Promise<IoResult> {
   const disk = join(dir, `${name}.img`);
   writeFileSync(disk, new Uint8Array((MIB + 16) << 20));
   const sink = await tcpSink();
@@ -85,7 +85,7 @@ export async function ioBench(): Promise<void> {
   }
 }
 
-function report(name: string, r: IoResult): void {
+export function report(name: string, r: IoResult): void {
   const f = (x?: number) => (x === undefined ? '   n/a' : x.toFixed(1).padStart(6));
   console.log(`${name.padEnd(9)} blk write ${f(r.writeMBs)}   blk read ${f(r.readMBs)}   tcp guest->host ${f(r.tcpMBs)}`);
 }

@@ -13,6 +13,7 @@ import { bootBench } from './boot.js';
 import { daemonBench } from './daemon.js';
 import { guestCpuBench } from './guest-cpu.js';
 import { ioBench } from './io.js';
+import { nbdBench } from './nbd.js';
 import { idleBench } from './idle.js';
 import { smpBench } from './smp.js';
 import { snapshotBench } from './snapshot.js';
@@ -60,6 +61,10 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--net-only')) {
     await switchBench();
+    return;
+  }
+  if (process.argv.includes('--nbd-only')) {
+    await nbdBench();
     return;
   }
   if (process.argv.includes('--smp-only')) {
@@ -116,6 +121,7 @@ async function main(): Promise<void> {
     await smpBench();
     await idleBench();
     await ioBench();
+    await nbdBench();
     await switchBench();
     await snapshotBench();
     await daemonBench();
