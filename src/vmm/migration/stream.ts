@@ -10,7 +10,8 @@
 // checks before accepting anything), RAM (pages of one pre-copy round or of the final
 // stop-and-copy), STATE (the machine's non-RAM snapshot, snapshot-file.ts's encoding),
 // END; and destination to source: ACCEPT, REFUSE (JSON: why), RESUMED (the guest runs
-// there: the source may release it), ERROR (JSON: why). CANCEL goes either way.
+// there: the source may release it), ERROR (JSON: why). CANCEL goes either way. The
+// answers are frames without a preamble (the destination's decoder checks the version).
 //
 // RAM payload: u32 pageSize | u32 count | count entries of u32 page | u8 kind
 // (0 zero page, 1 data) | pageSize bytes for data. Zero pages cost 5 bytes.

@@ -1,0 +1,244 @@
+// The two ends of a pre-copy migration, over any channel that carries frames both ways
+// (a TCP or Unix socket in rvisor; an in-memory pair in tests). What they move is given
+// by small interfaces, so the engine knows neither the Vm nor the transport:
+//
+//   source       HELLO(config) ......................... ACCEPT | REFUSE(why)
+//                RAM* (round after round, guest running)
+//                [guest paused] RAM* STATE END ........ RESUMED | ERROR(why)
+//
+// Every fault before RESUMED leaves the source's guest running as it was: a refusal, a
+// cut connection, a destination that fails to start the machine, a cancel. Only after
+// RESUMED does the source release its VM.
+
+import { PAGE_SIZE, type GuestMemory } from '../../cpu/memory.js';
+import type { MachineSnapshot } from '../../machine/virt-snapshot.js';
+import { decodePlain, encodePlain } from '../snapshot-codec.js';
+import { Convergence, DEFAULT_CONVERGENCE, type ConvergenceParameters } from './convergence.js';
+import { RamReceiver, RamSender } from './ram-transfer.js';
+import { decodeJson, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MigrationError } from './stream.js';
+
+/** Frames both ways. `next` rejects when the peer is gone. */
+export interface MigrationChannel {
+  send(parts: Uint8Array[]): Promise<void>;
+  next(): Promise<Frame>;
+  close(): void;
+}
+
+/** What the source migrates. */
+export interface MigrationSource {
+  memory: GuestMemory;
+  /** The configuration the destination must match (memory size, harts, devices). */
+  config(): Record<string, unknown>;
+  pause(): void;
+  resume(): void;
+  /** Share of vCPU time to withhold (auto-converge); 0 lifts it. */
+  throttle(share: number): void;
+  /** The machine's state without RAM, taken while paused. */
+  saveState(): MachineSnapshot;
+}
+
+export type MigrationStatus = 'none' | 'setup' | 'active' | 'device' | 'completed' | 'failed' | 'cancelled';
+
+/** query-migrate's figures, kept current as the migration goes. */
+export interface MigrationStats {
+  status: MigrationStatus;
+  iterations: number;
+  /** Bytes put on the wire. */
+  transferred: number;
+  /** Guest RAM in bytes, and what is dirty now (remaining). */
+  total: number;
+  remaining: number;
+  pagesSent: number;
+  /** Pages dirtied per second in the last round. */
+  dirtyPagesRate: number;
+  /** Bytes per second of the last round. */
+  bandwidth: number;
+  expectedDowntimeMs: number;
+  downtimeMs?: number;
+  setupMs?: number;
+  totalMs?: number;
+  throttle: number;
+  error?: string;
+}
+
+export interface SourceOptions {
+  parameters?: ConvergenceParameters;
+  /** Bytes per second at most (QEMU's max-bandwidth); undefined is unlimited. */
+  maxBandwidth?: number;
+  /** How long to wait for the destination's answers. */
+  replyTimeoutMs?: number;
+  /** Set to cancel: the next frame boundary sends CANCEL and gives up. */
+  cancelled?: () => boolean;
+  onStats?: (s: MigrationStats) => void;
+}
+
+const now = () => performance.now();
+
+async function reply(channel: MigrationChannel, timeoutMs: number, what: string): Promise<Frame> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      channel.next(),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MigrationError(`no ${what} from the destination within ${timeoutMs / 1000} s`)), timeoutMs); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function reason(f: Frame): string {
+  const v = decodeJson(f, 'answer') as { error?: unknown };
+  return typeof v?.error === 'string' ? v.error : 'no reason given';
+}
+
+/** Runs a migration from the source's side; resolves once the destination runs the
+ *  guest (the caller then releases its VM), rejects with the guest running here. */
+export async function migrateOut(src: MigrationSource, channel: MigrationChannel, o: SourceOptions = {}): Promise<MigrationStats> {
+  const started = now();
+  const stats: MigrationStats = {
+    status: 'setup', iterations: 0, transferred: 0, total: src.memory.size, remaining: src.memory.size, pagesSent: 0,
+    dirtyPagesRate: 0, bandwidth: 0, expectedDowntimeMs: 0, throttle: 0,
+  };
+  const publish = () => o.onStats?.({ ...stats });
+  const timeout = o.replyTimeoutMs ?? 30_000;
+  const send = async (parts: Uint8Array[]) => {
+    await channel.send(parts);
+    stats.transferred += parts.reduce((n, p) => n + p.length, 0);
+  };
+  let paused = false;
+  try {
+    publish();
+    await send([encodePreamble(), ...encodeJsonFrame(FrameType.Hello, { config: src.config() })]);
+    const answer = await reply(channel, timeout, 'answer to the configuration');
+    if (answer.type === FrameType.Refuse) throw new MigrationError(`the destination refused: ${reason(answer)}`);
+    if (answer.type !== FrameType.Accept) throw new MigrationError(`the destination answered frame type ${answer.type} to the configuration`);
+    stats.setupMs = now() - started;
+    stats.status = 'active';
+    publish();
+
+    const sender = new RamSender(src.memory);
+    const conv = new Convergence(o.parameters ?? DEFAULT_CONVERGENCE);
+    const sendPages = async (pages: number[]) => {
+      const t0 = now();
+      const bytes0 = stats.transferred;
+      for (const payload of sender.frames(pages)) {
+        if (o.cancelled?.()) throw new CancelledError();
+        await send(encodeFrame(FrameType.Ram, payload));
+        if (o.maxBandwidth) {
+          // Paced: never ahead of what the limit allows since the round began.
+          const ahead = ((stats.transferred - bytes0) / o.maxBandwidth) * 1000 - (now() - t0);
+          if (ahead > 1) await new Promise((r) => setTimeout(r, ahead));
+        }
+      }
+      stats.pagesSent = sender.pagesSent;
+      return { bytes: stats.transferred - bytes0, seconds: (now() - t0) / 1000 };
+    };
+    for (;;) {
+      const pages = sender.nextRound();
+      const r = await sendPages(pages);
+      stats.iterations++;
+      const dirtyPages = sender.dirtyCount();
+      const d = conv.afterRound({ bytesSent: r.bytes, seconds: r.seconds, dirtyBytes: dirtyPages * (PAGE_SIZE + 5) });
+      stats.remaining = dirtyPages * PAGE_SIZE;
+      stats.dirtyPagesRate = r.seconds > 0 ? dirtyPages / r.seconds : 0;
+      stats.bandwidth = Number.isFinite(d.bandwidth) ? d.bandwidth : 0;
+      stats.expectedDowntimeMs = d.expectedDowntimeMs;
+      if (d.throttle !== stats.throttle) src.throttle(d.throttle);
+      stats.throttle = d.throttle;
+      publish();
+      if (d.action === 'stop-and-copy') break;
+    }
+
+    stats.status = 'device';
+    const pausedAt = now();
+    src.pause();
+    paused = true;
+    publish();
+    await sendPages(sender.nextRound());
+    const state = new Map(src.saveState());
+    state.delete('ram');
+    await send(encodeFrame(FrameType.State, encodePlain('machine', Object.fromEntries(state))));
+    await send(encodeFrame(FrameType.End, new Uint8Array(0)));
+    const done = await reply(channel, timeout, 'confirmation that the guest runs');
+    if (done.type === FrameType.Error) throw new MigrationError(`the destination could not start the guest: ${reason(done)}`);
+    if (done.type !== FrameType.Resumed) throw new MigrationError(`the destination answered frame type ${done.type} instead of RESUMED`);
+    stats.downtimeMs = now() - pausedAt;
+    stats.totalMs = now() - started;
+    stats.remaining = 0;
+    stats.status = 'completed';
+    publish();
+    channel.close();
+    return stats;
+  } catch (e) {
+    const cancelled = e instanceof CancelledError;
+    if (cancelled) {
+      try {
+        await channel.send(encodeFrame(FrameType.Cancel, new Uint8Array(0)));
+      } catch { /* the peer may be gone already */ }
+    }
+    channel.close();
+    if (stats.throttle) src.throttle(0);
+    if (paused) src.resume();
+    stats.status = cancelled ? 'cancelled' : 'failed';
+    stats.error = cancelled ? 'cancelled' : (e as Error).message;
+    stats.throttle = 0;
+    publish();
+    throw cancelled ? new MigrationError('migration cancelled; the guest runs on here') : e;
+  }
+}
+
+class CancelledError extends Error {}
+
+/** What the destination offers: its configuration check and how it starts the guest. */
+export interface MigrationDestination {
+  /** Guest RAM pages of the machine it would start. */
+  pages: number;
+  /** Why this configuration cannot be taken here, or undefined to accept it. */
+  check(config: Record<string, unknown>): string | undefined;
+  /** Builds and starts the machine from the migrated state; throws if it cannot. */
+  start(snapshot: MachineSnapshot): Promise<void>;
+}
+
+/** Runs a migration from the destination's side; resolves once the guest runs here. */
+export async function migrateIn(dst: MigrationDestination, channel: MigrationChannel, timeoutMs = 60_000): Promise<void> {
+  const fail = async (why: string, type = FrameType.Error): Promise<never> => {
+    try {
+      await channel.send(encodeJsonFrame(type, { error: why }));
+    } catch { /* the source may be gone */ }
+    channel.close();
+    throw new MigrationError(why);
+  };
+  const next = () => reply(channel, timeoutMs, 'frame');
+  const hello = await next();
+  if (hello.type !== FrameType.Hello) return fail(`the stream starts with frame type ${hello.type}, not HELLO`, FrameType.Refuse);
+  const config = (decodeJson(hello, 'HELLO') as { config?: unknown }).config;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) return fail('HELLO carries no configuration', FrameType.Refuse);
+  const why = dst.check(config as Record<string, unknown>);
+  if (why !== undefined) return fail(why, FrameType.Refuse);
+  await channel.send(encodeFrame(FrameType.Accept, new Uint8Array(0)));
+  const ram = new RamReceiver(dst.pages);
+  let state: MachineSnapshot | undefined;
+  for (;;) {
+    const f = await next();
+    if (f.type === FrameType.Ram) ram.apply(f.payload);
+    else if (f.type === FrameType.State) {
+      if (state) return fail('two STATE frames');
+      const plain = decodePlain('machine', f.payload);
+      if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) return fail('the STATE frame holds no sections');
+      state = new Map(Object.entries(plain as Record<string, unknown>));
+    } else if (f.type === FrameType.End) break;
+    else if (f.type === FrameType.Cancel) {
+      channel.close();
+      throw new MigrationError('the source cancelled the migration');
+    } else return fail(`unexpected frame type ${f.type}`);
+  }
+  if (!state) return fail('the stream ended without the machine state');
+  state.set('ram', ram.snapshot());
+  try {
+    await dst.start(state);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  await channel.send(encodeFrame(FrameType.Resumed, new Uint8Array(0)));
+  channel.close();
+}
