@@ -20,6 +20,8 @@ import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
 import { PanicWatch } from './panic-watch.js';
 import { cpuCap, vcpuThreads, type VmSpec } from './spec.js';
 import { HartDebugTarget } from './virt-target.js';
+import { configMismatch, migrationConfig } from './migration/config.js';
+import type { MigrationDestination, MigrationSource } from './migration/engine.js';
 import { type BootFiles, type PreparedLoad, type VmDevices, VmError, type VmServices } from './vm-services.js';
 
 export interface VmOptions {
@@ -84,6 +86,8 @@ export class Vm implements VmControl {
   private readonly hvcConsole: boolean;
   /** The host scheduler's allowance, as a share of one core (the spec's cap applies too). */
   private allowance = 1;
+  /** Share withheld by an outgoing migration's auto-converge. */
+  private migrationThrottle = 0;
   /** CPU time of the boards before the current one (a reset starts a new board). */
   private pastBusyMs = 0;
   private pastStolenMs = 0;
@@ -149,7 +153,7 @@ export class Vm implements VmControl {
       // The host ended the run between two machines.
       if (this.ending) return this.ending;
       const load = this.pendingLoad;
-      if (load) this.store().revert(load, this.spec.disks);
+      if (load && !load.keepDisks) this.store().revert(load, this.spec.disks);
       const devices = await this.o.services.openDevices(this.spec);
       let machine: VirtMachine;
       try {
@@ -334,7 +338,49 @@ export class Vm implements VmControl {
   }
 
   private cpuLimit(): number {
-    return Math.min(this.allowance, cpuCap(this.spec));
+    return Math.min(this.allowance, cpuCap(this.spec)) * (1 - this.migrationThrottle);
+  }
+
+  /** The running machine as a migration's source (migration/engine.ts drives it). */
+  migrationSource(): MigrationSource {
+    const m = this.machine;
+    if (!m) throw new VmError('the VM is not running');
+    if (this.threads) throw new VmError('migrating a VM with hart threads is not supported yet (use --threads single)');
+    return {
+      memory: m.mem,
+      config: () => migrationConfig(this.spec),
+      pause: () => { if (this.lifecycle.can('pause')) this.move('pause'); },
+      resume: () => { if (this.lifecycle.can('resume')) this.move('resume'); },
+      throttle: (share) => {
+        this.migrationThrottle = share;
+        this.machine?.setCpuLimit(this.cpuLimit());
+      },
+      saveState: () => {
+        // What the guest wrote must be on the disk before the destination opens it.
+        for (const d of this.devices?.disks ?? []) d.backend.flush();
+        return saveVirt(m);
+      },
+    };
+  }
+
+  /** This VM as a migration's destination: it checks the source's configuration and
+   *  starts from the migrated state (the disks are the shared ones, not reverted). */
+  migrationDestination(): MigrationDestination {
+    if (this.threads) throw new VmError('migrating a VM with hart threads is not supported yet (use --threads single)');
+    return {
+      pages: this.spec.memory / 4096,
+      check: (config) => configMismatch(migrationConfig(this.spec), config),
+      start: async (state) => {
+        if (this.loaded) throw new VmError('a snapshot load is in progress');
+        const load: PreparedLoad = { name: 'migration', state, keepDisks: true };
+        if (this.machine) applyLoad(load, this.machine);
+        this.pendingLoad = load;
+        const done = new Promise<void>((resolve) => (this.loaded = resolve));
+        this.machine?.stop();
+        await done;
+        if (this.lifecycle.can('resume')) this.move('resume');
+      },
+    };
   }
 
   /** The share of one host core the host's scheduler allows this VM now. */

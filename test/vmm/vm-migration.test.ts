@@ -1,0 +1,90 @@
+// A Vm migrates to another Vm through the migration engine, over an in-process socket
+// pair: a counting guest carries on at the destination from where it was paused, the
+// source stays paused; a destination of another size refuses and the source runs on.
+
+import assert from 'node:assert/strict';
+import { createServer, connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { socketChannel } from '../../src/host/migration/socket-channel.js';
+import { assemble } from '../../src/isa/asm.js';
+import { writeElf } from '../../src/isa/elf.js';
+import { migrateIn, migrateOut } from '../../src/vmm/migration/engine.js';
+import { parseVmSpec } from '../../src/vmm/spec.js';
+import { Vm } from '../../src/vmm/vm.js';
+
+/** Counts in s1 for ever, storing it to memory too (so RAM changes every round). */
+const COUNT = 'li t0, 0x80400000\n1: addi s1, s1, 1\n  sd s1, 0(t0)\n  j 1b';
+
+function vmOf(memory: number, startPaused: boolean): Vm {
+  const kernel = writeElf(assemble(`.text\n_start:\n  ${COUNT}\n`, { base: 0x80200000n }));
+  const vm = new Vm({
+    spec: parseVmSpec({ memory, boot: { kernel: 'program.elf' }, nics: [], exec: 'interp' }),
+    boot: { kernel, append: '' },
+    services: {
+      openDevices: () => Promise.resolve({ disks: [], nics: [], shares: [], close() {} }),
+      entropy: (buf) => buf.fill(7),
+      console: () => {},
+    },
+    startPaused,
+  });
+  setTimeout(() => vm.quit(), 20_000).unref();
+  return vm;
+}
+
+const s1 = (vm: Vm) => (vm.cpus().length ? vm.registers(0).find((r) => r.name === 'x9/s1')?.value ?? -1n : -1n);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const a = connect(port, '127.0.0.1');
+  const b = await accepted;
+  server.close();
+  return [a, b];
+}
+
+test('a counting guest migrates between two Vms and counts on from where it stopped', async () => {
+  const src = vmOf(16 << 20, false);
+  const dst = vmOf(16 << 20, true);
+  const srcRun = src.run();
+  const dstRun = dst.run();
+  await sleep(300);
+  assert.ok(s1(src) > 0n);
+  const [a, b] = await socketPair();
+  const incoming = migrateIn(dst.migrationDestination(), socketChannel(b, true));
+  const stats = await migrateOut(src.migrationSource(), socketChannel(a, false));
+  await incoming;
+  assert.equal(stats.status, 'completed');
+  assert.equal(src.state, 'paused');
+  const atPause = s1(src);
+  assert.equal(dst.state, 'running');
+  const first = s1(dst);
+  assert.ok(first >= atPause, `the destination starts at ${first}, the source paused at ${atPause}`);
+  await sleep(200);
+  assert.ok(s1(dst) > first, 'and counts on');
+  assert.equal(s1(src), atPause, 'the source stays paused');
+  src.quit();
+  dst.quit();
+  await Promise.all([srcRun, dstRun]);
+});
+
+test('a destination of another memory size refuses; the source keeps running', async () => {
+  const src = vmOf(16 << 20, false);
+  const dst = vmOf(32 << 20, true);
+  const runs = [src.run(), dst.run()];
+  await sleep(100);
+  const [a, b] = await socketPair();
+  const incoming = assert.rejects(migrateIn(dst.migrationDestination(), socketChannel(b, true)), /configuration differs/);
+  await assert.rejects(migrateOut(src.migrationSource(), socketChannel(a, false)),
+    /the destination refused: configuration differs: the source has 16777216 bytes of RAM, this VM 33554432/);
+  await incoming;
+  assert.equal(src.state, 'running');
+  const before = s1(src);
+  await sleep(100);
+  assert.ok(s1(src) > before);
+  src.quit();
+  dst.quit();
+  await Promise.all(runs);
+});
