@@ -79,6 +79,9 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    a QMP monitor (QEMU's protocol; tcp listens on 127.0.0.1 by default)
   --gdb tcp::PORT  a GDB remote stub (gdb-multiarch: target remote :PORT); -s = port 1234
   -S               start paused: wait for QMP/monitor 'cont' or the debugger
+  --incoming tcp:HOST:PORT|unix:PATH
+                   wait for a live migration from another rvisor (QMP migrate
+                   there), then run the migrated guest
   --loadvm NAME    start from a snapshot (savevm in the monitor, QMP, or
                    rvisor snapshot save) taken with the same options
 
@@ -105,6 +108,7 @@ async function run(args: string[]): Promise<number> {
       'max-insns': { type: 'string' },
       qmp: { type: 'string' },
       loadvm: { type: 'string' },
+      incoming: { type: 'string' },
       gdb: { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
@@ -128,6 +132,7 @@ async function run(args: string[]): Promise<number> {
   return runVirt({
     spec: specFromFlags(values, positionals[0], command),
     loadvm: values.loadvm,
+    incoming: values.incoming,
     qmp: values.qmp,
     gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined),
     startPaused: values.S ?? false,

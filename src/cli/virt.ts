@@ -17,6 +17,7 @@ import { TerminalConsole } from './console.js';
 import { EXIT_PANIC } from './errors.js';
 import { OutputWatch } from './output-watch.js';
 import { VmSockets } from './vm-sockets.js';
+import { MigrationController } from '../host/migration/controller.js';
 
 export interface VirtRunOptions {
   spec: VmSpec;
@@ -26,6 +27,8 @@ export interface VirtRunOptions {
   startPaused: boolean;
   /** Start from this snapshot (QEMU's -loadvm). */
   loadvm?: string;
+  /** Wait for a migration at this URI (QEMU's -incoming tcp:HOST:PORT | unix:PATH). */
+  incoming?: string;
 }
 
 /** Messages name the command line's options. */
@@ -52,10 +55,22 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       console: (bytes) => watch.write(bytes),
       ...(threadsAvailable() && { hartThreads: nodeHartThreads() }),
     },
-    startPaused: o.startPaused,
+    // An incoming VM's harts wait for the migrated state.
+    startPaused: o.startPaused || o.incoming !== undefined,
     loadvm: o.loadvm,
     debug: o.gdb !== undefined,
   });
+  const migration = new MigrationController(vm, (line) => stderr(`rvisor: ${line}`));
+  vm.migration = migration;
+  let incomingFailed = false;
+  if (o.incoming !== undefined) {
+    const uri = o.incoming;
+    migration.incoming(uri).catch((e: Error) => {
+      stderr(`rvisor: the incoming migration at ${uri} failed: ${e.message}`);
+      incomingFailed = true;
+      vm.quit();
+    });
+  }
   const sockets = new VmSockets(vm, { qmp: o.qmp, gdb: o.gdb, write: (text) => process.stdout.write(text) });
   await sockets.listen();
   let monitorShown = false;
@@ -83,7 +98,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     watch.flush();
     await sockets.close();
   }
-  return exitStatus(exit, boot.append);
+  return incomingFailed ? 1 : exitStatus(exit, boot.append);
 }
 
 function exitStatus(exit: VmExit, append: string): number {

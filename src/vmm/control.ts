@@ -9,7 +9,7 @@ export type RunState = 'running' | 'paused' | 'debug' | 'shutdown';
 export type VmEventName = 'STOP' | 'RESUME' | 'SHUTDOWN' | 'RESET' | 'POWERDOWN';
 
 export interface VmEvent {
-  event: VmEventName | 'JOB_STATUS_CHANGE';
+  event: VmEventName | 'JOB_STATUS_CHANGE' | 'MIGRATION';
   /** QEMU's payload, e.g. SHUTDOWN {guest: false, reason: 'host-qmp-quit'}. */
   data?: Record<string, unknown>;
 }
@@ -46,6 +46,19 @@ export interface VcpuStats {
   stealNs: number;
 }
 
+/** Live migration, as QMP drives it (migrate, migrate_cancel, query-migrate,
+ *  migrate-set-parameters and the MIGRATION event); the host implements it. */
+export interface MigrationControl {
+  /** Starts an outgoing migration to a QEMU URI (tcp:HOST:PORT, unix:PATH); throws when
+   *  one is already running or the URI is bad. */
+  start(uri: string): void;
+  cancel(): void;
+  /** query-migrate's answer, in QEMU's field names. */
+  query(): Record<string, unknown>;
+  setParameters(p: { downtimeLimitMs?: number; maxBandwidth?: number }): void;
+  onEvent(listener: (e: VmEvent) => void): () => void;
+}
+
 export interface VmControl {
   status(): RunState;
   /** Stops every hart at the next instruction boundary; emits STOP when it was running. */
@@ -69,6 +82,8 @@ export interface VmControl {
   translatorStats(): TranslatorStats | undefined;
   /** Per vCPU: guest instructions retired and steal time (SBI STA), for query-stats. */
   vcpuStats?(): VcpuStats[];
+  /** Present when the host can migrate this VM. */
+  migration?: MigrationControl;
   /** Subscribes to life-cycle events; returns the unsubscribe function. */
   onEvent(listener: (e: VmEvent) => void): () => void;
 }

@@ -13,7 +13,7 @@ import type { Stall } from '../machine/stall.js';
 import { restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { planVirtBoot, VirtMachine } from '../machine/virt.js';
 import type { HartThreadSpawner } from '../machine/smp/threaded-harts.js';
-import type { BlockInfo, CpuInfo, NamedValue, RunState, TranslatorStats, VcpuStats, VmControl, VmEvent } from './control.js';
+import type { BlockInfo, CpuInfo, MigrationControl, NamedValue, RunState, TranslatorStats, VcpuStats, VmControl, VmEvent } from './control.js';
 import { cpuInfo, hartRegisters } from './hart-info.js';
 import { readHartRegister } from './hart-regs.js';
 import { type ShutdownReason, Lifecycle, type VmState } from './lifecycle.js';
@@ -69,6 +69,8 @@ const CSR_MINSTRET = 0xb02;
 
 export class Vm implements VmControl {
   readonly spec: VmSpec;
+  /** Set by a host that can migrate (host/migration/controller.ts). */
+  migration?: MigrationControl;
   private readonly lifecycle = new Lifecycle();
   private readonly watch = new PanicWatch();
   /** The board of this boot (undefined before the first and between rebuilds). */

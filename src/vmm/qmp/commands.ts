@@ -86,6 +86,29 @@ const COMMANDS: Record<string, Command> = {
       return hmp.execute(a['command-line'] as string, cpu);
     },
   },
+  migrate: {
+    args: { uri: 'str', detach: 'bool', blk: 'bool', inc: 'bool', resume: 'bool' },
+    optional: ['detach', 'blk', 'inc', 'resume'],
+    run: (a, { control }) => {
+      if (a.blk || a.inc) throw new QmpError('GenericError', 'block migration (blk, inc) is not supported: put the disk on NBD');
+      if (a.resume) throw new QmpError('GenericError', 'postcopy recovery (resume) is not supported');
+      migration(control).start(a.uri as string);
+      return {};
+    },
+  },
+  migrate_cancel: { run: (_a, { control }) => { migration(control).cancel(); return {}; } },
+  'query-migrate': { run: (_a, { control }) => control.migration?.query() ?? {} },
+  'migrate-set-parameters': {
+    args: { 'downtime-limit': 'int', 'max-bandwidth': 'int' },
+    optional: ['downtime-limit', 'max-bandwidth'],
+    run: (a, { control }) => {
+      const limit = a['downtime-limit'] as number | undefined, bw = a['max-bandwidth'] as number | undefined;
+      if (limit !== undefined && (limit < 0 || limit > 2000000)) throw new QmpError('GenericError', "Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 milliseconds");
+      if (bw !== undefined && bw < 0) throw new QmpError('GenericError', "Parameter 'max_bandwidth' expects a non-negative size");
+      migration(control).setParameters({ downtimeLimitMs: limit, maxBandwidth: bw });
+      return {};
+    },
+  },
   'snapshot-save': {
     args: { 'job-id': 'str', tag: 'str', vmstate: 'str', devices: 'str-list' },
     run: (a, { jobs, control }) => { jobs.start(a['job-id'] as string, 'snapshot-save', () => control.saveSnapshot(a.tag as string)); return {}; },
@@ -95,6 +118,11 @@ const COMMANDS: Record<string, Command> = {
     run: (a, { jobs, control }) => { jobs.start(a['job-id'] as string, 'snapshot-load', () => control.loadSnapshot(a.tag as string)); return {}; },
   },
 };
+
+function migration(control: VmControl): NonNullable<VmControl['migration']> {
+  if (!control.migration) throw new QmpError('GenericError', 'migration is not available for this VM');
+  return control.migration;
+}
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 

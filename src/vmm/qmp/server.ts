@@ -119,7 +119,8 @@ export class QmpServer {
   constructor(opts: QmpServerOptions) {
     const broadcast = (e: VmEvent) => this.broadcast(e);
     const ctx: CommandContext = { control: opts.control, hmp: opts.hmp ?? new Hmp(opts.control), jobs: new JobTable(broadcast) };
-    this.unsubscribe = opts.control.onEvent(broadcast);
+    const off = [opts.control.onEvent(broadcast), opts.control.migration?.onEvent(broadcast)];
+    this.unsubscribe = () => off.forEach((f) => f?.());
     this.server = createServer((socket) => {
       const s = new Session(socket, ctx, opts.maxRequestBytes ?? MAX_JSON_BYTES, opts.maxUnreadBytes ?? MAX_UNREAD_BYTES);
       this.sessions.add(s);

@@ -1,0 +1,126 @@
+// A Vm's migrations on the Node host: QMP's migrate / migrate_cancel / query-migrate /
+// migrate-set-parameters over the engine and the socket channel, with QEMU's MIGRATION
+// events, and the destination's side for `rvisor run --incoming URI`.
+
+import type { MigrationControl, VmEvent } from '../../vmm/control.js';
+import { DEFAULT_CONVERGENCE } from '../../vmm/migration/convergence.js';
+import { migrateIn, migrateOut, type MigrationStats, type MigrationStatus } from '../../vmm/migration/engine.js';
+import type { Vm } from '../../vmm/vm.js';
+import { VmError } from '../../vmm/vm-services.js';
+import { connectMigration, IncomingListener, parseMigrationUri } from './socket-channel.js';
+
+export class MigrationController implements MigrationControl {
+  private stats: MigrationStats | undefined;
+  private running = false;
+  private cancelRequested = false;
+  private downtimeLimitMs = DEFAULT_CONVERGENCE.downtimeLimitMs;
+  private maxBandwidth: number | undefined;
+  private readonly listeners = new Set<(e: VmEvent) => void>();
+  private lastStatus: MigrationStatus = 'none';
+
+  constructor(private readonly vm: Vm, private readonly log: (line: string) => void = () => {}) {}
+
+  onEvent(listener: (e: VmEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private status(s: MigrationStatus): void {
+    if (s === this.lastStatus) return;
+    this.lastStatus = s;
+    for (const l of [...this.listeners]) l({ event: 'MIGRATION', data: { status: s } });
+  }
+
+  start(uri: string): void {
+    if (this.running) throw new VmError('There\'s a migration process in progress');
+    const at = parseMigrationUri(uri);
+    const source = this.vm.migrationSource();
+    this.running = true;
+    this.cancelRequested = false;
+    this.stats = undefined;
+    this.status('setup');
+    void (async () => {
+      try {
+        const channel = await connectMigration(at);
+        await migrateOut(source, channel, {
+          parameters: { ...DEFAULT_CONVERGENCE, downtimeLimitMs: this.downtimeLimitMs },
+          maxBandwidth: this.maxBandwidth,
+          cancelled: () => this.cancelRequested,
+          onStats: (s) => {
+            this.stats = s;
+            this.status(s.status);
+          },
+        });
+        this.log(`migration to ${uri} completed`);
+      } catch (e) {
+        const message = (e as Error).message;
+        this.stats = { ...(this.stats ?? emptyStats(this.vm)), status: this.cancelRequested ? 'cancelled' : 'failed', error: message };
+        this.status(this.stats.status);
+        this.log(`migration to ${uri} failed: ${message}; the VM runs on here`);
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  cancel(): void {
+    if (this.running) this.cancelRequested = true;
+  }
+
+  setParameters(p: { downtimeLimitMs?: number; maxBandwidth?: number }): void {
+    if (p.downtimeLimitMs !== undefined) this.downtimeLimitMs = p.downtimeLimitMs;
+    // QEMU's max-bandwidth is bytes per second; 0 there means no limit too.
+    if (p.maxBandwidth !== undefined) this.maxBandwidth = p.maxBandwidth || undefined;
+  }
+
+  query(): Record<string, unknown> {
+    const s = this.stats;
+    if (!s) return this.lastStatus === 'none' ? {} : { status: this.lastStatus };
+    const out: Record<string, unknown> = { status: s.status };
+    if (s.setupMs !== undefined) out['setup-time'] = Math.round(s.setupMs);
+    if (s.status === 'completed') {
+      out['total-time'] = Math.round(s.totalMs ?? 0);
+      out.downtime = Math.round(s.downtimeMs ?? 0);
+    } else if (s.status === 'active' || s.status === 'device') {
+      out['expected-downtime'] = Math.round(s.expectedDowntimeMs);
+    }
+    out.ram = {
+      transferred: s.transferred,
+      remaining: s.remaining,
+      total: s.total,
+      'dirty-pages-rate': Math.round(s.dirtyPagesRate),
+      'dirty-sync-count': s.iterations,
+      'page-size': 4096,
+      mbps: (s.bandwidth * 8) / 1e6,
+    };
+    if (s.throttle > 0) out['cpu-throttle-percentage'] = Math.round(s.throttle * 100);
+    if (s.error !== undefined) out['error-desc'] = s.error;
+    return out;
+  }
+
+  /** The destination's side: listens at `uri`, takes one source, and resolves once the
+   *  guest runs here (rejects with the reason when the migration fails). */
+  async incoming(uri: string): Promise<void> {
+    const listener = new IncomingListener();
+    await listener.listen(parseMigrationUri(uri));
+    this.status('setup');
+    try {
+      const channel = await listener.accept();
+      this.status('active');
+      await migrateIn(this.vm.migrationDestination(), channel);
+      this.status('completed');
+    } catch (e) {
+      this.status('failed');
+      throw e;
+    } finally {
+      listener.close();
+    }
+  }
+}
+
+function emptyStats(vm: Vm): MigrationStats {
+  return {
+    status: 'failed', iterations: 0, transferred: 0, total: vm.spec.memory, remaining: vm.spec.memory, pagesSent: 0,
+    dirtyPagesRate: 0, bandwidth: 0, expectedDowntimeMs: 0, throttle: 0,
+  };
+}

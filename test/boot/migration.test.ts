@@ -1,0 +1,136 @@
+// Live migration of a running Debian guest between two rvisor processes (QMP migrate on
+// the source, --incoming on the destination), with its disk on `rvisor nbd serve`: the
+// guest's counter carries on at the destination without a reboot, what it wrote to the
+// disk before and after the switch-over reads back, query-migrate's figures add up, and a
+// destination of another memory size refuses while the source runs on.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { QmpClient, type Msg } from '../vmm/qmp-client.js';
+import { serveNbd, stopNbd } from '../host/nbd-fixture.js';
+import { CLI, ensureImage, freePort, until } from './support.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rvisor-migrate-boot-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+before(() => ensureImage());
+
+function start(args: string[]) {
+  const child = spawn(process.execPath, [CLI, 'run', 'debian', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = { child, out: '', err: '', exited: new Promise<number | null>((r) => child.on('close', r)) };
+  child.stdout.on('data', (d) => (p.out += d));
+  child.stderr.on('data', (d) => (p.err += d));
+  after(() => child.kill('SIGKILL'));
+  return p;
+}
+
+type Qmp = Awaited<ReturnType<typeof qmp>>;
+const ret = (m: Msg) => (m.return ?? {}) as Record<string, unknown>;
+
+/** migrate, then query-migrate until it ends; a destination not listening yet is tried again. */
+async function migrate(s: Qmp, uri: string): Promise<Record<string, unknown>> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    assert.deepEqual(await s.run('migrate', { uri }), { return: {} });
+    let q: Record<string, unknown> = {};
+    for (let i = 0; i < 1200 && q.status !== 'completed' && q.status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      q = ret(await s.run('query-migrate'));
+    }
+    if (q.status === 'failed' && /cannot reach the destination/.test(String(q['error-desc']))) {
+      await new Promise((r) => setTimeout(r, 300));
+      continue;
+    }
+    return q;
+  }
+  throw new Error('the destination never listened');
+}
+
+const counts = (out: string) => [...out.matchAll(/^count (\d+)$/gm)].map((m) => Number(m[1]));
+
+async function qmp(path: string): Promise<{ run: (cmd: string, args?: unknown) => Promise<Msg>; events: Msg[]; close: () => void }> {
+  await until(`the QMP socket ${path}`, () => existsSync(path), 120_000);
+  const c = await QmpClient.open(path);
+  const events: Msg[] = [];
+  await c.next();
+  const run = async (cmd: string, args?: unknown) => {
+    c.send(JSON.stringify(args === undefined ? { execute: cmd } : { execute: cmd, arguments: args }));
+    for (;;) {
+      const m = await c.next(60_000);
+      if ('event' in m) events.push(m);
+      else return m;
+    }
+  };
+  await run('qmp_capabilities');
+  return { run, events, close: () => c.close() };
+}
+
+test('a running Debian guest with its disk on NBD migrates to another rvisor and counts on', async (t) => {
+  const image = join(dir, 'disk.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '32M']);
+  const nbdPort = await freePort();
+  const nbd = await serveNbd(process.execPath, [CLI, 'nbd', 'serve', image, '--export', 'd', '--port', String(nbdPort)], { port: nbdPort });
+  const disk = `nbd://127.0.0.1:${nbdPort}/d`;
+  const script = 'mke2fs -F /dev/vda >/dev/null; mount /dev/vda /mnt; i=0; while :; do echo count $i; echo $i > /mnt/n-$i; sync; i=$((i+1)); sleep 0.5; done';
+  const srcQmp = join(dir, 'src.sock');
+  const src = start(['--qmp', `unix:${srcQmp}`, '--disk', disk, '--', 'sh', '-c', script]);
+  await until('the counter on the source', () => counts(src.out).length >= 3);
+
+  const inPort = await freePort();
+  const dstQmp = join(dir, 'dst.sock');
+  const dst = start(['--qmp', `unix:${dstQmp}`, '--disk', disk, '--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'sh', '-c', script]);
+  const d = await qmp(dstQmp);
+  assert.equal(ret(await d.run('query-status')).status, 'paused', 'the destination waits');
+  const s = await qmp(srcQmp);
+  assert.deepEqual(await s.run('migrate-set-parameters', { 'downtime-limit': 300 }), { return: {} });
+  const q = await migrate(s, `tcp:127.0.0.1:${inPort}`);
+  assert.equal(q.status, 'completed', JSON.stringify(q) + src.err);
+  t.diagnostic(`query-migrate: ${JSON.stringify(q)}`);
+  const ram = q.ram as Record<string, number>;
+  assert.ok(ram.transferred > 0 && ram.total === 512 * 2 ** 20 && ram.remaining === 0, JSON.stringify(q));
+  assert.ok((q.downtime as number) >= 0 && (q['total-time'] as number) >= (q.downtime as number), JSON.stringify(q));
+  assert.equal(ret(await s.run('query-status')).status, 'paused', 'the source stays paused');
+  const lastOnSource = Math.max(...counts(src.out));
+
+  // The destination prints the counter on, from where the source stopped: no reboot.
+  await until('the counter on the destination', () => counts(dst.out).some((n) => n > lastOnSource + 2), 120_000);
+  assert.doesNotMatch(dst.out, /Linux version/, 'the destination did not boot a kernel');
+  assert.equal(Math.min(...counts(dst.out)), lastOnSource + 1, `the destination continues at ${lastOnSource + 1}: ${dst.out.slice(0, 300)}`);
+  assert.equal(ret(await d.run('query-status')).status, 'running');
+
+  await d.run('quit');
+  await s.run('quit');
+  d.close();
+  s.close();
+  await Promise.all([src.exited, dst.exited]);
+  assert.equal(await stopNbd(nbd), 0);
+  execFileSync('qemu-img', ['check', '-q', image]);
+  // Files written on both sides of the switch-over are on the disk.
+  const raw = join(dir, 'check.raw');
+  execFileSync('qemu-img', ['convert', '-O', 'raw', image, raw]);
+  const ls = execFileSync('debugfs', ['-R', 'ls -p /', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  for (const n of [0, lastOnSource, lastOnSource + 2]) assert.match(ls, new RegExp(`/n-${n}/`), `n-${n} on the disk`);
+});
+
+test('a destination with another memory size refuses; the source runs on', async () => {
+  const srcQmp = join(dir, 'src2.sock');
+  const script = 'i=0; while :; do echo count $i; i=$((i+1)); sleep 0.5; done';
+  const src = start(['--qmp', `unix:${srcQmp}`, '--', 'sh', '-c', script]);
+  await until('the counter on the source', () => counts(src.out).length >= 2);
+  const inPort = await freePort();
+  const dst = start(['--mem', '256M', '--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'true']);
+  const s = await qmp(srcQmp);
+  const q = await migrate(s, `tcp:127.0.0.1:${inPort}`);
+  assert.equal(q.status, 'failed');
+  assert.match(String(q['error-desc']), /refused: configuration differs: the source has 536870912 bytes of RAM, this VM 268435456/);
+  assert.equal(ret(await s.run('query-status')).status, 'running');
+  const before = Math.max(...counts(src.out));
+  await until('the source counting on', () => Math.max(...counts(src.out)) > before + 1, 60_000);
+  assert.equal(await dst.exited, 1);
+  assert.match(dst.err, /the incoming migration at tcp:127\.0\.0\.1:\d+ failed: configuration differs/);
+  await s.run('quit');
+  s.close();
+  await src.exited;
+});
