@@ -1,0 +1,45 @@
+// QMP's migration commands over the command table: arguments checked in QEMU's words,
+// the calls reaching the host's MigrationControl, and a clear refusal where there is none.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MigrationControl, VmEvent } from '../../src/vmm/control.js';
+import { Hmp } from '../../src/vmm/hmp.js';
+import { QmpError, runCommand } from '../../src/vmm/qmp/commands.js';
+import { JobTable } from '../../src/vmm/qmp/jobs.js';
+import { FakeVm } from './fakes.js';
+
+class FakeMigration implements MigrationControl {
+  calls: unknown[] = [];
+  start(uri: string) { this.calls.push(['start', uri]); }
+  cancel() { this.calls.push(['cancel']); }
+  query() { return { status: 'active', ram: { transferred: 1 } }; }
+  setParameters(p: unknown) { this.calls.push(['set', p]); }
+  onEvent(_l: (e: VmEvent) => void) { return () => {}; }
+}
+
+function ctx(migration?: MigrationControl) {
+  const control = new FakeVm();
+  if (migration) Object.assign(control, { migration });
+  return { control, hmp: new Hmp(control), jobs: new JobTable(() => {}) };
+}
+
+test('migrate, migrate_cancel, query-migrate and migrate-set-parameters reach the migration control', async () => {
+  const m = new FakeMigration();
+  const c = ctx(m);
+  assert.deepEqual(await runCommand('migrate', { uri: 'tcp:10.0.0.2:4444' }, c), {});
+  assert.deepEqual(await runCommand('migrate_cancel', {}, c), {});
+  assert.deepEqual(await runCommand('query-migrate', {}, c), { status: 'active', ram: { transferred: 1 } });
+  assert.deepEqual(await runCommand('migrate-set-parameters', { 'downtime-limit': 50, 'max-bandwidth': 1000000 }, c), {});
+  assert.deepEqual(m.calls, [['start', 'tcp:10.0.0.2:4444'], ['cancel'], ['set', { downtimeLimitMs: 50, maxBandwidth: 1000000 }]]);
+});
+
+test('bad arguments and unsupported kinds of migration are refused as QEMU words it', async () => {
+  const c = ctx(new FakeMigration());
+  await assert.rejects(runCommand('migrate', {}, c), QmpError);
+  await assert.rejects(runCommand('migrate', { uri: 'tcp:h:1', blk: true }, c), /block migration \(blk, inc\) is not supported: put the disk on NBD/);
+  await assert.rejects(runCommand('migrate-set-parameters', { 'downtime-limit': -1 }, c), /downtime_limit' expects an integer in the range of 0 to 2000000/);
+  await assert.rejects(runCommand('migrate-set-parameters', { 'max-bandwidth': 'fast' }, c), QmpError);
+  await assert.rejects(runCommand('migrate', { uri: 'tcp:h:1' }, ctx()), /migration is not available for this VM/);
+  assert.deepEqual(await runCommand('query-migrate', {}, ctx()), {});
+});
