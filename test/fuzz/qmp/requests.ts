@@ -53,6 +53,11 @@ export const VALID: Record<string, (rng: Rng) => Valid> = {
     args: { 'command-line': rng.pick(HMP_LINES), ...(rng.chance(0.3) ? { 'cpu-index': rng.int(2) } : {}) },
     ok: true,
   }),
+  // The fuzzed VM has no migration control: these are refused, query-migrate answers {}.
+  migrate: (rng) => ({ args: { uri: rng.pick(['tcp:127.0.0.1:1', 'unix:/nonexistent', 'exec:cat', 'tcp:[::1]:99999']) }, ok: false }),
+  migrate_cancel: () => ({ ok: false }),
+  'query-migrate': () => ({ ok: true }),
+  'migrate-set-parameters': (rng) => ({ args: { 'downtime-limit': rng.int(1000), 'max-bandwidth': rng.int(1 << 30) }, ok: false }),
   'snapshot-save': (rng) => ({ args: snapshotArgs(rng), ok: false }),
   'snapshot-load': (rng) => ({ args: snapshotArgs(rng), ok: false }),
 };
