@@ -3,6 +3,7 @@
 // "LABEL VALUE", VALUE being `expr` over the elapsed seconds `s`.
 
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { openImage } from '../src/host/index.js';
 
 export function timed(label: string, cmd: string, expr = 's'): string {
@@ -33,4 +34,13 @@ export async function debianImageFor(what: string): Promise<Awaited<ReturnType<t
     console.log(`\n${what}: skipped (run \`rvisor image pull debian\` first)`);
     return undefined;
   }
+}
+
+/** A loopback TCP port nothing listens on now. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

@@ -5,24 +5,16 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine } from '../src/host/index.js';
-import { debianImageFor, guestOutput } from './guest-timing.js';
+import { debianImageFor, freePort, guestOutput } from './guest-timing.js';
 import { guestScript, measure, report } from './io.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function startServer(kind: 'rvisor' | 'qemu-nbd', disk: string): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();

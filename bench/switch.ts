@@ -8,10 +8,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { guestCommandLine } from '../src/host/index.js';
-import { debianImageFor, guestOutput, timed, timedValue } from './guest-timing.js';
+import { debianImageFor, freePort, guestOutput, timed, timedValue } from './guest-timing.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QEMU = '/usr/bin/qemu-system-riscv64';
@@ -25,14 +24,6 @@ const clientScript = ['sh', '-c', [
   `ping -c 10 ${A} | awk -F/ '/round-trip/ { print "rtt " $4 }'`,
   timed('tcp', `dd if=/dev/zero bs=64k count=${MIB * 16} 2>/dev/null | nc -w 5 ${A} 7000`, `${MIB} * 1.048576 / s`),
 ].join('; ')];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface PairResult { tcpMBs?: number; rttMs?: number }
 

@@ -53,11 +53,15 @@ export function probeFormat(file: string): DiskFormat {
   }
 }
 
-/** The serial a guest sees: the file's name, cut to 20 bytes of UTF-8 (whole characters). */
-export function diskSerial(file: string): string {
-  let name = basename(file);
+/** `name` cut to at most 20 bytes of UTF-8 (whole characters): VIRTIO_BLK_T_GET_ID's limit. */
+export function serialOf(name: string): string {
   while (new TextEncoder().encode(name).length > 20) name = name.slice(0, -1);
   return name;
+}
+
+/** The serial a guest sees: the file's name, cut to 20 bytes. */
+export function diskSerial(file: string): string {
+  return serialOf(basename(file));
 }
 
 /** Where a backing file named in `image` lives: relative names are relative to the image. */

@@ -373,13 +373,7 @@ export class Vm implements VmControl {
       pages: this.spec.memory / 4096,
       check: (config) => configMismatch(migrationConfig(this.spec), config),
       start: async (state) => {
-        if (this.loaded) throw new VmError('a snapshot load is in progress');
-        const load: PreparedLoad = { name: 'migration', state, keepDisks: true };
-        if (this.machine) applyLoad(load, this.machine);
-        this.pendingLoad = load;
-        const done = new Promise<void>((resolve) => (this.loaded = resolve));
-        this.machine?.stop();
-        await done;
+        await this.load(() => ({ name: 'migration', state, keepDisks: true }));
         if (this.lifecycle.can('resume')) this.move('resume');
       },
     };
@@ -435,11 +429,17 @@ export class Vm implements VmControl {
    * are untouched: a refusal leaves the VM running as it was (restoreVirt rolls back).
    */
   loadSnapshot(name: string): Promise<void> {
+    if (this.threads) return Promise.reject(new VmError('snapshots of a VM with hart threads are not supported yet (use --threads single)'));
+    return this.load(() => this.store().prepare(name, this.spec.disks));
+  }
+
+  /** Rebuilds the machine from a prepared load (a snapshot, or a migrated state); resolves
+   *  once it runs. The trial restore into the running machine refuses a bad state first. */
+  private load(prepare: () => PreparedLoad): Promise<void> {
     // A second load before the first took effect would leave the first caller waiting.
     if (this.loaded) return Promise.reject(new VmError('a snapshot load is already in progress'));
-    if (this.threads) return Promise.reject(new VmError('snapshots of a VM with hart threads are not supported yet (use --threads single)'));
     try {
-      const load = this.store().prepare(name, this.spec.disks);
+      const load = prepare();
       if (this.machine) applyLoad(load, this.machine);
       this.pendingLoad = load;
     } catch (e) {

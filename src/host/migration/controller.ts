@@ -4,7 +4,7 @@
 
 import type { MigrationControl, VmEvent } from '../../vmm/control.js';
 import { DEFAULT_CONVERGENCE } from '../../vmm/migration/convergence.js';
-import { migrateIn, migrateOut, type MigrationStats, type MigrationStatus } from '../../vmm/migration/engine.js';
+import { initialStats, migrateIn, migrateOut, type MigrationStats, type MigrationStatus } from '../../vmm/migration/engine.js';
 import type { Vm } from '../../vmm/vm.js';
 import { VmError } from '../../vmm/vm-services.js';
 import { connectMigration, IncomingListener, parseMigrationUri } from './socket-channel.js';
@@ -54,7 +54,7 @@ export class MigrationController implements MigrationControl {
         this.log(`migration to ${uri} completed`);
       } catch (e) {
         const message = (e as Error).message;
-        this.stats = { ...(this.stats ?? emptyStats(this.vm)), status: this.cancelRequested ? 'cancelled' : 'failed', error: message };
+        this.stats = { ...(this.stats ?? initialStats(this.vm.spec.memory)), status: this.cancelRequested ? 'cancelled' : 'failed', error: message };
         this.status(this.stats.status);
         this.log(`migration to ${uri} failed: ${message}; the VM runs on here`);
       } finally {
@@ -116,11 +116,4 @@ export class MigrationController implements MigrationControl {
       listener.close();
     }
   }
-}
-
-function emptyStats(vm: Vm): MigrationStats {
-  return {
-    status: 'failed', iterations: 0, transferred: 0, total: vm.spec.memory, remaining: vm.spec.memory, pagesSent: 0,
-    dirtyPagesRate: 0, bandwidth: 0, expectedDowntimeMs: 0, throttle: 0,
-  };
 }

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { BlockBackend } from '../../devices/block.js';
 import { DiskError } from '../../storage/errors.js';
+import { serialOf } from '../../storage/open.js';
 import {
   CMD_FLUSH, CMD_READ, CMD_TRIM, CMD_WRITE, CMD_WRITE_ZEROES, CMD_FLAG_NO_HOLE, TFLAG_READ_ONLY, TFLAG_SEND_FLUSH,
   TFLAG_SEND_TRIM, TFLAG_SEND_WRITE_ZEROES,
@@ -69,7 +70,7 @@ export class NbdBackend implements BlockBackend {
       throw new DiskError(`${this.where}: the export is read-only (open it with ro)`);
     }
     this.readOnly = o.readOnly ?? false;
-    this.serial = o.serial ?? (address.export ? cut(address.export, 20) : 'nbd');
+    this.serial = o.serial ?? (address.export ? serialOf(address.export) : 'nbd');
   }
 
   /** Waits for the worker's answer to the request in flight; throws a DiskError for an
@@ -170,8 +171,3 @@ export class NbdBackend implements BlockBackend {
 }
 
 const NAMES: Record<number, string> = { 0: 'read', 1: 'write', 3: 'flush', 4: 'trim', 6: 'write-zeroes' };
-
-function cut(name: string, bytes: number): string {
-  while (new TextEncoder().encode(name).length > bytes) name = name.slice(0, -1);
-  return name;
-}

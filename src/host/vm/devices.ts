@@ -66,8 +66,9 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
     };
     try {
       const disks: AttachedDisk[] = spec.disks.map((d) => {
+        const nbd = isNbdUri(d.file);
         // NbdBackend's messages name the export's URI themselves.
-        const backend = vmError(isNbdUri(d.file) ? names.disk : `${names.disk} ${d.file}`, () => isNbdUri(d.file)
+        const backend = vmError(nbd ? names.disk : `${names.disk} ${d.file}`, () => nbd
           ? new NbdBackend(parseNbdUri(d.file), { readOnly: d.readOnly ?? false, serial: d.serial })
           : openDisk({ file: d.file, format: d.format, readOnly: d.readOnly ?? false, serial: d.serial, warn: (m) => warn(`${names.disk} ${m}`) }));
         closers.push(() => backend.close());

@@ -74,6 +74,14 @@ export interface SourceOptions {
 
 const now = () => performance.now();
 
+/** The figures of a migration that has sent nothing yet. */
+export function initialStats(ramBytes: number): MigrationStats {
+  return {
+    status: 'setup', iterations: 0, transferred: 0, total: ramBytes, remaining: ramBytes, pagesSent: 0,
+    dirtyPagesRate: 0, bandwidth: 0, expectedDowntimeMs: 0, throttle: 0,
+  };
+}
+
 async function reply(channel: MigrationChannel, timeoutMs: number, what: string): Promise<Frame> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -95,10 +103,7 @@ function reason(f: Frame): string {
  *  guest (the caller then releases its VM), rejects with the guest running here. */
 export async function migrateOut(src: MigrationSource, channel: MigrationChannel, o: SourceOptions = {}): Promise<MigrationStats> {
   const started = now();
-  const stats: MigrationStats = {
-    status: 'setup', iterations: 0, transferred: 0, total: src.memory.size, remaining: src.memory.size, pagesSent: 0,
-    dirtyPagesRate: 0, bandwidth: 0, expectedDowntimeMs: 0, throttle: 0,
-  };
+  const stats = initialStats(src.memory.size);
   const publish = () => o.onStats?.({ ...stats });
   const timeout = o.replyTimeoutMs ?? 30_000;
   const send = async (parts: Uint8Array[]) => {
