@@ -55,7 +55,11 @@ test('the guest reaches the host through NAT, is reached through --publish, and 
   const hostPort = await listen(server);
   after(() => server.close());
   const poll = setInterval(async () => {
-    if (guestPage === undefined) guestPage = await fetchText(guestPort);
+    // Polls overlap when a fetch takes longer than the interval (5 s timeout): one that
+    // fails late must not erase the page an earlier one got.
+    if (guestPage !== undefined) return;
+    const text = await fetchText(guestPort);
+    if (text !== undefined) guestPage ??= text;
   }, 1000);
   after(() => clearInterval(poll));
 
