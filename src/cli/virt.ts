@@ -55,8 +55,8 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
       console: (bytes) => watch.write(bytes),
       ...(threadsAvailable() && { hartThreads: nodeHartThreads() }),
     },
-    // An incoming VM's harts wait for the migrated state.
-    startPaused: o.startPaused || o.incoming !== undefined,
+    startPaused: o.startPaused,
+    incoming: o.incoming !== undefined,
     loadvm: o.loadvm,
     debug: o.gdb !== undefined,
   });

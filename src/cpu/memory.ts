@@ -51,6 +51,9 @@ export class GuestMemory {
   readonly p2m: Int32Array;
   /** Dirty log: 1 for each guest RAM page written since the log was last cleared. */
   readonly dirty: Uint8Array;
+  /** 1 for each page that takeDirty took from the log: with the log, every page anything
+   *  wrote since this memory was created (this thread's takes; the VM's thread takes). */
+  private readonly taken: Uint8Array;
   u8!: Uint8Array;
   i8!: Int8Array;
   u16!: Uint16Array;
@@ -113,6 +116,7 @@ export class GuestMemory {
       }
     }
     this.codeWrites = this.codeGen ? this.codeGen.length - 1 : 0;
+    this.taken = new Uint8Array(this.pages);
     this.refreshViews();
   }
 
@@ -189,10 +193,16 @@ export class GuestMemory {
     }
   }
 
+  /** Whether anything may have written guest page `page` since this memory was created;
+   *  a page never written is still zero (a fresh WebAssembly.Memory is). */
+  everWritten(page: number): boolean {
+    return this.dirty[page] !== 0 || this.taken[page] !== 0;
+  }
+
   /** Returns the dirty pages' indices and clears the log; writable TLB entries are dropped. */
   takeDirty(): number[] {
     const out: number[] = [];
-    for (let i = 0; i < this.pages; i++) if (this.dirty[i]) { out.push(i); this.dirty[i] = 0; }
+    for (let i = 0; i < this.pages; i++) if (this.dirty[i]) { out.push(i); this.dirty[i] = 0; this.taken[i] = 1; }
     for (const f of this.onRemap) f();
     return out;
   }

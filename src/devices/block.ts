@@ -18,5 +18,8 @@ export interface BlockBackend {
   discard(offset: number, length: number): void;
   /** The range reads as zeroes afterwards; with `unmap`, storage may be released. */
   writeZeroes(offset: number, length: number, unmap: boolean): void;
+  /** Forgets whatever is cached of the image: another process (a migration's source on
+   *  shared storage) wrote it since it was opened. Absent: nothing is cached. */
+  invalidate?(): void;
   close(): void;
 }

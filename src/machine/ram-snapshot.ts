@@ -24,9 +24,14 @@ export interface RamSnapshot {
   runs: RamRun[];
 }
 
-function pageIsZero(mem: GuestMemory, host: number): boolean {
-  const words = mem.i32;
-  for (let i = host >> 2, end = (host + PAGE_SIZE) >> 2; i < end; i++) if (words[i] !== 0) return false;
+/** Whether the page at host offset `host` holds only zeroes (snapshots and migration
+ *  leave such pages out). Eight words a step: most pages of a guest are zero, so this
+ *  loop runs over most of its RAM. */
+export function pageIsZero(mem: GuestMemory, host: number): boolean {
+  const w = mem.i32;
+  for (let i = host >> 2, end = (host + PAGE_SIZE) >> 2; i < end; i += 8) {
+    if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7]) !== 0) return false;
+  }
   return true;
 }
 

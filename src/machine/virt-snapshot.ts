@@ -50,12 +50,14 @@ export function virtConfig(m: VirtMachine): VirtConfigSnapshot {
   };
 }
 
-/** Saves the machine: call it between slices (see the header). */
-export function saveVirt(m: VirtMachine): MachineSnapshot {
+/** Saves the machine: call it between slices (see the header). Without `ram` the RAM
+ *  section is left out (a migration sends RAM page by page; finding the non-zero pages
+ *  of a large guest would cost its paused guest a scan of all of it). */
+export function saveVirt(m: VirtMachine, o: { ram?: boolean } = {}): MachineSnapshot {
   const snap: MachineSnapshot = new Map();
   snap.set('config', virtConfig(m));
   for (const c of m.persistent) snap.set(c.id, c.save());
-  snap.set('ram', saveRam(m.mem));
+  if (o.ram ?? true) snap.set('ram', saveRam(m.mem));
   return snap;
 }
 
@@ -76,19 +78,26 @@ function checkConfig(m: VirtMachine, state: unknown): void {
   });
 }
 
+export interface RestoreOptions {
+  /** The guest's RAM is in `m` already (an incoming migration wrote each page as it
+   *  arrived) and the state has no RAM section: only the components are restored. */
+  ramInPlace?: boolean;
+}
+
 /**
  * Restores `snap` into `m`, built with the same configuration. Nothing changes when it
  * throws: the config and RAM are checked first, then components are restored one by one
  * (each checks before it changes anything) and put back as they were if one refuses.
  * Sections this version does not know are ignored (a newer minor version added them).
  */
-export function restoreVirt(m: VirtMachine, snap: MachineSnapshot): void {
+export function restoreVirt(m: VirtMachine, snap: MachineSnapshot, o: RestoreOptions = {}): void {
   const section = (id: string): unknown => {
     if (!snap.has(id)) throw new SnapshotError(`the snapshot has no section '${id}'`);
     return snap.get(id);
   };
   checkConfig(m, section('config'));
-  const writeRam = prepareRam(m.mem, section('ram'));
+  if (o.ramInPlace && snap.has('ram')) throw new SnapshotError('the state carries RAM, but its RAM was to be in place already');
+  const writeRam = o.ramInPlace ? () => {} : prepareRam(m.mem, section('ram'));
   const parts = m.persistent;
   const states = parts.map((c) => section(c.id));
   const backup = parts.map((c) => c.save());

@@ -3,7 +3,8 @@
 // can change underneath them.
 
 /** QEMU's run states that rvisor has; 'debug' is a pause by the GDB stub. */
-export type RunState = 'running' | 'paused' | 'debug' | 'shutdown';
+/** 'inmigrate': waiting for an incoming migration's state (QEMU's name). */
+export type RunState = 'running' | 'paused' | 'debug' | 'shutdown' | 'inmigrate';
 
 /** QMP's event names for the life cycle of the VM (QEMU's spelling). */
 export type VmEventName = 'STOP' | 'RESUME' | 'SHUTDOWN' | 'RESET' | 'POWERDOWN';

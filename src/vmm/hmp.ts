@@ -29,7 +29,7 @@ export const QEMU_VERSION = { micro: 0, minor: 2, major: 7 };
 
 function statusText(s: RunState): string {
   // QEMU shows a guest that powered off while -no-shutdown keeps it as paused (shutdown).
-  return s === 'shutdown' ? 'paused (shutdown)' : s === 'debug' ? 'paused (debug)' : s;
+  return s === 'shutdown' || s === 'debug' || s === 'inmigrate' ? `paused (${s})` : s;
 }
 
 const hex16 = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, '0');

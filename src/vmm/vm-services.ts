@@ -39,8 +39,6 @@ export interface BootFiles {
 export interface PreparedLoad {
   readonly name: string;
   readonly state: MachineSnapshot;
-  /** A migrated machine: its disks are the ones it had, not a snapshot's to revert. */
-  readonly keepDisks?: boolean;
 }
 
 export interface SnapshotStore {

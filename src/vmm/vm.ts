@@ -35,6 +35,9 @@ export interface VmOptions {
   loadvm?: string;
   /** A GDB stub will attach: the VM keeps one debug target across rebuilds. */
   debug?: boolean;
+  /** QEMU's -incoming: the VM waits paused for a migrated state (status 'inmigrate'), and
+   *  runs once it has arrived unless it was also started paused. */
+  incoming?: boolean;
 }
 
 /** How a VM's run ended. */
@@ -88,6 +91,9 @@ export class Vm implements VmControl {
   private readonly hvcConsole: boolean;
   /** The host scheduler's allowance, as a share of one core (the spec's cap applies too). */
   private allowance = 1;
+  /** Waiting for an incoming migration; `autostart`: run once it has arrived (a resume
+   *  meanwhile sets it, as QEMU's `cont` does while it is in 'inmigrate'). */
+  private incoming: { autostart: boolean } | undefined;
   /** Share withheld by an outgoing migration's auto-converge. */
   private migrationThrottle = 0;
   /** CPU time of the boards before the current one (a reset starts a new board). */
@@ -107,6 +113,7 @@ export class Vm implements VmControl {
     // debugger, these need the harts on the VM's thread.
     if (this.threads && (o.debug || o.loadvm !== undefined)) throw new VmError('a debugger and --loadvm need --threads single for now');
     this.attached = new Promise((resolve) => (this.markAttached = resolve));
+    if (o.incoming) this.incoming = { autostart: !o.startPaused };
     const append = o.boot.append;
     // The virtio console (hvc0) shares the console with the UART; typed input goes to
     // whichever the kernel command line makes the console.
@@ -140,7 +147,7 @@ export class Vm implements VmControl {
 
   /** Runs the VM until it ends; call once. */
   async run(): Promise<VmExit> {
-    this.move(this.o.startPaused ? 'start-paused' : 'start');
+    this.move(this.o.startPaused || this.incoming ? 'start-paused' : 'start');
     const exit = await this.runMachines();
     if (this.lifecycle.can('shutdown')) this.lifecycle.move('shutdown', SHUTDOWN_REASON[exit.kind]);
     if (exit.kind === 'poweroff') this.debugTarget?.notifyExit(exit.code);
@@ -155,7 +162,7 @@ export class Vm implements VmControl {
       // The host ended the run between two machines.
       if (this.ending) return this.ending;
       const load = this.pendingLoad;
-      if (load && !load.keepDisks) this.store().revert(load, this.spec.disks);
+      if (load) this.store().revert(load, this.spec.disks);
       const devices = await this.o.services.openDevices(this.spec);
       let machine: VirtMachine;
       try {
@@ -268,7 +275,7 @@ export class Vm implements VmControl {
   async dispatch(a: VmAction): Promise<void> {
     switch (a.type) {
       case 'pause': return this.move('pause');
-      case 'resume': return this.move('resume');
+      case 'resume': return this.incoming ? this.resume() : this.move('resume');
       case 'reset': return this.reset();
       case 'powerdown': return this.powerdown();
       case 'quit': return this.quit();
@@ -299,6 +306,7 @@ export class Vm implements VmControl {
 
   status(): RunState {
     const s = this.lifecycle.state;
+    if (this.incoming && s !== 'shutdown') return 'inmigrate';
     // QEMU calls a VM that has not started yet (-S) paused, in its "prelaunch" state.
     return s === 'created' ? 'paused' : s;
   }
@@ -308,7 +316,8 @@ export class Vm implements VmControl {
   }
 
   resume(): void {
-    if (this.lifecycle.can('resume')) this.move('resume');
+    if (this.incoming) this.incoming.autostart = true;
+    else if (this.lifecycle.can('resume')) this.move('resume');
   }
 
   powerdown(): void {
@@ -360,21 +369,40 @@ export class Vm implements VmControl {
       saveState: () => {
         // What the guest wrote must be on the disk before the destination opens it.
         for (const d of this.devices?.disks ?? []) d.backend.flush();
-        return saveVirt(m);
+        return saveVirt(m, { ram: false });
       },
     };
   }
 
-  /** This VM as a migration's destination: it checks the source's configuration and
-   *  starts from the migrated state (the disks are the shared ones, not reverted). */
-  migrationDestination(): MigrationDestination {
+  /**
+   * This VM as a migration's destination (it was built with `incoming`, paused, and has
+   * never run): the pages go straight into its RAM as they arrive, and the switch-over
+   * restores the CPU and device state over them in place, with no rebuild, so the
+   * source's guest is paused only for the last round and that restore.
+   */
+  async migrationDestination(): Promise<MigrationDestination> {
+    const incoming = this.incoming;
+    if (!incoming) throw new VmError('the VM was not started to receive a migration (--incoming)');
     if (this.threads) throw new VmError('migrating a VM with hart threads is not supported yet (use --threads single)');
+    await this.attached;
+    const m = this.machine;
+    if (!m) throw new VmError('the VM is not running');
     return {
-      pages: this.spec.memory / 4096,
+      memory: m.mem,
       check: (config) => configMismatch(migrationConfig(this.spec), config),
       start: async (state) => {
-        await this.load(() => ({ name: 'migration', state, keepDisks: true }));
-        if (this.lifecycle.can('resume')) this.move('resume');
+        if (this.machine !== m || this.incoming !== incoming) throw new VmError('the VM changed while its migration came in');
+        // The source wrote the shared disks up to its pause: nothing cached here from
+        // before may be believed (QEMU's bdrv_invalidate_cache).
+        for (const d of this.devices?.disks ?? []) d.backend.invalidate?.();
+        try {
+          restoreVirt(m, state, { ramInPlace: true });
+        } catch (e) {
+          if (e instanceof SnapshotError) throw new VmError(`the migrated state: ${e.message}`);
+          throw e;
+        }
+        this.incoming = undefined;
+        if (incoming.autostart && this.lifecycle.can('resume')) this.move('resume');
       },
     };
   }

@@ -82,7 +82,7 @@ test('a running Debian guest with its disk on NBD migrates to another rvisor and
   const dstQmp = join(dir, 'dst.sock');
   const dst = start(['--qmp', `unix:${dstQmp}`, '--disk', disk, '--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'sh', '-c', script]);
   const d = await qmp(dstQmp);
-  assert.equal(ret(await d.run('query-status')).status, 'paused', 'the destination waits');
+  assert.equal(ret(await d.run('query-status')).status, 'inmigrate', 'the destination waits');
   const s = await qmp(srcQmp);
   assert.deepEqual(await s.run('migrate-set-parameters', { 'downtime-limit': 300 }), { return: {} });
   const q = await migrate(s, `tcp:127.0.0.1:${inPort}`);

@@ -18,7 +18,7 @@ function sample(): Uint8Array {
   return concat([
     encodePreamble(),
     ...encodeJsonFrame(FrameType.Hello, { memory: 1 << 20, harts: 1 }),
-    ...encodeFrame(FrameType.Ram, encodeRam(4096, [{ page: 0, bytes: page(0) }, { page: 3, bytes: page(7) }, { page: 255, bytes: page(0) }])),
+    ...encodeFrame(FrameType.Ram, encodeRam(4096, [{ page: 0 }, { page: 3, bytes: page(7) }, { page: 255 }])),
     ...encodeFrame(FrameType.State, Uint8Array.of(1, 2, 3)),
     ...encodeFrame(FrameType.End, new Uint8Array(0)),
   ]);

@@ -105,9 +105,10 @@ export class MigrationController implements MigrationControl {
     await listener.listen(parseMigrationUri(uri));
     this.status('setup');
     try {
+      const destination = await this.vm.migrationDestination();
       const channel = await listener.accept();
       this.status('active');
-      await migrateIn(this.vm.migrationDestination(), channel);
+      await migrateIn(destination, channel);
       this.status('completed');
     } catch (e) {
       this.status('failed');

@@ -33,14 +33,15 @@ const blank = (): Mapping => ({ kind: UNALLOCATED, host: 0, copied: false, hi: 0
 export class Qcow2Image implements BlockBackend {
   readonly size: number;
   readonly serial: string;
-  readonly header: Qcow2Header;
   readonly cs: number;
   readonly fd: number;
-  readonly refs: Refcounts;
-  readonly tables: Tables;
   readonly backing: BlockBackend | null = null;
-  readonly meta: MetadataMap;
-  readonly snapshots: SnapshotTable = { entries: [], length: 0 };
+  // The metadata read from the file: read anew by invalidate().
+  header!: Qcow2Header;
+  refs!: Refcounts;
+  tables!: Tables;
+  meta!: MetadataMap;
+  snapshots: SnapshotTable = { entries: [], length: 0 };
   /** Opened read-only, or made so when a write would have hit metadata. */
   private ro: boolean;
   private readonly warn?: (message: string) => void;
@@ -55,21 +56,9 @@ export class Qcow2Image implements BlockBackend {
     this.serial = opts.serial ?? '';
     this.fd = openSync(file, this.ro ? 'r' : 'r+');
     try {
-      const length = fileSize(this.fd);
-      const first = new Uint8Array(Math.min(length, 2 ** 21));
-      preadFull(this.fd, first, 0);
-      const h = (this.header = parseHeader(file, first, length));
+      const h = this.readMetadata(opts.repair ?? false);
       this.cs = 2 ** h.clusterBits;
       this.size = Math.floor(h.size / 512) * 512;
-      if (!this.ro) this.checkWritable(h, opts.repair ?? false);
-      this.meta = new MetadataMap(this.cs, (what) => this.markCorrupt(what));
-      if (h.nbSnapshots > 0) {
-        this.snapshots = readSnapshotTable(this.fd, file, h, length);
-        this.meta.setRange(Meta.SNAPSHOT_TABLE, h.snapshotsOffset, this.snapshots.length);
-      }
-      this.refs = new Refcounts(this.fd, file, this.cs, h.refcountOrder, h.refcountTableOffset, h.refcountTableClusters, length,
-        (offset, clusters) => this.commitRefcountTable(offset, clusters), this.meta);
-      this.tables = new Tables(this.fd, file, this.cs, h.version >= 3, h.l1TableOffset, h.l1Size, this.refs, this.meta);
       if (h.backingFile !== undefined && !opts.skipBacking) {
         if (!opts.openBacking) throw new DiskError(`${file}: has a backing file but no way to open it`);
         this.backing = opts.openBacking(file, h.backingFile, h.backingFormat);
@@ -81,6 +70,49 @@ export class Qcow2Image implements BlockBackend {
       closeSync(this.fd);
       throw e;
     }
+  }
+
+  /** Reads the header, refcounts and tables from the file; the cluster size and disk
+   *  size are fixed at the first read (the constructor sets them from its result). */
+  private readMetadata(repair: boolean): Qcow2Header {
+    const file = this.file;
+    const length = fileSize(this.fd);
+    const first = new Uint8Array(Math.min(length, 2 ** 21));
+    preadFull(this.fd, first, 0);
+    const h = parseHeader(file, first, length);
+    const cs = 2 ** h.clusterBits;
+    if (!this.ro) this.checkWritable(h, repair);
+    const meta = new MetadataMap(cs, (what) => this.markCorrupt(what));
+    let snapshots: SnapshotTable = { entries: [], length: 0 };
+    if (h.nbSnapshots > 0) {
+      snapshots = readSnapshotTable(this.fd, file, h, length);
+      meta.setRange(Meta.SNAPSHOT_TABLE, h.snapshotsOffset, snapshots.length);
+    }
+    const refs = new Refcounts(this.fd, file, cs, h.refcountOrder, h.refcountTableOffset, h.refcountTableClusters, length,
+      (offset, clusters) => this.commitRefcountTable(offset, clusters), meta);
+    this.tables = new Tables(this.fd, file, cs, h.version >= 3, h.l1TableOffset, h.l1Size, refs, meta);
+    this.header = h;
+    this.meta = meta;
+    this.snapshots = snapshots;
+    this.refs = refs;
+    return h;
+  }
+
+  /**
+   * Another process wrote the image since it was opened (a migration's source, on shared
+   * storage): every table read from it is stale. Reads the metadata anew; the image must
+   * still be the disk it was (same size and cluster size).
+   */
+  invalidate(): void {
+    withFileErrors(this.file, () => {
+      this.m = blank();
+      this.inflated = null;
+      const h = this.readMetadata(false);
+      if (2 ** h.clusterBits !== this.cs || Math.floor(h.size / 512) * 512 !== this.size) {
+        this.ro = true;
+        throw new DiskError(`${this.file}: the image changed its size or cluster size while another process had it open; further writes are refused`);
+      }
+    });
   }
 
   get readOnly(): boolean {

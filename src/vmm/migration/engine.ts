@@ -33,7 +33,7 @@ export interface MigrationSource {
   resume(): void;
   /** Share of vCPU time to withhold (auto-converge); 0 lifts it. */
   throttle(share: number): void;
-  /** The machine's state without RAM, taken while paused. */
+  /** The machine's state without a RAM section, taken while paused. */
   saveState(): MachineSnapshot;
 }
 
@@ -160,8 +160,8 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
     paused = true;
     publish();
     await sendPages(sender.nextRound());
-    const state = new Map(src.saveState());
-    state.delete('ram');
+    const state = src.saveState();
+    if (state.has('ram')) throw new MigrationError('the machine state carries RAM: it goes page by page');
     await send(encodeFrame(FrameType.State, encodePlain('machine', Object.fromEntries(state))));
     await send(encodeFrame(FrameType.End, new Uint8Array(0)));
     const done = await reply(channel, timeout, 'confirmation that the guest runs');
@@ -194,14 +194,16 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
 
 class CancelledError extends Error {}
 
-/** What the destination offers: its configuration check and how it starts the guest. */
+/** What the destination offers: its configuration check, the RAM the pages go into,
+ *  and how it starts the guest. */
 export interface MigrationDestination {
-  /** Guest RAM pages of the machine it would start. */
-  pages: number;
+  /** The RAM of a paused machine that has never run: pages are written as they come. */
+  memory: GuestMemory;
   /** Why this configuration cannot be taken here, or undefined to accept it. */
   check(config: Record<string, unknown>): string | undefined;
-  /** Builds and starts the machine from the migrated state; throws if it cannot. */
-  start(snapshot: MachineSnapshot): Promise<void>;
+  /** Restores the CPU and device state (no RAM section: the RAM is in place) and runs
+   *  the guest; throws if it cannot. */
+  start(state: MachineSnapshot): Promise<void>;
 }
 
 /** Runs a migration from the destination's side; resolves once the guest runs here. */
@@ -221,7 +223,7 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   const why = dst.check(config as Record<string, unknown>);
   if (why !== undefined) return fail(why, FrameType.Refuse);
   await channel.send(encodeFrame(FrameType.Accept, new Uint8Array(0)));
-  const ram = new RamReceiver(dst.pages);
+  const ram = new RamReceiver(dst.memory);
   let state: MachineSnapshot | undefined;
   for (;;) {
     const f = await next();
@@ -238,7 +240,6 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
     } else return fail(`unexpected frame type ${f.type}`);
   }
   if (!state) return fail('the stream ended without the machine state');
-  state.set('ram', ram.snapshot());
   try {
     await dst.start(state);
   } catch (e) {

@@ -2,13 +2,13 @@
 // while the guest runs, round by round: the first round sends every page, each later
 // round the pages the dirty log caught since the previous one began (the log is taken
 // before the pages are read, so a write during the read is caught for the next round).
-// The receiver keeps the latest copy of each page that is not zero and, at the end,
-// hands the existing snapshot restore a RamSnapshot, so a migrated machine is restored
-// by the same validated path as a snapshot file.
+// The receiver writes each page into the destination machine's RAM as it arrives, so
+// the switch-over restores only the CPU and device state over it (restoreVirt with the
+// RAM in place).
 
 import { PAGE_SIZE, type GuestMemory } from '../../cpu/memory.js';
-import type { RamRun, RamSnapshot } from '../../machine/ram-snapshot.js';
-import { decodeRam, encodeRam, MigrationError } from './stream.js';
+import { pageIsZero } from '../../machine/ram-snapshot.js';
+import { decodeRam, encodeRam, MigrationError, type PageEntry } from './stream.js';
 
 /** Pages per RAM frame: 4 MiB of data at most, so a frame is written without a stall. */
 export const PAGES_PER_FRAME = 1024;
@@ -43,10 +43,11 @@ export class RamSender {
    *  is now (the bytes are copied into the payload, so the guest may go on running). */
   *frames(pages: readonly number[]): Generator<Uint8Array> {
     for (let at = 0; at < pages.length; at += PAGES_PER_FRAME) {
-      const batch = pages.slice(at, at + PAGES_PER_FRAME).map((page) => {
+      const batch: PageEntry[] = pages.slice(at, at + PAGES_PER_FRAME).map((page) => {
         const host = this.mem.hostOffset(this.mem.base + page * PAGE_SIZE);
         if (host < 0) throw new MigrationError(`guest page ${page} has no host frame`);
-        return { page, bytes: this.mem.u8.subarray(host, host + PAGE_SIZE) };
+        // A page nothing ever wrote is zero without looking (most of an idle guest).
+        return !this.mem.everWritten(page) || pageIsZero(this.mem, host) ? { page } : { page, bytes: this.mem.u8.subarray(host, host + PAGE_SIZE) };
       });
       const payload = encodeRam(PAGE_SIZE, batch);
       this.pagesSent += batch.length;
@@ -56,34 +57,38 @@ export class RamSender {
   }
 }
 
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
+/**
+ * Writes pages straight into the destination's guest RAM as they arrive: the machine
+ * there is paused and has never run, so nothing else touches that memory, and the
+ * switch-over has only the last round's pages and the device state left to apply.
+ *
+ * Zero pages are most of a guest, so they must cost next to nothing: a zero page is
+ * written only over a page something wrote before (the loader's, or an earlier frame's;
+ * GuestMemory.everWritten), since every other page is zero already.
+ */
 export class RamReceiver {
-  /** The latest non-zero contents of each page received. */
-  private readonly pages = new Map<number, Uint8Array>();
   pagesReceived = 0;
 
-  constructor(readonly pageCount: number) {}
+  constructor(private readonly mem: GuestMemory) {}
 
-  /** Applies one RAM frame; throws MigrationError for a malformed one. */
+  /** Applies one RAM frame; throws MigrationError for a malformed one, before any page
+   *  of it is written. */
   apply(payload: Uint8Array): void {
-    for (const e of decodeRam(payload, PAGE_SIZE, this.pageCount)) {
+    const mem = this.mem;
+    for (const e of decodeRam(payload, PAGE_SIZE, mem.pages)) {
       this.pagesReceived++;
-      if (e.bytes) this.pages.set(e.page, e.bytes.slice());
-      else this.pages.delete(e.page);
+      const pa = mem.base + e.page * PAGE_SIZE;
+      const host = mem.hostOffset(pa);
+      if (host < 0) throw new MigrationError(`guest page ${e.page} has no host frame here`);
+      if (e.bytes) {
+        mem.u8.set(e.bytes, host);
+        mem.markDirty(pa);
+      } else if (mem.everWritten(e.page)) {
+        // set(), not fill(): fill() on shared memory is slow in V8.
+        mem.u8.set(ZERO_PAGE, host);
+      }
     }
-  }
-
-  /** RAM as the snapshot restore takes it: consecutive pages in runs, ascending. */
-  snapshot(): RamSnapshot {
-    const order = [...this.pages.keys()].sort((a, b) => a - b);
-    const runs: RamRun[] = [];
-    for (let i = 0; i < order.length;) {
-      let j = i + 1;
-      while (j < order.length && order[j] === order[j - 1] + 1 && j - i < 256) j++;
-      const bytes = new Uint8Array((j - i) * PAGE_SIZE);
-      for (let k = i; k < j; k++) bytes.set(this.pages.get(order[k])!, (k - i) * PAGE_SIZE);
-      runs.push({ page: order[i], bytes });
-      i = j;
-    }
-    return { pageSize: PAGE_SIZE, pages: this.pageCount, runs };
   }
 }

@@ -52,19 +52,36 @@ export interface Frame {
 }
 
 // CRC-32 (IEEE 802.3, as zlib's), table-driven.
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
+// CRC-32 (IEEE), eight bytes a step ("slicing-by-8"): table k gives the CRC of a byte
+// followed by k zero bytes. A byte at a time ran at ~300 MB/s here, which a 512 MiB
+// guest's migration paid on both ends.
+const CRC_TABLES = (() => {
+  const t = new Int32Array(256 * 8);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c;
   }
+  for (let k = 1; k < 8; k++) {
+    for (let n = 0; n < 256; n++) {
+      const prev = t[(k - 1) * 256 + n];
+      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff];
+    }
+  }
   return t;
 })();
 
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  const t = CRC_TABLES;
+  const n = bytes.length;
   let c = ~crc;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)]
+      ^ t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
+  }
+  for (; i < n; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
 
@@ -107,37 +124,27 @@ export interface PageEntry {
   bytes?: Uint8Array;
 }
 
-function isZero(b: Uint8Array): boolean {
-  if (b.byteOffset % 4 === 0 && b.length % 4 === 0) {
-    const w = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-    return true;
-  }
-  return b.every((x) => x === 0);
-}
-
 /** How many bytes a RAM frame holding these pages takes, at most (all data). */
 export function ramFrameBytes(pageSize: number, pages: number): number {
   return 8 + pages * (5 + pageSize);
 }
 
-/** Pages into a RAM payload; a page of zeroes is sent as its number alone. */
-export function encodeRam(pageSize: number, pages: readonly { page: number; bytes: Uint8Array }[]): Uint8Array {
+/** Pages into a RAM payload: a page without bytes (the caller found it all zeroes) is
+ *  sent as its number alone. */
+export function encodeRam(pageSize: number, pages: readonly PageEntry[]): Uint8Array {
   let length = 8;
-  const zero = pages.map((p) => isZero(p.bytes));
-  for (let i = 0; i < pages.length; i++) length += 5 + (zero[i] ? 0 : pageSize);
+  for (const p of pages) length += 5 + (p.bytes ? pageSize : 0);
   const out = new Uint8Array(length);
   const v = new DataView(out.buffer);
   v.setUint32(0, pageSize, true);
   v.setUint32(4, pages.length, true);
   let at = 8;
-  for (let i = 0; i < pages.length; i++) {
-    const p = pages[i];
-    if (p.bytes.length !== pageSize) throw new MigrationError(`page ${p.page}: ${p.bytes.length} bytes, not ${pageSize}`);
+  for (const p of pages) {
+    if (p.bytes && p.bytes.length !== pageSize) throw new MigrationError(`page ${p.page}: ${p.bytes.length} bytes, not ${pageSize}`);
     v.setUint32(at, p.page, true);
-    v.setUint8(at + 4, zero[i] ? 0 : 1);
+    v.setUint8(at + 4, p.bytes ? 1 : 0);
     at += 5;
-    if (!zero[i]) {
+    if (p.bytes) {
       out.set(p.bytes, at);
       at += pageSize;
     }
