@@ -46,7 +46,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     inventory.close();
     throw new UsageError(`serve: ${(e as Error).message}`);
   }
-  const host = new Host({ inventory, networks, stateDir: root, version: version(), testHooks: process.env.RVISOR_TEST_HOOKS === '1', cpus, log });
+  // Guests migrating in over TCP arrive where the API listens on TCP.
+  const host = new Host({ inventory, networks, stateDir: root, version: version(), testHooks: process.env.RVISOR_TEST_HOOKS === '1', cpus, log, migrationHost: listen?.host });
   let api;
   try {
     api = await startApi(host, { socketPath: values.socket, listen, tokenFile: values['token-file'], log });

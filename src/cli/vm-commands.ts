@@ -4,7 +4,8 @@
 // each, print the name of each one done, and report each refusal without stopping.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { CreateRequest, ImageView, VmActionRequest, VmView } from '../host/daemon/model.js';
+import { readFileSync } from 'node:fs';
+import type { CreateRequest, ImageView, MigrationReport, VmActionRequest, VmView } from '../host/daemon/model.js';
 import { ApiClient, DaemonError, report, socketPathOf, vmPath } from './api-client.js';
 import { parseDuration } from './duration.js';
 import { UsageError } from './errors.js';
@@ -24,6 +25,10 @@ rvisor console NAME                    its serial console (Ctrl-A X detaches)
 rvisor snapshot create|revert NAME SNAP   save a snapshot of the VM, or go back to one
 rvisor template NAME                   turn a stopped VM into a template
 rvisor clone TEMPLATE NEWNAME [--owner O] [--label K=V]...
+rvisor migrate NAME TARGET [--token-file F] [--downtime-limit MS]
+                                       move a running VM, live, to the daemon at TARGET
+                                       (unix:PATH or http://HOST:PORT); its writable
+                                       disks must be on NBD
 rvisor gc [--yes]                      list VMs whose TTL has expired; --yes removes them
 rvisor images                          the images the daemon has
   --host unix:PATH  the daemon's socket (default: $RVISOR_HOST, else
@@ -156,6 +161,26 @@ async function clone(args: string[]): Promise<number> {
   return 0;
 }
 
+/** Live migration to another daemon, as `virsh migrate --live` does: the daemon here
+ *  drives it and answers once the VM runs there. */
+async function migrate(args: string[]): Promise<number> {
+  const { values: v, positionals, client } = parse(args, { 'token-file': { type: 'string' }, 'downtime-limit': { type: 'string' } });
+  const [vm, target] = exactly(positionals, 'migrate', 'NAME', 'TARGET');
+  let token: string | undefined;
+  if (v['token-file'] !== undefined) {
+    try {
+      token = readFileSync(v['token-file'], 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`--token-file ${v['token-file']}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const limit = v['downtime-limit'];
+  if (limit !== undefined && !/^[1-9]\d{0,6}$/.test(limit)) throw new UsageError(`--downtime-limit ${limit}: expected milliseconds (1 to 9999999)`);
+  const r = (await client.call('POST', vmPath(vm, '/migrate'), { target, ...(token && { token }), ...(limit && { downtimeLimitMs: Number(limit) }) })) as MigrationReport;
+  process.stdout.write(`${r.vm} migrated to ${r.target}: ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs)} ms, ${r.rounds} round(s), ${(r.transferredBytes / 1e6).toFixed(1)} MB\n`);
+  return 0;
+}
+
 /** Expired-TTL VMs, templates left out: clones' disks are overlays on a template's. A
  *  running one is refused by the daemon (not forced): the daemon stops expired VMs
  *  itself, so one still running is worth a look before it goes. */
@@ -186,6 +211,6 @@ async function images(args: string[]): Promise<number> {
 }
 
 export const VM_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  create, rm, ps, inspect, console: consoleCmd, template, clone, gc, images,
+  create, rm, ps, inspect, console: consoleCmd, template, clone, migrate, gc, images,
   start: action('start'), stop: action('stop'), pause: action('pause'), resume: action('resume'), reset: action('reset'), powerdown: action('powerdown'),
 };

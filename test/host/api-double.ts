@@ -9,10 +9,11 @@ import type { NetworkSpec, NetworkView } from '../../src/host/daemon/networks.js
 import type { FirewallSpec } from '../../src/net/switch/index.js';
 import {
   HostError, type ConsoleAttachment, type CreateRequest, type HostBackend, type HostEvent, type HostInfo, type ImageView,
-  type ListFilter, type PatchRequest, type VmActionRequest, type VmStatus, type VmView,
+  type IncomingRequest, type IncomingView, type ListFilter, type MigrateRequest, type MigrationReport, type PatchRequest, type VmActionRequest,
+  type VmStatus, type VmView,
 } from '../../src/host/daemon/model.js';
 
-const WITH_WORKER: VmStatus[] = ['starting', 'running', 'paused', 'debug'];
+const WITH_WORKER: VmStatus[] = ['starting', 'running', 'paused', 'debug', 'incoming'];
 
 /** Which statuses each action starts from, where it leads and the event it sends. */
 const MOVES: Record<VmActionRequest['type'], { from: VmStatus[]; to?: VmStatus; event?: HostEvent['event'] }> = {
@@ -58,7 +59,7 @@ export class FakeHost implements HostBackend {
 
   info(): HostInfo {
     if (this.broken) throw new TypeError('the double was told to break');
-    const vms = { stopped: 0, starting: 0, running: 0, paused: 0, debug: 0, crashed: 0 };
+    const vms = { stopped: 0, starting: 0, running: 0, paused: 0, debug: 0, crashed: 0, incoming: 0 };
     for (const vm of this.vms.values()) vms[vm.status]++;
     return { version: '0.1.0-test', cpus: 2, memoryBytes: 8 << 30, vms };
   }
@@ -137,6 +138,24 @@ export class FakeHost implements HostBackend {
     const source = this.get(template);
     if (!source.template) throw new HostError(409, 'not-a-template', `${source.name} is not a template`);
     return this.add(req.name, { spec: { ...source.spec, name: req.name }, owner: req.owner ?? source.owner, labels: req.labels ?? source.labels, clonedFrom: source.id });
+  }
+
+  /** Migrations asked of this host, in order. */
+  readonly migrations: MigrateRequest[] = [];
+
+  async migrate(name: string, req: MigrateRequest): Promise<MigrationReport> {
+    const vm = this.get(name);
+    if (vm.status !== 'running') throw new HostError(409, 'bad-state', `${vm.name} is ${vm.status}`);
+    this.migrations.push(req);
+    this.vms.delete(vm.id);
+    return { vm: vm.name, target: req.target, totalMs: 1, downtimeMs: 1, setupMs: 0, rounds: 1, transferredBytes: 4096 };
+  }
+
+  async acceptMigration(req: IncomingRequest): Promise<IncomingView> {
+    const spec = req.spec as { name: string };
+    const vm = this.add(spec.name, { spec: req.spec as VmView['spec'], owner: req.owner ?? 'someone', labels: req.labels ?? {} });
+    vm.status = 'incoming';
+    return { vm, uri: 'tcp:127.0.0.1:4444' };
   }
 
   readonly networks = new Map<string, NetworkView>();

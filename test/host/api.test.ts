@@ -101,6 +101,21 @@ test('POST /v1/vms/{vm}/template, then POST /v1/vms/{vm}/clones (201)', async ()
   assert.deepEqual([(c.json as View).clonedFrom, (c.json as View).owner], [(t.json as View).id, 'dan']);
 });
 
+test('POST /v1/vms/{vm}/migrate (200, the figures; a bad target is a 400); POST /v1/migrations (201, the waiting VM)', async () => {
+  await h.create('traveller');
+  await h.call('POST', '/v1/vms/traveller/actions', { json: { type: 'start' } });
+  const bad = await h.call('POST', '/v1/vms/traveller/migrate', { json: { target: 'ftp://elsewhere' } });
+  assert.equal(bad.status, 400);
+  const m = await h.call('POST', '/v1/vms/traveller/migrate', { json: { target: 'http://10.0.0.2:7000', token: 'secret', downtimeLimitMs: 100 } });
+  assert.equal(m.status, 200);
+  assert.equal((m.json as { target: string }).target, 'http://10.0.0.2:7000');
+  const i = await h.call('POST', '/v1/migrations', { json: { spec: { name: 'arrival', memory: 64 << 20 }, transport: 'tcp' } });
+  assert.equal(i.status, 201);
+  assert.equal(i.headers.location, '/v1/vms/arrival');
+  assert.equal((i.json as { vm: View }).vm.status, 'incoming');
+  assert.equal((await h.call('POST', '/v1/migrations', { json: { spec: { name: 'x', memory: 64 << 20 }, transport: 'carrier-pigeon' } })).status, 400);
+});
+
 test('GET /v1/images', async () => {
   const r = await h.call('GET', '/v1/images');
   assert.equal(r.status, 200);

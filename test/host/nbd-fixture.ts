@@ -1,7 +1,8 @@
 // NBD servers for tests, as processes (`rvisor nbd serve` or qemu-nbd): a test's own
 // thread blocks in NbdBackend, so its server cannot share that thread.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after } from 'node:test';
@@ -11,6 +12,18 @@ const children: ChildProcess[] = [];
 after(() => {
   for (const c of children) c.kill('SIGKILL');
 });
+
+/**
+ * After a migration test's counter (which writes /mnt/n-$i on an ext2 disk): the image
+ * is clean by `qemu-img check`, and holds the files of each count in `numbers` (those
+ * written on either side of the switch-over). `scratch` takes a raw copy.
+ */
+export function assertCounterFiles(image: string, scratch: string, numbers: number[]): void {
+  execFileSync('qemu-img', ['check', '-q', image]);
+  execFileSync('qemu-img', ['convert', '-O', 'raw', image, scratch]);
+  const ls = execFileSync('debugfs', ['-R', 'ls -p /', scratch], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  for (const n of numbers) assert.match(ls, new RegExp(`/n-${n}/`), `n-${n} on the disk`);
+}
 
 /** Starts a server process and waits until its TCP port, or socket file, answers. */
 export async function serveNbd(cmd: string, args: string[], at: { port: number } | { socket: string }): Promise<ChildProcess> {

@@ -20,8 +20,10 @@ const ERRORS = {
   405: 'The path does not take this method (Allow lists those it takes).',
   413: `The request body is over ${BODY_LIMIT} bytes.`,
   415: 'The request body is not application/json.',
+  422: 'Something the request names is missing on this host (a file, an image).',
   426: 'A WebSocket upgrade is needed.',
   500: 'A fault in the daemon (it is logged); the request may be retried.',
+  502: 'Another daemon (a migration target) refused, failed or could not be reached: the message says which.',
   503: 'The daemon cannot do it now (e.g. shutting down).',
 } as const;
 type ErrorStatus = keyof typeof ERRORS;
@@ -116,6 +118,20 @@ const paths = {
     post: op({
       id: 'cloneVm', summary: "A new VM whose disks are overlays on the template's.",
       params: [vmParam], body: 'CloneRequest', ok: createdView('The clone.'), errors: [404, 409],
+    }),
+  },
+  '/v1/vms/{vm}/migrate': {
+    post: op({
+      id: 'migrateVm',
+      summary: 'Moves a running VM to another daemon, live (pre-copy), and removes it here once it runs there. Its writable disks must be on NBD. A failure leaves it running here.',
+      params: [vmParam], body: 'MigrateRequest', ok: { 200: reply('The migration\'s figures.', 'MigrationReport') }, errors: [404, 409, 502],
+    }),
+  },
+  '/v1/migrations': {
+    post: op({
+      id: 'acceptMigration',
+      summary: "A source daemon's request: define a VM from its spec that waits (status incoming) for the guest; it is removed again if the guest never arrives.",
+      body: 'IncomingRequest', ok: { 201: reply('The waiting VM and where it listens.', 'IncomingView') }, errors: [409, 422],
     }),
   },
   '/v1/vms/{vm}/console': {

@@ -3,7 +3,7 @@
 // the model type its schema mirrors.
 
 import type { ServerResponse } from 'node:http';
-import type { CreateRequest, HostBackend, ListFilter, PatchRequest, VmActionRequest, VmStatus, VmView } from '../daemon/model.js';
+import type { CreateRequest, HostBackend, IncomingRequest, ListFilter, MigrateRequest, PatchRequest, VmActionRequest, VmStatus, VmView } from '../daemon/model.js';
 import type { NetworkSpec } from '../daemon/networks.js';
 import type { FirewallSpec } from '../../net/switch/index.js';
 import { ApiError } from './errors.js';
@@ -51,6 +51,11 @@ export const HANDLERS: Record<string, Handler> = {
   actOnVm: async (b, c) => ok(await b.action(c.path.vm, c.body as VmActionRequest)),
   makeTemplate: async (b, c) => ok(await b.makeTemplate(c.path.vm)),
   cloneVm: async (b, c) => created(await b.clone(c.path.vm, c.body as { name: string })),
+  migrateVm: async (b, c) => ok(await b.migrate(c.path.vm, c.body as MigrateRequest)),
+  acceptMigration: async (b, c) => {
+    const v = await b.acceptMigration(c.body as IncomingRequest);
+    return { status: 201, json: v, headers: { Location: `/v1/vms/${encodeURIComponent(v.vm.name)}` } };
+  },
   listImages: async (b) => ok(await b.images()),
   listNetworks: (b) => ok(b.listNetworks()),
   createNetwork: async (b, c) => {

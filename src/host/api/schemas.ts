@@ -11,8 +11,8 @@ export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` }) 
 /** Every value of a union type, checked both ways: none missing, none extra. */
 const every = <T extends string>() => <const A extends readonly T[]>(values: [T] extends [A[number]] ? A : never) => values;
 
-export const VM_STATUSES = every<VmStatus>()(['stopped', 'starting', 'running', 'paused', 'debug', 'crashed']);
-const EVENTS = every<HostEvent['event']>()(['STOP', 'RESUME', 'RESET', 'SHUTDOWN', 'POWERDOWN', 'CREATED', 'DELETED', 'CRASHED', 'EXPIRED']);
+export const VM_STATUSES = every<VmStatus>()(['stopped', 'starting', 'running', 'paused', 'debug', 'crashed', 'incoming']);
+const EVENTS = every<HostEvent['event']>()(['STOP', 'RESUME', 'RESET', 'SHUTDOWN', 'POWERDOWN', 'CREATED', 'DELETED', 'CRASHED', 'EXPIRED', 'MIGRATION', 'MIGRATED']);
 const NAMED_ACTIONS = ['snapshot', 'restore'] as const;
 const ACTIONS = every<VmActionRequest['type']>()(['start', 'stop', 'pause', 'resume', 'reset', 'powerdown', ...NAMED_ACTIONS]);
 
@@ -79,6 +79,30 @@ export const SCHEMAS = {
     else: { properties: { name: false } },
   },
   CloneRequest: object({ name: ref('Name'), owner, labels: ref('Labels') }, ['name']),
+  MigrateRequest: object({
+    target: { type: 'string', pattern: '^(unix:/.+|https?://.+)$', maxLength: 4096, description: "The other daemon's API: unix:PATH, or http://HOST:PORT." },
+    token: { type: 'string', minLength: 1, maxLength: 4096, description: "The other daemon's bearer token (over TCP)." },
+    downtimeLimitMs: { type: 'integer', minimum: 1, maximum: 2000000, description: 'The longest pause of the guest allowed (QEMU downtime-limit; default 300).' },
+  }, ['target']),
+  MigrationReport: object({
+    vm: { type: 'string' },
+    target: { type: 'string' },
+    totalMs: { type: 'number', minimum: 0 },
+    downtimeMs: { type: 'number', minimum: 0, description: 'How long the guest was paused.' },
+    setupMs: { type: 'number', minimum: 0 },
+    rounds: count,
+    transferredBytes: count,
+  }, ['vm', 'target', 'totalMs', 'downtimeMs', 'setupMs', 'rounds', 'transferredBytes']),
+  IncomingRequest: object({
+    spec: ref('VmSpec'),
+    owner,
+    labels: ref('Labels'),
+    transport: { enum: ['unix', 'tcp'], description: 'How the source reached this daemon: how the guest will come.' },
+  }, ['spec', 'transport']),
+  IncomingView: object({
+    vm: ref('VmView'),
+    uri: { type: 'string', description: 'Where the VM listens for the source: tcp:HOST:PORT or unix:PATH.' },
+  }, ['vm', 'uri']),
   HostInfo: object({
     version: { type: 'string' },
     cpus: { type: 'integer', minimum: 1 },

@@ -17,9 +17,12 @@ import { renderMetrics } from './metrics.js';
 import { fairShares } from './scheduler.js';
 import {
   type ConsoleAttachment, type CreateRequest, HostError, type HostBackend, type HostEvent, type HostInfo, type ImageView,
-  type ListFilter, type PatchRequest, type VmActionRequest, type VmRecord, type VmStatus, type VmView,
+  type IncomingRequest, type IncomingView, type ListFilter, type MigrateRequest, type MigrationReport, type PatchRequest, type VmActionRequest,
+  type VmRecord, type VmStatus, type VmView,
 } from './model.js';
 import { VmHandle } from './vm-handle.js';
+import { PeerDaemon } from './peer.js';
+import type { MigrationStats } from '../../vmm/migration/engine.js';
 import type { NetworkSpec, NetworkView, Networks } from './networks.js';
 import type { FirewallSpec } from '../../net/switch/index.js';
 import type { VmStats } from './worker-protocol.js';
@@ -37,10 +40,13 @@ export interface HostOptions {
   tickMs?: number;
   /** Host cores the scheduler hands out (default: all the host has). */
   cpus?: number;
+  /** Where VMs arriving by migration over TCP listen (default 127.0.0.1; the API's TCP
+   *  address when it has one). */
+  migrationHost?: string;
   log?: (line: string) => void;
 }
 
-const WITH_WORKER: readonly VmStatus[] = ['starting', 'running', 'paused', 'debug'];
+const WITH_WORKER: readonly VmStatus[] = ['starting', 'running', 'paused', 'debug', 'incoming'];
 /** Xen's default credit-scheduler weight. */
 const DEFAULT_SHARES = 256;
 
@@ -99,7 +105,7 @@ export class Host implements HostBackend {
   }
 
   info(): HostInfo {
-    const vms: Record<VmStatus, number> = { stopped: 0, starting: 0, running: 0, paused: 0, debug: 0, crashed: 0 };
+    const vms: Record<VmStatus, number> = { stopped: 0, starting: 0, running: 0, paused: 0, debug: 0, crashed: 0, incoming: 0 };
     for (const r of this.inv.list()) vms[this.status(r.id)]++;
     return { version: this.o.version, cpus: availableParallelism(), memoryBytes: totalmem(), vms };
   }
@@ -119,6 +125,13 @@ export class Host implements HostBackend {
   }
 
   async create(req: CreateRequest): Promise<VmView> {
+    return this.view(await this.define(req));
+  }
+
+  /** A new VM's record from a spec that is checked here (name free, files present,
+   *  networks known). Every VM of the host gets its own MAC and machine identity unless
+   *  the spec names them (a migrated VM's spec does: it keeps its own). */
+  private async define(req: CreateRequest): Promise<VmRecord> {
     let spec: VmSpec;
     try {
       spec = parseVmSpec(req.spec);
@@ -130,7 +143,6 @@ export class Host implements HostBackend {
     if (this.inv.byName(spec.name)) throw new HostError(409, 'name_taken', `a VM named ${spec.name} exists already`);
     await this.checkFiles(spec);
     this.o.networks.check(spec.nics);
-    // Every VM of the host gets its own MAC and machine identity unless the spec names them.
     spec.nics = spec.nics.map((n) => ({ ...n, mac: n.mac ?? randomMac() }));
     spec.hostname ??= hostnameOf(spec.name);
     spec.machineId ??= randomBytes(16).toString('hex');
@@ -142,7 +154,63 @@ export class Host implements HostBackend {
       ...(req.removeOnExpiry !== undefined && { removeOnExpiry: req.removeOnExpiry }),
     });
     this.emit(record, 'CREATED');
-    return this.view(record);
+    return record;
+  }
+
+  /**
+   * Moves a running VM to another daemon: the target defines a VM from this one's spec
+   * that waits for the guest, the guest migrates (pre-copy, over TCP or the target's
+   * Unix socket), and once it runs there this daemon lets go of it. Any failure leaves
+   * it running here, and the target's waiting VM is removed.
+   */
+  async migrate(vm: string, req: MigrateRequest): Promise<MigrationReport> {
+    const r = this.record(vm);
+    const h = this.handles.get(r.id);
+    if (!h || (h.status !== 'running' && h.status !== 'paused')) throw new HostError(409, 'illegal_state', `${r.name} is ${this.status(r.id)}: only a running or paused VM migrates`);
+    // A local image would stay behind (or worse, be another file of the same name there).
+    const local = r.spec.disks.filter((d) => !isNbdUri(d.file) && !d.readOnly);
+    if (local.length) {
+      throw new HostError(409, 'local_disk', `${r.name}'s disk ${local[0].file} is a local file the target cannot share: put it on NBD (rvisor nbd serve) to migrate the VM`);
+    }
+    const peer = new PeerDaemon(req.target, req.token);
+    const accepted = await peer.call<IncomingView>('POST', '/v1/migrations', { spec: r.spec, owner: r.owner, labels: r.labels, transport: peer.transport });
+    // A target listening on every address is reached at the name it was reached by.
+    const uri = accepted.uri.replace(/^tcp:(0\.0\.0\.0|\[::\]):/, `tcp:${peer.hostname.includes(':') ? `[${peer.hostname}]` : peer.hostname}:`);
+    let stats: MigrationStats;
+    try {
+      stats = await h.migrate(uri, req.downtimeLimitMs);
+    } catch (e) {
+      await peer.call('DELETE', `/v1/vms/${encodeURIComponent(accepted.vm.id)}?force=true`).catch(() => {});
+      if (e instanceof HostError) throw new HostError(e.status === 409 ? 409 : 502, e.code === 'action_failed' ? 'migration_failed' : e.code, `${e.message}; ${r.name} runs on here`);
+      throw e;
+    }
+    // The guest runs at the target: this VM is gone from here (its disk is on NBD, the
+    // target has its spec and identity).
+    this.emit(r, 'MIGRATED', { target: req.target });
+    await this.stopHandle(r, h);
+    this.inv.remove(r.id);
+    this.crashes.delete(r.id);
+    rmSync(this.vmDir(r.id), { recursive: true, force: true });
+    this.emit(r, 'DELETED');
+    this.log(`${r.name} migrated to ${req.target} (downtime ${Math.round(stats.downtimeMs ?? 0)} ms)`);
+    return {
+      vm: r.name, target: req.target, totalMs: stats.totalMs ?? 0, downtimeMs: stats.downtimeMs ?? 0, setupMs: stats.setupMs ?? 0,
+      rounds: stats.iterations, transferredBytes: stats.transferred,
+    };
+  }
+
+  /** The target's side of migrate(): a VM from the source's spec, waiting for its guest
+   *  at a Unix socket in its directory or a free TCP port. */
+  async acceptMigration(req: IncomingRequest): Promise<IncomingView> {
+    const r = await this.define({ spec: req.spec, owner: req.owner, labels: req.labels });
+    const listen = req.transport === 'unix' ? `unix:${join(this.vmDir(r.id), 'migrate.sock')}` : `tcp:${this.o.migrationHost ?? '127.0.0.1'}:0`;
+    try {
+      const h = await this.start(r, { incoming: listen });
+      return { vm: this.view(r), uri: await h.incoming };
+    } catch (e) {
+      await this.remove(r.id, { force: true }).catch(() => {});
+      throw e;
+    }
   }
 
   /** Everything the spec names must exist now: a VM that cannot start is refused here. */
@@ -206,7 +274,7 @@ export class Host implements HostBackend {
     const h = this.handles.get(r.id);
     if (a.type === 'start' || (a.type === 'restore' && !h)) {
       if (h) throw new HostError(409, 'illegal_state', `${r.name} is ${h.status} already`);
-      await this.start(r, a.type === 'restore' ? a.name : undefined);
+      await this.start(r, { loadvm: a.type === 'restore' ? a.name : undefined });
       return this.get(r.id);
     }
     if (!h) throw new HostError(409, 'illegal_state', `${r.name} is not running`);
@@ -250,7 +318,7 @@ export class Host implements HostBackend {
     }
   }
 
-  private async start(r: VmRecord, loadvm?: string): Promise<void> {
+  private async start(r: VmRecord, o: { loadvm?: string; incoming?: string } = {}): Promise<VmHandle> {
     if (r.template) throw new HostError(409, 'template', `${r.name} is a template: clone it to run it`);
     this.o.networks.check(r.spec.nics);
     this.reserve(r);
@@ -258,16 +326,25 @@ export class Host implements HostBackend {
     this.crashes.delete(r.id);
     const attached = r.spec.nics.map((n, i) => (n.network === 'switch' ? this.o.networks.attach(r.name, i, n) : null));
     const h = new VmHandle({
-      spec: r.spec, snapshotDir: join(this.vmDir(r.id), 'snapshots'), qmpSocket: join(this.vmDir(r.id), 'qmp.sock'), loadvm, testHooks: this.o.testHooks ?? false,
-      switchLinks: attached.map((a) => a?.end ?? null),
+      spec: r.spec, snapshotDir: join(this.vmDir(r.id), 'snapshots'), qmpSocket: join(this.vmDir(r.id), 'qmp.sock'), loadvm: o.loadvm, testHooks: this.o.testHooks ?? false,
+      switchLinks: attached.map((a) => a?.end ?? null), ...(o.incoming !== undefined && { incoming: o.incoming }),
     }, {
       event: (e: VmEvent) => this.emit(r, e.event as HostEvent['event'], e.data),
       console: () => this.inv.touch(r.id, new Date()),
     });
     this.handles.set(r.id, h);
     void h.ended.then((end) => {
+      const guestNeverCame = h.status === 'incoming';
       this.handles.delete(r.id);
       for (const a of attached) a?.detach();
+      // A VM made for a migration whose guest never arrived was never a VM of this host.
+      if (guestNeverCame && this.inv.get(r.id)) {
+        this.log(`${r.name}: the incoming migration ended without the guest${end.kind === 'failed' ? ` (${end.message})` : ''}; removing it`);
+        this.inv.remove(r.id);
+        rmSync(this.vmDir(r.id), { recursive: true, force: true });
+        this.emit(r, 'DELETED');
+        return;
+      }
       if (end.kind === 'crashed') {
         this.crashes.set(r.id, end.reason);
         this.log(`${r.name} crashed: ${end.reason}`);
@@ -276,6 +353,7 @@ export class Host implements HostBackend {
     });
     this.inv.touch(r.id, new Date());
     await h.started;
+    return h;
   }
 
   /** Stops at once, as `virsh destroy` does (powerdown is the polite way); a worker that

@@ -7,8 +7,9 @@ import type { NetworkSpec, NetworkView } from './networks.js';
 import type { FirewallSpec } from '../../net/switch/index.js';
 
 /** A VM as the daemon reports it. 'stopped': defined, no worker (never started, or the
- *  guest powered off, or stopped by the host); 'crashed': its worker died (crashReason). */
-export type VmStatus = 'stopped' | 'starting' | 'running' | 'paused' | 'debug' | 'crashed';
+ *  guest powered off, or stopped by the host); 'crashed': its worker died (crashReason);
+ *  'incoming': waiting for its guest to arrive from another host (a migration). */
+export type VmStatus = 'stopped' | 'starting' | 'running' | 'paused' | 'debug' | 'crashed' | 'incoming';
 
 /** What the inventory persists for each VM: survives the daemon. */
 export interface VmRecord {
@@ -72,6 +73,42 @@ export interface ListFilter {
   idleSeconds?: number;
 }
 
+/** POST /vms/{vm}/migrate: move a running VM to another daemon. */
+export interface MigrateRequest {
+  /** The other daemon's API: unix:PATH, or http://HOST:PORT (with its bearer token). */
+  target: string;
+  token?: string;
+  /** QEMU's downtime-limit, ms (default 300). */
+  downtimeLimitMs?: number;
+}
+
+/** POST /migrations, sent by the source daemon to the target: make a VM that waits for
+ *  this guest. `transport`: how the source reached this daemon, so how the guest's state
+ *  will come (a Unix socket on the same machine, else TCP). */
+export interface IncomingRequest {
+  spec: unknown;
+  owner?: string;
+  labels?: Record<string, string>;
+  transport: 'unix' | 'tcp';
+}
+
+export interface IncomingView {
+  vm: VmView;
+  /** Where the VM listens for the source (tcp:HOST:PORT or unix:PATH). */
+  uri: string;
+}
+
+/** What a finished migration reports (query-migrate's figures). */
+export interface MigrationReport {
+  vm: string;
+  target: string;
+  totalMs: number;
+  downtimeMs: number;
+  setupMs: number;
+  rounds: number;
+  transferredBytes: number;
+}
+
 export type VmActionRequest =
   | { type: 'start' | 'stop' | 'pause' | 'resume' | 'reset' | 'powerdown' }
   | { type: 'snapshot' | 'restore'; name: string };
@@ -79,7 +116,7 @@ export type VmActionRequest =
 /** Lifecycle events with QMP's names, tagged with the VM; plus the daemon's own. */
 export interface HostEvent {
   vm: { id: string; name: string };
-  event: 'STOP' | 'RESUME' | 'RESET' | 'SHUTDOWN' | 'POWERDOWN' | 'CREATED' | 'DELETED' | 'CRASHED' | 'EXPIRED';
+  event: 'STOP' | 'RESUME' | 'RESET' | 'SHUTDOWN' | 'POWERDOWN' | 'CREATED' | 'DELETED' | 'CRASHED' | 'EXPIRED' | 'MIGRATION' | 'MIGRATED';
   data?: Record<string, unknown>;
   /** QMP's timestamp form. */
   timestamp: { seconds: number; microseconds: number };
@@ -111,7 +148,7 @@ export class HostError extends Error {
   override name = 'HostError';
 
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 413 | 422 | 500 | 503,
+    readonly status: 400 | 401 | 404 | 409 | 413 | 422 | 500 | 502 | 503,
     readonly code: string,
     message: string,
     /** One line per bad field, for validation errors. */
@@ -135,6 +172,11 @@ export interface HostBackend {
   makeTemplate(vm: string): Promise<VmView>;
   /** A new VM whose disks are qcow2 overlays on the template's. */
   clone(template: string, req: { name: string; owner?: string; labels?: Record<string, string> }): Promise<VmView>;
+  /** Moves a running VM to another daemon; resolves once it runs there (and is gone
+   *  here), rejects with it running on here. */
+  migrate(vm: string, req: MigrateRequest): Promise<MigrationReport>;
+  /** The target's side: a VM waiting for the guest a source daemon sends. */
+  acceptMigration(req: IncomingRequest): Promise<IncomingView>;
   images(): Promise<ImageView[]>;
   /** The virtual switches (rvisor network ...). */
   listNetworks(): NetworkView[];

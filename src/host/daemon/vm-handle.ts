@@ -5,6 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { VmEvent } from '../../vmm/control.js';
+import type { MigrationStats } from '../../vmm/migration/engine.js';
 import type { VmAction, VmExit } from '../../vmm/vm.js';
 import { HostError, type VmStatus } from './model.js';
 import type { FromWorker, ToWorker, VmStats, WorkerStart } from './worker-protocol.js';
@@ -21,6 +22,12 @@ export interface HandleHooks {
 
 const WORKER_URL = new URL('./vm-worker.js', import.meta.url);
 
+/** The messages that expect an answer, before they get their id. */
+type WorkerRequest =
+  | { type: 'action'; action: VmAction }
+  | { type: 'migrate'; uri: string; downtimeLimitMs?: number }
+  | { type: 'stats' };
+
 export class VmHandle {
   status: VmStatus = 'starting';
   /** The last stats the worker sent (metrics read these, never wait for a worker). */
@@ -32,6 +39,8 @@ export class VmHandle {
   readonly ended: Promise<HandleEnd>;
   /** Resolves when the VM runs (or is paused); rejects with a HostError if it cannot start. */
   readonly started: Promise<void>;
+  /** An incoming VM: where it listens for its source. */
+  readonly incoming: Promise<string>;
   private readonly worker: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -45,12 +54,18 @@ export class VmHandle {
     this.started = new Promise((resolve, reject) => { started = resolve; failed = reject; });
     // Nobody may be waiting for a start that fails (the daemon's restart of a VM).
     this.started.catch(() => {});
+    let listening!: (uri: string) => void, notListening!: (e: Error) => void;
+    this.incoming = new Promise((resolve, reject) => { listening = resolve; notListening = reject; });
+    this.incoming.catch(() => {});
+    const waitsForGuest = start.incoming !== undefined;
     this.ended = new Promise((resolve) => {
       const finish = (end: HandleEnd) => {
         if (this.end) return;
         this.end = end;
         this.status = end.kind === 'crashed' ? 'crashed' : 'stopped';
-        failed(new HostError(end.kind === 'failed' ? 422 : 500, end.kind === 'failed' ? 'start_failed' : 'crashed', end.kind === 'exit' ? 'the VM ended while starting' : end.kind === 'failed' ? end.message : `the VM crashed: ${end.reason}`));
+        const why = new HostError(end.kind === 'failed' ? 422 : 500, end.kind === 'failed' ? 'start_failed' : 'crashed', end.kind === 'exit' ? 'the VM ended while starting' : end.kind === 'failed' ? end.message : `the VM crashed: ${end.reason}`);
+        failed(why);
+        notListening(why);
         for (const p of this.pending.values()) p.reject(new HostError(409, 'vm_ended', 'the VM ended before it answered'));
         this.pending.clear();
         // A worker that posted its end has nothing left to do; one that crashed is gone.
@@ -60,8 +75,11 @@ export class VmHandle {
       this.worker.on('message', (m: FromWorker) => {
         switch (m.type) {
           case 'started':
-            if (this.status === 'starting') this.status = 'running';
+            if (this.status === 'starting') this.status = waitsForGuest ? 'incoming' : 'running';
             started();
+            return;
+          case 'incoming':
+            listening(m.uri);
             return;
           case 'event':
             this.track(m.event);
@@ -74,7 +92,7 @@ export class VmHandle {
           case 'reply': {
             const p = this.pending.get(m.id);
             this.pending.delete(m.id);
-            if (!m.error) p?.resolve(undefined);
+            if (!m.error) p?.resolve(m.result);
             else p?.reject(new HostError(m.error.illegal ? 409 : 422, m.error.illegal ? 'illegal_state' : 'action_failed', m.error.message));
             return;
           }
@@ -94,7 +112,8 @@ export class VmHandle {
   }
 
   private track(e: VmEvent): void {
-    if (e.event === 'STOP') this.status = 'paused';
+    // A guest arriving by migration is paused until it runs: still 'incoming'.
+    if (e.event === 'STOP' && this.status !== 'incoming') this.status = 'paused';
     if (e.event === 'RESUME') this.status = 'running';
   }
 
@@ -120,7 +139,7 @@ export class VmHandle {
     return this.end ? 0 : this.worker.performance.eventLoopUtilization().active / 1000;
   }
 
-  private request<T>(m: Omit<Extract<ToWorker, { type: 'action' }>, 'id'> | { type: 'stats' }): Promise<T> {
+  private request<T>(m: WorkerRequest): Promise<T> {
     if (this.end) return Promise.reject(new HostError(409, 'not_running', 'the VM is not running'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -131,6 +150,11 @@ export class VmHandle {
 
   action(action: VmAction): Promise<void> {
     return this.request({ type: 'action', action });
+  }
+
+  /** Migrates the VM to a destination listening at `uri`; resolves with the figures. */
+  migrate(uri: string, downtimeLimitMs?: number): Promise<MigrationStats> {
+    return this.request({ type: 'migrate', uri, downtimeLimitMs });
   }
 
   refreshStats(): Promise<VmStats> {

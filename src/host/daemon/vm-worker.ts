@@ -17,6 +17,8 @@ import { FileSnapshotStore } from '../vm/snapshot-store.js';
 import { nodeHartThreads, threadsAvailable } from '../vcpu/node-threads.js';
 import { reclaimTranslatedCode } from '../engine/code-reclaim.js';
 import { ImageError } from '../image/errors.js';
+import { MigrationController } from '../migration/controller.js';
+import { MigrationError } from '../../vmm/migration/stream.js';
 import type { FromWorker, ToWorker, VmStats, WorkerStart } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('vm-worker.js runs in a worker thread');
@@ -28,7 +30,8 @@ reclaimTranslatedCode();
 
 /** Errors the user can fix: a bad image, disk, snapshot or spec. */
 function userFacing(e: unknown): e is Error {
-  return e instanceof VmError || e instanceof SpecError || e instanceof ImageError || e instanceof RangeError || e instanceof IllegalTransition;
+  return e instanceof VmError || e instanceof SpecError || e instanceof ImageError || e instanceof RangeError || e instanceof IllegalTransition
+    || e instanceof MigrationError;
 }
 
 async function main(): Promise<void> {
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
         ...(threadsAvailable() && { hartThreads: nodeHartThreads() }),
       },
       loadvm: start.loadvm,
+      incoming: start.incoming !== undefined,
     });
   } catch (e) {
     if (!userFacing(e)) throw e;
@@ -54,6 +58,16 @@ async function main(): Promise<void> {
     return;
   }
   vm.onEvent((event) => post({ type: 'event', event }));
+  const migration = new MigrationController(vm);
+  vm.migration = migration;
+  migration.onEvent((event) => post({ type: 'event', event }));
+  if (start.incoming !== undefined) {
+    // A guest that never arrives leaves nothing behind: the VM ends, and says why.
+    migration.incoming(start.incoming, (uri) => post({ type: 'incoming', uri })).catch((e: Error) => {
+      post({ type: 'failed', message: `the incoming migration failed: ${e.message}` });
+      vm.quit();
+    });
+  }
   // A test hook: a VM that breaks (as a bug would, or a guest driving a device into a
   // corner) some time after it starts, to show that it takes nothing else down.
   const crashAfter = Number(start.spec.labels['rvisor.test/crash-after-ms']);
@@ -65,6 +79,19 @@ async function main(): Promise<void> {
     }
     if (m.type === 'stats') {
       post({ type: 'stats', id: m.id, stats: stats(vm) });
+      return;
+    }
+    if (m.type === 'migrate') {
+      const replyError = (e: unknown) => {
+        if (!userFacing(e)) throw e;
+        post({ type: 'reply', id: m.id, error: { message: e.message, illegal: false } });
+      };
+      try {
+        if (m.downtimeLimitMs !== undefined) migration.setParameters({ downtimeLimitMs: m.downtimeLimitMs });
+        migration.migrate(m.uri).then((result) => post({ type: 'reply', id: m.id, result }), replyError);
+      } catch (e) {
+        replyError(e);
+      }
       return;
     }
     const a = m.action;

@@ -20,13 +20,19 @@ export interface WorkerStart {
   testHooks: boolean;
   /** Per NIC of the spec: its wire to a daemon switch (network 'switch'), else null. */
   switchLinks: (PortLinkEnd | null)[];
+  /** Wait for the guest from a migration source, listening here (tcp:HOST:0 takes any
+   *  free port); the worker says where with an 'incoming' message. */
+  incoming?: string;
 }
 
 export type ToWorker =
   | { type: 'action'; id: number; action: VmAction }
   | { type: 'stats'; id: number }
   /** The scheduler's allowance: the share of one host core the VM may use now. */
-  | { type: 'cpu'; allowance: number };
+  | { type: 'cpu'; allowance: number }
+  /** Migrate the VM to a destination listening at `uri`; the reply's result is the
+   *  figures (MigrationStats) once the guest runs there. */
+  | { type: 'migrate'; id: number; uri: string; downtimeLimitMs?: number };
 
 export interface VmStats {
   /** Wall milliseconds the VM's harts ran, and were withheld by its CPU limit. */
@@ -46,7 +52,9 @@ export type FromWorker =
   | { type: 'started' }
   | { type: 'event'; event: VmEvent }
   | { type: 'console'; bytes: Uint8Array }
-  | { type: 'reply'; id: number; error?: { message: string; illegal: boolean } }
+  | { type: 'reply'; id: number; result?: unknown; error?: { message: string; illegal: boolean } }
+  /** An incoming VM listens for its source here. */
+  | { type: 'incoming'; uri: string }
   | { type: 'stats'; id: number; stats: VmStats }
   /** The run ended; the worker exits after this. */
   | { type: 'exit'; exit: VmExit }

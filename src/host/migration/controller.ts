@@ -31,7 +31,14 @@ export class MigrationController implements MigrationControl {
     for (const l of [...this.listeners]) l({ event: 'MIGRATION', data: { status: s } });
   }
 
+  /** QMP's migrate: starts, and reports through query-migrate and the events. */
   start(uri: string): void {
+    this.migrate(uri).catch(() => { /* told by query-migrate, the events and the log */ });
+  }
+
+  /** Migrates the VM to `uri`; resolves with the figures once the destination runs it,
+   *  rejects (the VM running on here) when it fails. Throws at once when it cannot begin. */
+  migrate(uri: string): Promise<MigrationStats> {
     if (this.running) throw new VmError('There\'s a migration process in progress');
     const at = parseMigrationUri(uri);
     const source = this.vm.migrationSource();
@@ -39,10 +46,10 @@ export class MigrationController implements MigrationControl {
     this.cancelRequested = false;
     this.stats = undefined;
     this.status('setup');
-    void (async () => {
+    return (async () => {
       try {
         const channel = await connectMigration(at);
-        await migrateOut(source, channel, {
+        const stats = await migrateOut(source, channel, {
           parameters: { ...DEFAULT_CONVERGENCE, downtimeLimitMs: this.downtimeLimitMs },
           maxBandwidth: this.maxBandwidth,
           cancelled: () => this.cancelRequested,
@@ -52,11 +59,13 @@ export class MigrationController implements MigrationControl {
           },
         });
         this.log(`migration to ${uri} completed`);
+        return stats;
       } catch (e) {
         const message = (e as Error).message;
         this.stats = { ...(this.stats ?? initialStats(this.vm.spec.memory)), status: this.cancelRequested ? 'cancelled' : 'failed', error: message };
         this.status(this.stats.status);
         this.log(`migration to ${uri} failed: ${message}; the VM runs on here`);
+        throw e;
       } finally {
         this.running = false;
       }
@@ -99,10 +108,12 @@ export class MigrationController implements MigrationControl {
   }
 
   /** The destination's side: listens at `uri`, takes one source, and resolves once the
-   *  guest runs here (rejects with the reason when the migration fails). */
-  async incoming(uri: string): Promise<void> {
+   *  guest runs here (rejects with the reason when the migration fails). `listening` is
+   *  told the URI it listens at (the port that a port 0 got). */
+  async incoming(uri: string, listening?: (uri: string) => void): Promise<void> {
     const listener = new IncomingListener();
-    await listener.listen(parseMigrationUri(uri));
+    const at = await listener.listen(parseMigrationUri(uri));
+    listening?.('socket' in at ? `unix:${at.socket}` : `tcp:${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`);
     this.status('setup');
     try {
       const destination = await this.vm.migrationDestination();

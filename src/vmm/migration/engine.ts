@@ -15,7 +15,7 @@ import type { MachineSnapshot } from '../../machine/virt-snapshot.js';
 import { decodePlain, encodePlain } from '../snapshot-codec.js';
 import { Convergence, DEFAULT_CONVERGENCE, type ConvergenceParameters } from './convergence.js';
 import { RamReceiver, RamSender } from './ram-transfer.js';
-import { decodeJson, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MigrationError } from './stream.js';
+import { decodeJson, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MIGRATION_VERSION, MigrationError } from './stream.js';
 
 /** Frames both ways. `next` rejects when the peer is gone. */
 export interface MigrationChannel {
@@ -117,6 +117,18 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
     const answer = await reply(channel, timeout, 'answer to the configuration');
     if (answer.type === FrameType.Refuse) throw new MigrationError(`the destination refused: ${reason(answer)}`);
     if (answer.type !== FrameType.Accept) throw new MigrationError(`the destination answered frame type ${answer.type} to the configuration`);
+    // A 1.0 destination accepts with an empty frame and knows no SYNC.
+    const peer = answer.payload.length ? (decodeJson(answer, 'ACCEPT') as { version?: { minor?: unknown } }).version : undefined;
+    const canSync = typeof peer?.minor === 'number' && peer.minor >= 1;
+    /** Waits until the destination has applied everything sent so far. */
+    const synced = async () => {
+      if (!canSync) return;
+      await send(encodeFrame(FrameType.Sync, new Uint8Array(0)));
+      const f = await reply(channel, timeout, 'answer to SYNC');
+      if (f.type === FrameType.Error) throw new MigrationError(`the destination failed: ${reason(f)}`);
+      if (f.type === FrameType.Cancel) throw new MigrationError('the destination cancelled the migration');
+      if (f.type !== FrameType.Synced) throw new MigrationError(`the destination answered frame type ${f.type} to SYNC`);
+    };
     stats.setupMs = now() - started;
     stats.status = 'active';
     publish();
@@ -140,7 +152,11 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
     };
     for (;;) {
       const pages = sender.nextRound();
+      const t0 = now();
       const r = await sendPages(pages);
+      // The round counts as sent once it is applied there: its time is the real rate.
+      await synced();
+      r.seconds = (now() - t0) / 1000;
       stats.iterations++;
       const dirtyPages = sender.dirtyCount();
       const d = conv.afterRound({ bytesSent: r.bytes, seconds: r.seconds, dirtyBytes: dirtyPages * (PAGE_SIZE + 5) });
@@ -222,12 +238,13 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   if (config === null || typeof config !== 'object' || Array.isArray(config)) return fail('HELLO carries no configuration', FrameType.Refuse);
   const why = dst.check(config as Record<string, unknown>);
   if (why !== undefined) return fail(why, FrameType.Refuse);
-  await channel.send(encodeFrame(FrameType.Accept, new Uint8Array(0)));
+  await channel.send(encodeJsonFrame(FrameType.Accept, { version: MIGRATION_VERSION }));
   const ram = new RamReceiver(dst.memory);
   let state: MachineSnapshot | undefined;
   for (;;) {
     const f = await next();
     if (f.type === FrameType.Ram) ram.apply(f.payload);
+    else if (f.type === FrameType.Sync) await channel.send(encodeFrame(FrameType.Synced, new Uint8Array(0)));
     else if (f.type === FrameType.State) {
       if (state) return fail('two STATE frames');
       const plain = decodePlain('machine', f.payload);

@@ -9,9 +9,15 @@
 // Frames, source to destination: HELLO (JSON: the machine configuration the destination
 // checks before accepting anything), RAM (pages of one pre-copy round or of the final
 // stop-and-copy), STATE (the machine's non-RAM snapshot, snapshot-file.ts's encoding),
-// END; and destination to source: ACCEPT, REFUSE (JSON: why), RESUMED (the guest runs
-// there: the source may release it), ERROR (JSON: why). CANCEL goes either way. The
-// answers are frames without a preamble (the destination's decoder checks the version).
+// END, SYNC (1.1: answer once everything before is applied); and destination to source:
+// ACCEPT (1.1: JSON, the destination's version; empty from 1.0), REFUSE (JSON: why),
+// SYNCED, RESUMED (the guest runs there: the source may release it), ERROR (JSON: why).
+// CANCEL goes either way. The answers are frames without a preamble (the destination's
+// decoder checks the version).
+//
+// SYNC exists because a socket buffers megabytes: without it the source would take a
+// round as sent when the destination still had seconds of it to apply, and that backlog
+// would land in the guest's downtime.
 //
 // RAM payload: u32 pageSize | u32 count | count entries of u32 page | u8 kind
 // (0 zero page, 1 data) | pageSize bytes for data. Zero pages cost 5 bytes.
@@ -21,7 +27,7 @@
 // little-endian.
 
 export const MIGRATION_MAGIC = 'RVMIGR\0\0';
-export const MIGRATION_VERSION = { major: 1, minor: 0 } as const;
+export const MIGRATION_VERSION = { major: 1, minor: 1 } as const;
 export const PREAMBLE_BYTES = 16;
 const FRAME_HEAD = 8;
 const FRAME_TAIL = 4;
@@ -39,8 +45,10 @@ export const enum FrameType {
   Resumed = 7,
   Error = 8,
   Cancel = 9,
+  Sync = 10,
+  Synced = 11,
 }
-const KNOWN_TYPES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+const KNOWN_TYPES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 
 export class MigrationError extends Error {
   override name = 'MigrationError';

@@ -1,0 +1,106 @@
+// Live migration between two real daemons (`rvisor serve`, each with its own state): a
+// Debian guest whose disk is on `rvisor nbd serve` moves from one to the other through
+// `rvisor migrate` (POST /vms/{vm}/migrate). Its counter carries on there without a
+// reboot, what it wrote on both sides is on the disk, and the source no longer has it.
+// Refusals leave the VM running where it was: a local disk, a name taken at the target,
+// a target that is not there.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CLI, ensureImage, freePort, until } from '../boot/support.js';
+import { Daemon } from './daemon-fixture.js';
+import { assertCounterFiles, serveNbd, stopNbd } from './nbd-fixture.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rvisor-daemon-migrate-'));
+const source = new Daemon();
+const target = new Daemon();
+before(async () => {
+  ensureImage();
+  await Promise.all([source.start(), target.start()]);
+});
+after(async () => {
+  await Promise.all([source.cleanup(), target.cleanup()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type View = { id: string; name: string; status: string; spec: { nics: { mac?: string }[]; machineId?: string } };
+const counts = (text: string) => [...text.matchAll(/count (\d+)/g)].map((m) => Number(m[1]));
+const COUNTER = 'mke2fs -F /dev/vda >/dev/null; mount /dev/vda /mnt; i=0; while :; do echo count $i; echo $i > /mnt/n-$i; sync; i=$((i+1)); sleep 0.5; done';
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+}
+
+test('a Debian guest with its disk on NBD moves between two daemons with rvisor migrate and counts on', { timeout: 600_000 }, async (t) => {
+  const image = join(dir, 'disk.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '32M']);
+  const port = await freePort();
+  const nbd = await serveNbd(process.execPath, [CLI, 'nbd', 'serve', image, '--export', 'd', '--port', String(port)], { port });
+  after(() => nbd.kill('SIGKILL'));
+  const spec = { name: 'mover', memory: 256 << 20, boot: { image: 'debian', command: ['sh', '-c', COUNTER] }, disks: [{ file: `nbd://127.0.0.1:${port}/d` }] };
+  const made = await source.ok<View>('POST', '/v1/vms', { spec });
+  await source.ok('POST', '/v1/vms/mover/actions', { type: 'start' });
+  const atSource = await source.console('mover');
+  await atSource.expect(/count 3/, 300_000);
+  const events = await target.events();
+
+  const r = cli('migrate', 'mover', `unix:${target.socketPath}`, '--host', `unix:${source.socketPath}`);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  t.diagnostic(r.stdout.trim());
+  assert.match(r.stdout, /^mover migrated to unix:\S+: \d+ ms, downtime \d+ ms, \d+ round\(s\), [\d.]+ MB$/m);
+  const lastOnSource = Math.max(...counts(atSource.text));
+  atSource.close();
+
+  // Gone from the source; at the target with the same identity, running.
+  assert.equal((await source.api('GET', '/v1/vms/mover')).status, 404);
+  const moved = await target.ok<View>('GET', '/v1/vms/mover');
+  assert.equal(moved.status, 'running');
+  assert.equal(moved.spec.nics[0].mac, made.spec.nics[0].mac, 'the guest keeps its MAC');
+  assert.equal(moved.spec.machineId, made.spec.machineId, 'and its machine id');
+  assert.ok(events.seen.some((e) => e.event === 'MIGRATION' && e.data.vm.name === 'mover'), 'the target told of the incoming migration');
+  events.close();
+  const atTarget = await target.console('mover');
+  await until('the counter at the target', () => counts(atTarget.text).some((n) => n > lastOnSource + 2), 120_000);
+  assert.ok(counts(atTarget.text).every((n) => n > lastOnSource), `the target counts on from ${lastOnSource}: ${counts(atTarget.text).join(' ')}`);
+  assert.doesNotMatch(atTarget.text, /Linux version/, 'no reboot');
+  atTarget.close();
+
+  await target.ok('POST', '/v1/vms/mover/actions', { type: 'stop' });
+  assert.equal(await stopNbd(nbd), 0);
+  assertCounterFiles(image, join(dir, 'check.raw'), [0, lastOnSource, lastOnSource + 2]);
+});
+
+test('refusals leave the VM running at the source: a local disk, a name taken at the target, no target', { timeout: 600_000 }, async () => {
+  const disk = join(dir, 'local.img');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', disk, '8M']);
+  await source.ok('POST', '/v1/vms', { spec: { name: 'local', memory: 256 << 20, boot: { image: 'debian' }, disks: [{ file: disk, format: 'raw' }] } });
+  await source.ok('POST', '/v1/vms', { spec: { name: 'stay', memory: 256 << 20, boot: { image: 'debian' } } });
+  await target.ok('POST', '/v1/vms', { spec: { name: 'stay', memory: 256 << 20, boot: { image: 'debian' } } });
+  for (const vm of ['local', 'stay']) await source.ok('POST', `/v1/vms/${vm}/actions`, { type: 'start' });
+
+  const local = await source.api('POST', '/v1/vms/local/migrate', { target: `unix:${target.socketPath}` });
+  assert.equal(local.status, 409);
+  assert.match(local.text, /is a local file the target cannot share: put it on NBD/);
+
+  const taken = await source.api('POST', '/v1/vms/stay/migrate', { target: `unix:${target.socketPath}` });
+  assert.equal(taken.status, 502);
+  assert.match(taken.text, /the target daemon unix:\S+: refused \(HTTP 409\): a VM named stay exists already/);
+
+  const nowhere = cli('migrate', 'stay', `unix:${join(dir, 'no-daemon.sock')}`, '--host', `unix:${source.socketPath}`);
+  assert.equal(nowhere.status, 1);
+  assert.match(nowhere.stderr, /the target daemon unix:\S+no-daemon\.sock: connect ENOENT/);
+
+  const bad = await source.api('POST', '/v1/vms/stay/migrate', { target: 'ftp://somewhere' });
+  assert.equal(bad.status, 400, 'a target that is no daemon address is a bad request');
+
+  for (const vm of ['local', 'stay']) assert.equal((await source.ok<View>('GET', `/v1/vms/${vm}`)).status, 'running', `${vm} runs on at the source`);
+  const shell = await source.shell('stay');
+  assert.match(await shell.run('echo alive'), /alive/);
+  shell.close();
+  // The target kept only its own VM: nothing half-made was left behind.
+  assert.deepEqual((await target.ok<View[]>('GET', '/v1/vms?all=true')).map((v) => `${v.name} ${v.status}`), ['stay stopped']);
+});
