@@ -16,6 +16,9 @@ export class GuestDma implements DmaMemory {
     mem.onRemap.push(() => {
       this.holes = -1;
     });
+    // Counted now, at build, rather than at the first descriptor: that may be the first
+    // one after a migration's restore, with the guest paused.
+    this.holes = countHoles(mem.p2m);
   }
 
   valid(addr: number, length: number): boolean {
@@ -23,7 +26,7 @@ export class GuestDma implements DmaMemory {
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || length < 0) return false;
     if (addr < mem.base || addr + length > mem.base + mem.size) return false;
     if (length === 0) return true;
-    if (this.holes === -1) this.holes = mem.p2m.reduce((n, f) => (f === NO_FRAME ? n + 1 : n), 0);
+    if (this.holes === -1) this.holes = countHoles(mem.p2m);
     if (this.holes === 0) return true;
     const first = Math.floor((addr - mem.base) / PAGE_SIZE);
     const last = Math.floor((addr + length - 1 - mem.base) / PAGE_SIZE);
@@ -112,4 +115,11 @@ export class GuestDma implements DmaMemory {
     const off = mem.hostOffset(addr);
     return off < 0 ? 0 : mem.u8[off];
   }
+}
+
+/** Guest pages without a host frame. */
+function countHoles(p2m: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < p2m.length; i++) if (p2m[i] === NO_FRAME) n++;
+  return n;
 }

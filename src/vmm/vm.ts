@@ -401,6 +401,9 @@ export class Vm implements VmControl {
           if (e instanceof SnapshotError) throw new VmError(`the migrated state: ${e.message}`);
           throw e;
         }
+      },
+      run: () => {
+        // Until now a failed confirmation left it waiting ('inmigrate'), never resumable.
         this.incoming = undefined;
         if (incoming.autostart && this.lifecycle.can('resume')) this.move('resume');
       },

@@ -38,6 +38,7 @@ function destination() {
     memory,
     check: (c: Record<string, unknown>) => (c.memory === memory.size ? undefined : 'memory size differs'),
     start: async () => {},
+    run: () => {},
   };
 }
 

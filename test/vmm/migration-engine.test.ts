@@ -71,6 +71,7 @@ function destination(onStart?: (s: Map<string, unknown>) => void) {
     memory,
     check: (c: Record<string, unknown>) => (c.memory === memory.size ? undefined : `the stream is for ${String(c.memory)} bytes of RAM, this VM has ${memory.size}`),
     start: async (s: Map<string, unknown>) => { onStart?.(s); },
+    run: () => {},
   };
 }
 

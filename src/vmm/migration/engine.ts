@@ -217,9 +217,12 @@ export interface MigrationDestination {
   memory: GuestMemory;
   /** Why this configuration cannot be taken here, or undefined to accept it. */
   check(config: Record<string, unknown>): string | undefined;
-  /** Restores the CPU and device state (no RAM section: the RAM is in place) and runs
-   *  the guest; throws if it cannot. */
+  /** Restores the CPU and device state (no RAM section: the RAM is in place); throws if
+   *  it cannot. The guest does not run yet. */
   start(state: MachineSnapshot): Promise<void>;
+  /** Lets the restored guest run: called once the source has been told (RESUMED), so a
+   *  source that can no longer be told keeps the only running copy. */
+  run(): void;
 }
 
 /** Runs a migration from the destination's side; resolves once the guest runs here. */
@@ -262,6 +265,9 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   } catch (e) {
     return fail((e as Error).message);
   }
+  // Told first, run second: a resumed machine's first slice would run before the
+  // answer went out (its run loop continues in a microtask), inside the guest's downtime.
   await channel.send(encodeFrame(FrameType.Resumed, new Uint8Array(0)));
   channel.close();
+  dst.run();
 }
