@@ -13,6 +13,7 @@ import { bootBench } from './boot.js';
 import { daemonBench } from './daemon.js';
 import { guestCpuBench } from './guest-cpu.js';
 import { ioBench } from './io.js';
+import { migrationBench } from './migration.js';
 import { nbdBench } from './nbd.js';
 import { idleBench } from './idle.js';
 import { smpBench } from './smp.js';
@@ -53,8 +54,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  // `npm run bench -- --idle-only` / `--smp-only` / `--net-only`: the idle-guest,
-  // vCPU-thread or guest-to-guest network figures alone.
+  // `npm run bench -- --idle-only` / `--smp-only` / `--net-only` / `--nbd-only` /
+  // `--migration-only`: the idle-guest, vCPU-thread, guest-to-guest network, NBD or
+  // live-migration figures alone.
   if (process.argv.includes('--idle-only')) {
     await idleBench();
     return;
@@ -65,6 +67,10 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--nbd-only')) {
     await nbdBench();
+    return;
+  }
+  if (process.argv.includes('--migration-only')) {
+    await migrationBench();
     return;
   }
   if (process.argv.includes('--smp-only')) {
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
     await idleBench();
     await ioBench();
     await nbdBench();
+    await migrationBench();
     await switchBench();
     await snapshotBench();
     await daemonBench();

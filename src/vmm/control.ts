@@ -57,6 +57,8 @@ export interface MigrationControl {
   /** query-migrate's answer, in QEMU's field names. */
   query(): Record<string, unknown>;
   setParameters(p: { downtimeLimitMs?: number; maxBandwidth?: number }): void;
+  /** A dry run against a destination: the prediction, in QMP's style of names. */
+  predict(uri: string, seconds: number): Promise<Record<string, unknown>>;
   onEvent(listener: (e: VmEvent) => void): () => void;
 }
 

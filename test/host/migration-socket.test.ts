@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import { connectMigration, IncomingListener, parseMigrationUri } from '../../src/host/migration/socket-channel.js';
+import { dryRun } from '../../src/vmm/migration/dry-run.js';
 import { migrateIn, migrateOut } from '../../src/vmm/migration/engine.js';
 import { encodePreamble } from '../../src/vmm/migration/stream.js';
 
@@ -87,4 +88,44 @@ test('garbage and a newer major version are refused by the destination, which sa
     s.destroy();
     listener.close();
   }
+});
+
+test('a dry run predicts against the listening destination, writes nothing into its RAM, and the real source follows', async () => {
+  const listener = new IncomingListener();
+  const at = await listener.listen({ host: '127.0.0.1', port: 0 });
+  const dst = destination();
+  const restored: unknown[] = [];
+  dst.start = async (s?: Map<string, unknown>) => { restored.push(s?.get('cpu')); };
+  const incoming = (async () => {
+    for (;;) if (await migrateIn(dst, await listener.accept()) === 'migrated') return;
+  })();
+  const src = source(5);
+  // The guest writes 64 distinct pages while the window is open.
+  const writer = setInterval(() => { for (let i = 0; i < 8; i++) src.memory.write(BASE + ((Date.now() + i * 17) % 64) * 4096 * 3, Uint8Array.of(1)); }, 20);
+  const r = await dryRun(src, await connectMigration(at), { seconds: 1 });
+  clearInterval(writer);
+  assert.equal(r.converges, true);
+  assert.ok(r.bandwidth > 1e6, `bandwidth ${r.bandwidth}`);
+  assert.ok(r.rttMs > 0 && r.rttMs < 100, `round trip ${r.rttMs}`);
+  assert.ok(r.dirtyRate > 0 && r.workingSetBytes > 0 && r.workingSetBytes <= 64 * (4096 + 5), `dirtied ${r.workingSetBytes} bytes at ${r.dirtyRate}/s`);
+  assert.ok(r.firstRoundBytes > 4000 * 5 && r.firstRoundBytes < src.memory.size, `first round ${r.firstRoundBytes}`);
+  assert.ok(r.expectedDowntimeMs >= r.rttMs + r.restoreMs && r.expectedDowntimeMs < 300, `expected downtime ${r.expectedDowntimeMs}`);
+  assert.deepEqual(restored, [{ pc: 1 }, { pc: 1 }], 'the destination restored the running state, as a trial (twice: the second is timed warm)');
+  assert.ok(dst.memory.read(BASE, dst.memory.size).every((b) => b === 0), 'probe pages never reach the destination\'s RAM');
+  // The destination still waits: the real migration comes through the same listener.
+  await migrateOut(src, await connectMigration(at));
+  await incoming;
+  listener.close();
+  assert.deepEqual(dst.memory.read(BASE, dst.memory.size), src.memory.read(BASE, src.memory.size));
+});
+
+test('a dry run against a destination that refuses says why', async () => {
+  const listener = new IncomingListener();
+  const at = await listener.listen({ host: '127.0.0.1', port: 0 });
+  const dst = destination();
+  dst.check = () => 'memory size differs';
+  const incoming = listener.accept().then((ch) => migrateIn(dst, ch)).catch((e: Error) => e.message);
+  await assert.rejects(dryRun(source(1), await connectMigration(at), { seconds: 1 }), /the destination refused: memory size differs/);
+  assert.match(String(await incoming), /memory size differs/);
+  listener.close();
 });

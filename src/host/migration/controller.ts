@@ -7,6 +7,7 @@ import { DEFAULT_CONVERGENCE } from '../../vmm/migration/convergence.js';
 import { initialStats, migrateIn, migrateOut, type MigrationStats, type MigrationStatus } from '../../vmm/migration/engine.js';
 import type { Vm } from '../../vmm/vm.js';
 import { VmError } from '../../vmm/vm-services.js';
+import { dryRun } from '../../vmm/migration/dry-run.js';
 import { connectMigration, IncomingListener, parseMigrationUri } from './socket-channel.js';
 
 export class MigrationController implements MigrationControl {
@@ -72,6 +73,22 @@ export class MigrationController implements MigrationControl {
     })();
   }
 
+  /** A dry run against the destination at `uri` (migration/dry-run.ts): would it converge,
+   *  in how long, with what downtime; in QMP's style of names. */
+  async predict(uri: string, seconds: number): Promise<Record<string, unknown>> {
+    if (this.running) throw new VmError('There\'s a migration process in progress');
+    const source = this.vm.migrationSource();
+    const channel = await connectMigration(parseMigrationUri(uri));
+    const r = await dryRun(source, channel, { seconds, parameters: { ...DEFAULT_CONVERGENCE, downtimeLimitMs: this.downtimeLimitMs } });
+    return {
+      converges: r.converges, ...(r.reason !== undefined && { reason: r.reason }),
+      'expected-downtime': Math.round(r.expectedDowntimeMs * 10) / 10, 'expected-total-time': Math.round(r.totalMs), rounds: r.rounds,
+      'cpu-throttle-percentage': Math.round(r.throttle * 100), 'dirty-rate': Math.round(r.dirtyRate), 'working-set': r.workingSetBytes,
+      bandwidth: Math.round(r.bandwidth), 'round-trip': Math.round(r.rttMs * 100) / 100, 'restore-time': Math.round(r.restoreMs * 10) / 10,
+      'first-round': r.firstRoundBytes,
+    };
+  }
+
   cancel(): void {
     if (this.running) this.cancelRequested = true;
   }
@@ -117,9 +134,13 @@ export class MigrationController implements MigrationControl {
     this.status('setup');
     try {
       const destination = await this.vm.migrationDestination();
-      const channel = await listener.accept();
-      this.status('active');
-      await migrateIn(destination, channel);
+      // Dry runs come and go; the first real source is the migration.
+      for (;;) {
+        const channel = await listener.accept();
+        this.status('active');
+        if (await migrateIn(destination, channel) === 'migrated') break;
+        this.status('setup');
+      }
       this.status('completed');
     } catch (e) {
       this.status('failed');

@@ -82,16 +82,28 @@ export async function connectMigration(at: MigrationAddress, timeoutMs = 10_000)
   return socketChannel(s, false);
 }
 
-/** Listens for one incoming migration; later connections are closed unread. */
+/** Listens for one incoming migration: one source at a time, taken when accept() asks
+ *  for it; a connection while one is served (or none is asked for) is closed unread. A
+ *  dry run's session ends and the next accept() takes the real source. */
 export class IncomingListener {
   private server: Server | undefined;
-  private taken = false;
+  private waiting: ((c: MigrationChannel) => void) | undefined;
   refused = 0;
 
   /** Resolves with where it listens (the port a port 0 got). */
   async listen(at: MigrationAddress): Promise<MigrationAddress> {
     const server = createServer();
     this.server = server;
+    server.on('connection', (s) => {
+      const take = this.waiting;
+      if (!take) {
+        this.refused++;
+        s.destroy();
+        return;
+      }
+      this.waiting = undefined;
+      take(socketChannel(s, true));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       if ('socket' in at) server.listen(at.socket, resolve);
@@ -101,19 +113,9 @@ export class IncomingListener {
     return typeof a === 'object' && a ? { host: a.address, port: a.port } : at;
   }
 
-  /** The first source's channel. */
+  /** The next source's channel. */
   accept(): Promise<MigrationChannel> {
-    return new Promise((resolve) => {
-      this.server!.on('connection', (s) => {
-        if (this.taken) {
-          this.refused++;
-          s.destroy();
-          return;
-        }
-        this.taken = true;
-        resolve(socketChannel(s, true));
-      });
-    });
+    return new Promise((resolve) => (this.waiting = resolve));
   }
 
   close(): void {

@@ -87,6 +87,9 @@ export interface PredictionInput {
   bandwidth: number;
   /** Bytes of device state sent while paused (a few hundred KiB). */
   stateBytes?: number;
+  /** Milliseconds a switch-over costs beyond sending (the confirmation's round trip,
+   *  the destination's restore); 0 when unknown. */
+  switchoverMs?: number;
 }
 
 export interface Prediction {
@@ -113,7 +116,7 @@ export function predictMigration(input: PredictionInput, p: ConvergenceParameter
     const dirty = Math.min(input.workingSetBytes, input.dirtyRate * (1 - c.throttle) * seconds);
     const d = c.afterRound({ bytesSent: toSend, seconds, dirtyBytes: dirty });
     if (d.action === 'stop-and-copy') {
-      const downtime = ((dirty + state) / input.bandwidth) * 1000;
+      const downtime = ((dirty + state) / input.bandwidth) * 1000 + (input.switchoverMs ?? 0);
       return { converges: true, rounds: c.rounds, expectedDowntimeMs: downtime, totalMs: totalMs + downtime, throttle: c.throttle };
     }
     toSend = dirty;

@@ -15,7 +15,7 @@ import type { MachineSnapshot } from '../../machine/virt-snapshot.js';
 import { decodePlain, encodePlain } from '../snapshot-codec.js';
 import { Convergence, DEFAULT_CONVERGENCE, type ConvergenceParameters } from './convergence.js';
 import { RamReceiver, RamSender } from './ram-transfer.js';
-import { decodeJson, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MIGRATION_VERSION, MigrationError } from './stream.js';
+import { decodeJson, decodeRam, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MIGRATION_VERSION, MigrationError } from './stream.js';
 
 /** Frames both ways. `next` rejects when the peer is gone. */
 export interface MigrationChannel {
@@ -225,8 +225,9 @@ export interface MigrationDestination {
   run(): void;
 }
 
-/** Runs a migration from the destination's side; resolves once the guest runs here. */
-export async function migrateIn(dst: MigrationDestination, channel: MigrationChannel, timeoutMs = 60_000): Promise<void> {
+/** Runs a migration from the destination's side; resolves 'migrated' once the guest runs
+ *  here, or 'probed' after a source's dry run (the destination waits on for the real one). */
+export async function migrateIn(dst: MigrationDestination, channel: MigrationChannel, timeoutMs = 60_000): Promise<'migrated' | 'probed'> {
   const fail = async (why: string, type = FrameType.Error): Promise<never> => {
     try {
       await channel.send(encodeJsonFrame(type, { error: why }));
@@ -237,11 +238,12 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   const next = () => reply(channel, timeoutMs, 'frame');
   const hello = await next();
   if (hello.type !== FrameType.Hello) return fail(`the stream starts with frame type ${hello.type}, not HELLO`, FrameType.Refuse);
-  const config = (decodeJson(hello, 'HELLO') as { config?: unknown }).config;
+  const { config, probe } = decodeJson(hello, 'HELLO') as { config?: unknown; probe?: unknown };
   if (config === null || typeof config !== 'object' || Array.isArray(config)) return fail('HELLO carries no configuration', FrameType.Refuse);
   const why = dst.check(config as Record<string, unknown>);
   if (why !== undefined) return fail(why, FrameType.Refuse);
   await channel.send(encodeJsonFrame(FrameType.Accept, { version: MIGRATION_VERSION }));
+  if (probe === true) return probed(dst, channel, next);
   const ram = new RamReceiver(dst.memory);
   let state: MachineSnapshot | undefined;
   for (;;) {
@@ -250,9 +252,8 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
     else if (f.type === FrameType.Sync) await channel.send(encodeFrame(FrameType.Synced, new Uint8Array(0)));
     else if (f.type === FrameType.State) {
       if (state) return fail('two STATE frames');
-      const plain = decodePlain('machine', f.payload);
-      if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) return fail('the STATE frame holds no sections');
-      state = new Map(Object.entries(plain as Record<string, unknown>));
+      state = machineState(f.payload);
+      if (!state) return fail('the STATE frame holds no sections');
     } else if (f.type === FrameType.End) break;
     else if (f.type === FrameType.Cancel) {
       channel.close();
@@ -270,4 +271,42 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   await channel.send(encodeFrame(FrameType.Resumed, new Uint8Array(0)));
   channel.close();
   dst.run();
+  return 'migrated';
+}
+
+function machineState(payload: Uint8Array): MachineSnapshot | undefined {
+  const plain = decodePlain('machine', payload);
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) return undefined;
+  return new Map(Object.entries(plain as Record<string, unknown>));
+}
+
+/** The destination's side of a dry run (dry-run.ts): the source's running state is
+ *  restored into this paused machine, which has never run (the real migration restores
+ *  over it), and timed; probe pages are dropped after their checks. Whatever the dry run
+ *  finds, the destination goes on waiting for the real source. */
+async function probed(dst: MigrationDestination, channel: MigrationChannel, next: () => Promise<Frame>): Promise<'probed'> {
+  const answer = async (parts: Uint8Array[]) => {
+    try {
+      await channel.send(parts);
+    } catch { /* the source is gone: the dry run is over */ }
+  };
+  try {
+    for (;;) {
+      const f = await next();
+      if (f.type === FrameType.Cancel) break;
+      if (f.type === FrameType.Probe) decodeRam(f.payload, PAGE_SIZE, dst.memory.pages);
+      else if (f.type === FrameType.Sync) await answer(encodeFrame(FrameType.Synced, new Uint8Array(0)));
+      else if (f.type === FrameType.State) {
+        const state = machineState(f.payload);
+        if (!state) throw new MigrationError('the STATE frame holds no sections');
+        const t0 = now();
+        await dst.start(state);
+        await answer(encodeJsonFrame(FrameType.Synced, { restoreMs: now() - t0 }));
+      } else throw new MigrationError(`unexpected frame type ${f.type} in a dry run`);
+    }
+  } catch (e) {
+    await answer(encodeJsonFrame(FrameType.Error, { error: (e as Error).message }));
+  }
+  channel.close();
+  return 'probed';
 }

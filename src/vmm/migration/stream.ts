@@ -15,6 +15,9 @@
 // CANCEL goes either way. The answers are frames without a preamble (the destination's
 // decoder checks the version).
 //
+// A dry run (1.1, dry-run.ts) is a session of its own: HELLO with `probe`, then STATE,
+// SYNC and PROBE frames, ended by CANCEL; the destination then waits for a real source.
+//
 // SYNC exists because a socket buffers megabytes: without it the source would take a
 // round as sent when the destination still had seconds of it to apply, and that backlog
 // would land in the guest's downtime.
@@ -47,8 +50,10 @@ export const enum FrameType {
   Cancel = 9,
   Sync = 10,
   Synced = 11,
+  /** A dry run's RAM frames (dry-run.ts): decoded and checked, then dropped. */
+  Probe = 12,
 }
-const KNOWN_TYPES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+const KNOWN_TYPES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
 
 export class MigrationError extends Error {
   override name = 'MigrationError';

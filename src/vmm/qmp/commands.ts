@@ -96,6 +96,17 @@ const COMMANDS: Record<string, Command> = {
       return {};
     },
   },
+  // rvisor's own (QEMU has no dry run): measures the dirty rate for calc-time seconds
+  // (QEMU's calc-dirty-rate name) and probes the destination, then predicts.
+  'x-rvisor-migrate-predict': {
+    args: { uri: 'str', 'calc-time': 'int' },
+    optional: ['calc-time'],
+    run: (a, { control }) => {
+      const seconds = (a['calc-time'] as number | undefined) ?? 1;
+      if (seconds < 1 || seconds > 60) throw new QmpError('GenericError', "Parameter 'calc-time' expects 1 to 60 seconds");
+      return migration(control).predict(a.uri as string, seconds);
+    },
+  },
   migrate_cancel: { run: (_a, { control }) => { migration(control).cancel(); return {}; } },
   'query-migrate': { run: (_a, { control }) => control.migration?.query() ?? {} },
   'migrate-set-parameters': {
