@@ -295,6 +295,11 @@ export class VirtMachine {
     this.input.splice(0, taken);
   }
 
+  /** Every network card announces its MAC (after a migration: see VirtioNet.announce). */
+  announceNics(): void {
+    for (const nic of this.virtio.nics) nic.announce();
+  }
+
   /** Bytes typed for the virtio console (when the guest's console is hvc0). */
   virtioConsoleInput(bytes: Uint8Array): void {
     this.virtio.console?.input(bytes);

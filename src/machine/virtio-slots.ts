@@ -33,13 +33,16 @@ export interface PluggedVirtio {
   slots: MmioDevice[];
   transports: { name: string; transport: VirtioMmio }[];
   console?: VirtioConsole;
+  nics: VirtioNet[];
 }
 
 export function plugVirtio(cfg: VirtioConfig, slotCount: number, dma: DmaMemory, irq: (slot: number) => IrqLine): PluggedVirtio {
   const devices: { name: string; device: VirtioDevice }[] = [];
   (cfg.disks ?? []).forEach((d, i) => devices.push({ name: `virtio-blk${i}`, device: new VirtioBlk(d) }));
+  const nics: VirtioNet[] = [];
   (cfg.nics ?? []).forEach((n, i) => {
     const nic = new VirtioNet(n.mac);
+    nics.push(nic);
     nic.connect(n.link);
     n.link.connect(nic);
     devices.push({ name: `virtio-net${i}`, device: nic });
@@ -58,5 +61,5 @@ export function plugVirtio(cfg: VirtioConfig, slotCount: number, dma: DmaMemory,
     slots[slot] = transport;
     return { name, transport };
   });
-  return { slots, transports, console };
+  return { slots, transports, console, nics };
 }

@@ -21,6 +21,7 @@ import { PanicWatch } from './panic-watch.js';
 import { cpuCap, vcpuThreads, type VmSpec } from './spec.js';
 import { HartDebugTarget } from './virt-target.js';
 import { configMismatch, migrationConfig } from './migration/config.js';
+import { scheduleAnnounce } from './migration/announce.js';
 import type { MigrationDestination, MigrationSource } from './migration/engine.js';
 import { type BootFiles, type PreparedLoad, type VmDevices, VmError, type VmServices } from './vm-services.js';
 
@@ -94,6 +95,8 @@ export class Vm implements VmControl {
   /** Waiting for an incoming migration; `autostart`: run once it has arrived (a resume
    *  meanwhile sets it, as QEMU's `cont` does while it is in 'inmigrate'). */
   private incoming: { autostart: boolean } | undefined;
+  /** Stops the announce rounds after an incoming migration (the run ending). */
+  private stopAnnounce: (() => void) | undefined;
   /** Share withheld by an outgoing migration's auto-converge. */
   private migrationThrottle = 0;
   /** CPU time of the boards before the current one (a reset starts a new board). */
@@ -149,6 +152,7 @@ export class Vm implements VmControl {
   async run(): Promise<VmExit> {
     this.move(this.o.startPaused || this.incoming ? 'start-paused' : 'start');
     const exit = await this.runMachines();
+    this.stopAnnounce?.();
     if (this.lifecycle.can('shutdown')) this.lifecycle.move('shutdown', SHUTDOWN_REASON[exit.kind]);
     if (exit.kind === 'poweroff') this.debugTarget?.notifyExit(exit.code);
     return exit;
@@ -298,6 +302,7 @@ export class Vm implements VmControl {
 
   private end(exit: VmExit): void {
     this.ending ??= exit;
+    this.stopAnnounce?.();
     if (this.lifecycle.can('shutdown')) this.lifecycle.move('shutdown', SHUTDOWN_REASON[exit.kind]);
     this.machine?.stop();
   }
@@ -406,6 +411,9 @@ export class Vm implements VmControl {
         // Until now a failed confirmation left it waiting ('inmigrate'), never resumable.
         this.incoming = undefined;
         if (incoming.autostart && this.lifecycle.can('resume')) this.move('resume');
+        // The network learns where the guest is now (a paused one announces as well: its
+        // MACs moved all the same, as QEMU's announce does at the switch-over).
+        this.stopAnnounce = scheduleAnnounce(() => this.machine?.announceNics());
       },
     };
   }

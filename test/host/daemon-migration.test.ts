@@ -1,7 +1,9 @@
 // Live migration between two real daemons (`rvisor serve`, each with its own state): a
-// Debian guest whose disk is on `rvisor nbd serve` moves from one to the other through
+// Debian guest whose disk is on `rvisor nbd serve`, and whose NIC is on a virtual switch
+// the two daemons share through a VXLAN tunnel, moves from one to the other through
 // `rvisor migrate` (POST /vms/{vm}/migrate). Its counter carries on there without a
-// reboot, what it wrote on both sides is on the disk, and the source no longer has it.
+// reboot, what it wrote on both sides is on the disk, the source no longer has it, and
+// both switches learn the guest's MAC at its new place (the destination's announce).
 // Refusals leave the VM running where it was: a local disk, a name taken at the target,
 // a target that is not there.
 
@@ -28,6 +30,7 @@ after(async () => {
 });
 
 type View = { id: string; name: string; status: string; spec: { nics: { mac?: string }[]; machineId?: string } };
+type Network = { macTable: { mac: string; port: string }[] };
 const counts = (text: string) => [...text.matchAll(/count (\d+)/g)].map((m) => Number(m[1]));
 const COUNTER = 'mke2fs -F /dev/vda >/dev/null; mount /dev/vda /mnt; i=0; while :; do echo count $i; echo $i > /mnt/n-$i; sync; i=$((i+1)); sleep 0.5; done';
 
@@ -41,7 +44,14 @@ test('a Debian guest with its disk on NBD moves between two daemons with rvisor 
   const port = await freePort();
   const nbd = await serveNbd(process.execPath, [CLI, 'nbd', 'serve', image, '--export', 'd', '--port', String(port)], { port });
   after(() => nbd.kill('SIGKILL'));
-  const spec = { name: 'mover', memory: 256 << 20, boot: { image: 'debian', command: ['sh', '-c', COUNTER] }, disks: [{ file: `nbd://127.0.0.1:${port}/d` }] };
+  // One switch over two hosts: each daemon's network 'lan', joined by VXLAN on loopback.
+  const [u1, u2] = [await freePort(), await freePort()];
+  await source.ok('POST', '/v1/networks', { name: 'lan', vxlan: [{ vni: 42, remote: `127.0.0.1:${u2}`, local: `127.0.0.1:${u1}` }] });
+  await target.ok('POST', '/v1/networks', { name: 'lan', vxlan: [{ vni: 42, remote: `127.0.0.1:${u1}`, local: `127.0.0.1:${u2}` }] });
+  const spec = {
+    name: 'mover', memory: 256 << 20, boot: { image: 'debian', command: ['sh', '-c', COUNTER] },
+    disks: [{ file: `nbd://127.0.0.1:${port}/d` }], nics: [{ network: 'switch', switch: 'lan' }],
+  };
   const made = await source.ok<View>('POST', '/v1/vms', { spec });
   await source.ok('POST', '/v1/vms/mover/actions', { type: 'start' });
   const atSource = await source.console('mover');
@@ -63,6 +73,18 @@ test('a Debian guest with its disk on NBD moves between two daemons with rvisor 
   assert.equal(moved.spec.machineId, made.spec.machineId, 'and its machine id');
   assert.ok(events.seen.some((e) => e.event === 'MIGRATION' && e.data.vm.name === 'mover'), 'the target told of the incoming migration');
   events.close();
+  // The announce: the target's switch has the MAC on the VM's port, and the source's
+  // (which lost the VM's port) learns it behind the tunnel.
+  const mac = made.spec.nics[0].mac;
+  const where = async (d: Daemon) => (await d.ok<Network>('GET', '/v1/networks/lan')).macTable.find((e) => e.mac === mac)?.port;
+  const poll = async (what: string, d: Daemon, port: string) => {
+    for (let i = 0; (await where(d)) !== port; i++) {
+      assert.ok(i < 50, `${what}: the MAC is at ${await where(d)}, not ${port}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  await poll('the target\'s switch', target, 'mover');
+  await poll('the source\'s switch', source, 'vxlan:0');
   const atTarget = await target.console('mover');
   await until('the counter at the target', () => counts(atTarget.text).some((n) => n > lastOnSource + 2), 120_000);
   assert.ok(counts(atTarget.text).every((n) => n > lastOnSource), `the target counts on from ${lastOnSource}: ${counts(atTarget.text).join(' ')}`);
@@ -102,5 +124,5 @@ test('refusals leave the VM running at the source: a local disk, a name taken at
   assert.match(await shell.run('echo alive'), /alive/);
   shell.close();
   // The target kept only its own VM: nothing half-made was left behind.
-  assert.deepEqual((await target.ok<View[]>('GET', '/v1/vms?all=true')).map((v) => `${v.name} ${v.status}`), ['stay stopped']);
+  assert.deepEqual((await target.ok<View[]>('GET', '/v1/vms?all=true')).map((v) => `${v.name} ${v.status}`).filter((v) => !v.startsWith('mover ')), ['stay stopped']);
 });

@@ -67,6 +67,12 @@ export class VirtioNet implements VirtioDevice, EthernetEndpoint {
     this.peer = peer;
   }
 
+  /** Tells the network where this card is now (after a migration): a RARP request from
+   *  its MAC to everyone, as QEMU's announce sends, so switches learn its new port. */
+  announce(): void {
+    this.peer?.deliver(rarpAnnouncement(this.config.subarray(0, 6)));
+  }
+
   /** A frame from the peer for the guest. */
   deliver(frame: Uint8Array): void {
     if (frame.length < MIN_FRAME || frame.length > MAX_FRAME || this.rxFifo.length >= NET_RX_FIFO) {
@@ -135,4 +141,16 @@ export class VirtioNet implements VirtioDevice, EthernetEndpoint {
       if (frame) this.peer?.deliver(frame);
     }
   }
+}
+
+/** A RARP "request reverse" (RFC 903, opcode 3) from `mac` about itself, broadcast and
+ *  padded to Ethernet's 60-byte minimum: what QEMU's self-announce sends. */
+export function rarpAnnouncement(mac: Uint8Array): Uint8Array {
+  const f = new Uint8Array(60);
+  f.fill(0xff, 0, 6);
+  f.set(mac, 6);
+  f.set([0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03], 12);
+  f.set(mac, 22);
+  f.set(mac, 32);
+  return f;
 }

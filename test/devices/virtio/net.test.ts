@@ -156,3 +156,18 @@ test('reset drops queued frames', () => {
   d.w(0x070, 0);
   assert.equal(net.rxFifo.length, 0);
 });
+
+test('announce: one broadcast RARP request from the card\'s MAC about itself, 60 bytes, as QEMU sends after a migration', () => {
+  const { net, peer } = setup(false);
+  net.announce();
+  assert.equal(peer.frames.length, 1);
+  const f = peer.frames[0];
+  assert.equal(f.length, 60);
+  assert.deepEqual([...f.subarray(0, 6)], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  assert.deepEqual([...f.subarray(6, 12)], [...MAC], 'from the card: switches learn its port from this');
+  const v = new DataView(f.buffer, f.byteOffset);
+  assert.deepEqual([v.getUint16(12), v.getUint16(14), v.getUint16(16), f[18], f[19], v.getUint16(20)], [0x8035, 1, 0x0800, 6, 4, 3]);
+  assert.deepEqual([...f.subarray(22, 28)], [...MAC], 'sender hardware address');
+  assert.deepEqual([...f.subarray(32, 38)], [...MAC], 'target hardware address');
+  assert.ok(f.subarray(28, 32).every((b) => b === 0) && f.subarray(38).every((b) => b === 0), 'no protocol addresses; padding zero');
+});
