@@ -79,9 +79,10 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    a QMP monitor (QEMU's protocol; tcp listens on 127.0.0.1 by default)
   --gdb tcp::PORT  a GDB remote stub (gdb-multiarch: target remote :PORT); -s = port 1234
   -S               start paused: wait for QMP/monitor 'cont' or the debugger
-  --incoming tcp:HOST:PORT|unix:PATH
+  --incoming tcp:HOST:PORT|unix:PATH|defer
                    wait for a live migration from another rvisor (QMP migrate
-                   there), then run the migrated guest
+                   there), then run the migrated guest; defer: at the URI QMP
+                   migrate-incoming gives
   --loadvm NAME    start from a snapshot (savevm in the monitor, QMP, or
                    rvisor snapshot save) taken with the same options
 

@@ -27,7 +27,8 @@ export interface VirtRunOptions {
   startPaused: boolean;
   /** Start from this snapshot (QEMU's -loadvm). */
   loadvm?: string;
-  /** Wait for a migration at this URI (QEMU's -incoming tcp:HOST:PORT | unix:PATH). */
+  /** Wait for a migration at this URI (QEMU's -incoming tcp:HOST:PORT | unix:PATH), or
+   *  'defer': at the URI QMP's migrate-incoming names. */
   incoming?: string;
 }
 
@@ -63,14 +64,13 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   const migration = new MigrationController(vm, (line) => stderr(`rvisor: ${line}`));
   vm.migration = migration;
   let incomingFailed = false;
-  if (o.incoming !== undefined) {
-    const uri = o.incoming;
-    migration.incoming(uri).catch((e: Error) => {
-      stderr(`rvisor: the incoming migration at ${uri} failed: ${e.message}`);
-      incomingFailed = true;
-      vm.quit();
-    });
-  }
+  // As QEMU exits when its incoming migration fails.
+  migration.onIncomingFailure = () => {
+    incomingFailed = true;
+    vm.quit();
+  };
+  // -incoming defer: the URI comes later, by QMP migrate-incoming.
+  if (o.incoming !== undefined && o.incoming !== 'defer') migration.listen(o.incoming);
   const sockets = new VmSockets(vm, { qmp: o.qmp, gdb: o.gdb, write: (text) => process.stdout.write(text) });
   await sockets.listen();
   let monitorShown = false;

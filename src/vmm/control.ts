@@ -57,6 +57,9 @@ export interface MigrationControl {
   /** query-migrate's answer, in QEMU's field names. */
   query(): Record<string, unknown>;
   setParameters(p: { downtimeLimitMs?: number; maxBandwidth?: number }): void;
+  /** Waits for an incoming migration at `uri` (QMP migrate-incoming after -incoming
+   *  defer); throws when the VM waits for none or already listens. */
+  listen(uri: string): void;
   /** A dry run against a destination: the prediction, in QMP's style of names. */
   predict(uri: string, seconds: number): Promise<Record<string, unknown>>;
   onEvent(listener: (e: VmEvent) => void): () => void;

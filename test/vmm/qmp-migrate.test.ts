@@ -15,6 +15,7 @@ class FakeMigration implements MigrationControl {
   cancel() { this.calls.push(['cancel']); }
   query() { return { status: 'active', ram: { transferred: 1 } }; }
   setParameters(p: unknown) { this.calls.push(['set', p]); }
+  listen(uri: string) { this.calls.push(['listen', uri]); }
   async predict(uri: string, seconds: number) { this.calls.push(['predict', uri, seconds]); return { converges: true }; }
   onEvent(_l: (e: VmEvent) => void) { return () => {}; }
 }
@@ -33,8 +34,9 @@ test('migrate, migrate_cancel, query-migrate and migrate-set-parameters reach th
   assert.deepEqual(await runCommand('query-migrate', {}, c), { status: 'active', ram: { transferred: 1 } });
   assert.deepEqual(await runCommand('migrate-set-parameters', { 'downtime-limit': 50, 'max-bandwidth': 1000000 }, c), {});
   assert.deepEqual(await runCommand('x-rvisor-migrate-predict', { uri: 'tcp:10.0.0.2:4444', 'calc-time': 2 }, c), { converges: true });
+  assert.deepEqual(await runCommand('migrate-incoming', { uri: 'tcp:0.0.0.0:4445' }, c), {});
   await assert.rejects(runCommand('x-rvisor-migrate-predict', { uri: 'tcp:10.0.0.2:4444', 'calc-time': 0 }, c), /calc-time' expects 1 to 60 seconds/);
-  assert.deepEqual(m.calls, [['start', 'tcp:10.0.0.2:4444'], ['cancel'], ['set', { downtimeLimitMs: 50, maxBandwidth: 1000000 }], ['predict', 'tcp:10.0.0.2:4444', 2]]);
+  assert.deepEqual(m.calls, [['start', 'tcp:10.0.0.2:4444'], ['cancel'], ['set', { downtimeLimitMs: 50, maxBandwidth: 1000000 }], ['predict', 'tcp:10.0.0.2:4444', 2], ['listen', 'tcp:0.0.0.0:4445']]);
 });
 
 test('bad arguments and unsupported kinds of migration are refused as QEMU words it', async () => {

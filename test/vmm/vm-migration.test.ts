@@ -1,15 +1,20 @@
 // A Vm migrates to another Vm through the migration engine, over an in-process socket
 // pair: a counting guest carries on at the destination from where it was paused (its
 // count lives in RAM, so the pages arrived), the source stays paused; a destination of
-// another size refuses and the source runs on; only an incoming VM takes a migration.
+// another size refuses and the source runs on; only an incoming VM takes a migration,
+// with -incoming defer once QMP migrate-incoming names where.
 
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { MigrationController } from '../../src/host/migration/controller.js';
 import { socketChannel } from '../../src/host/migration/socket-channel.js';
 import { assemble } from '../../src/isa/asm.js';
 import { writeElf } from '../../src/isa/elf.js';
+import { Hmp } from '../../src/vmm/hmp.js';
 import { migrateIn, migrateOut } from '../../src/vmm/migration/engine.js';
+import { runCommand } from '../../src/vmm/qmp/commands.js';
+import { JobTable } from '../../src/vmm/qmp/jobs.js';
 import { parseVmSpec } from '../../src/vmm/spec.js';
 import { Vm } from '../../src/vmm/vm.js';
 
@@ -127,4 +132,31 @@ test('a VM not started with incoming refuses to be a destination', async () => {
   await assert.rejects(vm.migrationDestination(), /not started to receive a migration/);
   vm.quit();
   await run;
+});
+
+test('-incoming defer: the VM waits with no listener until QMP migrate-incoming names one; a second one, or one for a VM not waiting, is refused', async () => {
+  const src = vmOf(16 << 20);
+  const dst = vmOf(16 << 20, { incoming: true });
+  const runs = [src.run(), dst.run()];
+  const inbound = new MigrationController(dst);
+  dst.migration = inbound;
+  const outbound = new MigrationController(src);
+  src.migration = outbound;
+  await sleep(100);
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  const qmp = (control: Vm, name: string, args: Record<string, unknown>) => runCommand(name, args, { control, hmp: new Hmp(control), jobs: new JobTable(() => {}) });
+  assert.deepEqual(await qmp(dst, 'migrate-incoming', { uri: `tcp:127.0.0.1:${port}` }), {});
+  await assert.rejects(qmp(dst, 'migrate-incoming', { uri: `tcp:127.0.0.1:${port + 1}` }), /The incoming migration has already been started/);
+  await assert.rejects(qmp(src, 'migrate-incoming', { uri: 'tcp:127.0.0.1:1' }), /'-incoming' was not specified on the command line/);
+  await sleep(50);
+  const stats = await outbound.migrate(`tcp:127.0.0.1:${port}`);
+  assert.equal(stats.status, 'completed');
+  for (let i = 0; i < 50 && dst.status() !== 'running'; i++) await sleep(20);
+  assert.equal(dst.status(), 'running');
+  src.quit();
+  dst.quit();
+  await Promise.all(runs);
 });

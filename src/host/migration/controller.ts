@@ -8,7 +8,7 @@ import { initialStats, migrateIn, migrateOut, type MigrationStats, type Migratio
 import type { Vm } from '../../vmm/vm.js';
 import { VmError } from '../../vmm/vm-services.js';
 import { dryRun } from '../../vmm/migration/dry-run.js';
-import { connectMigration, IncomingListener, parseMigrationUri } from './socket-channel.js';
+import { connectMigration, IncomingListener, type MigrationAddress, parseMigrationUri } from './socket-channel.js';
 
 export class MigrationController implements MigrationControl {
   private stats: MigrationStats | undefined;
@@ -19,7 +19,20 @@ export class MigrationController implements MigrationControl {
   private readonly listeners = new Set<(e: VmEvent) => void>();
   private lastStatus: MigrationStatus = 'none';
 
+  private listening = false;
+  /** Told when an incoming migration fails (the front end ends the VM: QEMU exits). */
+  onIncomingFailure: ((e: Error) => void) | undefined;
+
   constructor(private readonly vm: Vm, private readonly log: (line: string) => void = () => {}) {}
+
+  /** QMP's migrate-incoming (after -incoming defer), and -incoming URI: waits for the
+   *  source at `uri` in the background; a failure goes to onIncomingFailure. */
+  listen(uri: string): void {
+    this.incoming(uri).catch((e: Error) => {
+      this.log(`the incoming migration at ${uri} failed: ${e.message}`);
+      this.onIncomingFailure?.(e);
+    });
+  }
 
   onEvent(listener: (e: VmEvent) => void): () => void {
     this.listeners.add(listener);
@@ -127,9 +140,18 @@ export class MigrationController implements MigrationControl {
   /** The destination's side: listens at `uri`, takes one source, and resolves once the
    *  guest runs here (rejects with the reason when the migration fails). `listening` is
    *  told the URI it listens at (the port that a port 0 got). */
-  async incoming(uri: string, listening?: (uri: string) => void): Promise<void> {
+  incoming(uri: string, listening?: (uri: string) => void): Promise<void> {
+    // Checked before anything waits: QMP's migrate-incoming answers these at once.
+    if (this.vm.status() !== 'inmigrate') throw new VmError("'-incoming' was not specified on the command line");
+    if (this.listening) throw new VmError('The incoming migration has already been started');
+    const at = parseMigrationUri(uri);
+    this.listening = true;
+    return this.receive(at, listening);
+  }
+
+  private async receive(where: MigrationAddress, listening?: (uri: string) => void): Promise<void> {
     const listener = new IncomingListener();
-    const at = await listener.listen(parseMigrationUri(uri));
+    const at = await listener.listen(where);
     listening?.('socket' in at ? `unix:${at.socket}` : `tcp:${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`);
     this.status('setup');
     try {

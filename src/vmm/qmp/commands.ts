@@ -107,6 +107,10 @@ const COMMANDS: Record<string, Command> = {
       return migration(control).predict(a.uri as string, seconds);
     },
   },
+  'migrate-incoming': {
+    args: { uri: 'str' },
+    run: (a, { control }) => { migration(control).listen(a.uri as string); return {}; },
+  },
   migrate_cancel: { run: (_a, { control }) => { migration(control).cancel(); return {}; } },
   'query-migrate': { run: (_a, { control }) => control.migration?.query() ?? {} },
   'migrate-set-parameters': {

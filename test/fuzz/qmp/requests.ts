@@ -56,6 +56,7 @@ export const VALID: Record<string, (rng: Rng) => Valid> = {
   // The fuzzed VM has no migration control: these are refused, query-migrate answers {}.
   migrate: (rng) => ({ args: { uri: rng.pick(['tcp:127.0.0.1:1', 'unix:/nonexistent', 'exec:cat', 'tcp:[::1]:99999']) }, ok: false }),
   migrate_cancel: () => ({ ok: false }),
+  'migrate-incoming': (rng) => ({ args: { uri: rng.pick(['tcp:127.0.0.1:0', 'unix:/nonexistent/x', 'exec:cat']) }, ok: false }),
   'x-rvisor-migrate-predict': (rng) => ({ args: { uri: rng.pick(['tcp:127.0.0.1:1', 'unix:/nonexistent']), 'calc-time': rng.int(3) }, ok: false }),
   'query-migrate': () => ({ ok: true }),
   'migrate-set-parameters': (rng) => ({ args: { 'downtime-limit': rng.int(1000), 'max-bandwidth': rng.int(1 << 30) }, ok: false }),
