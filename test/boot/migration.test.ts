@@ -1,11 +1,13 @@
 // Live migration of a running Debian guest between two rvisor processes (QMP migrate on
-// the source, --incoming on the destination), with its disk on `rvisor nbd serve`: the
-// guest's counter carries on at the destination without a reboot, what it wrote to the
-// disk before and after the switch-over reads back, query-migrate's figures add up, and a
-// destination of another memory size refuses while the source runs on.
+// the source, --incoming on the destination), with its disk on `rvisor nbd serve` and on
+// Debian's qemu-nbd: the guest's counter carries on at the destination without a reboot,
+// the memory it writes checksums right on both sides, what it wrote to the disk before
+// and after the switch-over reads back (qemu-img check clean), query-migrate's figures
+// add up, and a destination of another memory size refuses while the source runs on.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +50,8 @@ async function migrate(s: Qmp, uri: string): Promise<Record<string, unknown>> {
   throw new Error('the destination never listened');
 }
 
-const counts = (out: string) => [...out.matchAll(/^count (\d+)$/gm)].map((m) => Number(m[1]));
+const ROUND = /^count (\d+) ([0-9a-f]{32})$/gm;
+const counts = (out: string) => [...out.matchAll(/^count (\d+)\b/gm)].map((m) => Number(m[1]));
 
 async function qmp(path: string): Promise<{ run: (cmd: string, args?: unknown) => Promise<Msg>; events: Msg[]; close: () => void }> {
   await until(`the QMP socket ${path}`, () => existsSync(path), 120_000);
@@ -67,48 +70,78 @@ async function qmp(path: string): Promise<{ run: (cmd: string, args?: unknown) =
   return { run, events, close: () => c.close() };
 }
 
-test('a running Debian guest with its disk on NBD migrates to another rvisor and counts on', async (t) => {
-  const image = join(dir, 'disk.qcow2');
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '32M']);
-  const nbdPort = await freePort();
-  const nbd = await serveNbd(process.execPath, [CLI, 'nbd', 'serve', image, '--export', 'd', '--port', String(nbdPort)], { port: nbdPort });
-  const disk = `nbd://127.0.0.1:${nbdPort}/d`;
-  const script = 'mke2fs -F /dev/vda >/dev/null; mount /dev/vda /mnt; i=0; while :; do echo count $i; echo $i > /mnt/n-$i; sync; i=$((i+1)); sleep 0.5; done';
-  const srcQmp = join(dir, 'src.sock');
-  const src = start(['--qmp', `unix:${srcQmp}`, '--disk', disk, '--', 'sh', '-c', script]);
-  await until('the counter on the source', () => counts(src.out).length >= 3);
+/** What the guest writes each round: `seq i i+20000` into tmpfs, whose MD5 it prints. */
+const seqMd5 = (i: number) => {
+  let text = '';
+  for (let n = i; n <= i + 20000; n++) text += `${n}\n`;
+  return createHash('md5').update(text).digest('hex');
+};
 
-  const inPort = await freePort();
-  const dstQmp = join(dir, 'dst.sock');
-  const dst = start(['--qmp', `unix:${dstQmp}`, '--disk', disk, '--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'sh', '-c', script]);
-  const d = await qmp(dstQmp);
-  assert.equal(ret(await d.run('query-status')).status, 'inmigrate', 'the destination waits');
-  const s = await qmp(srcQmp);
-  assert.deepEqual(await s.run('migrate-set-parameters', { 'downtime-limit': 300 }), { return: {} });
-  const q = await migrate(s, `tcp:127.0.0.1:${inPort}`);
-  assert.equal(q.status, 'completed', JSON.stringify(q) + src.err);
-  t.diagnostic(`query-migrate: ${JSON.stringify(q)}`);
-  const ram = q.ram as Record<string, number>;
-  assert.ok(ram.transferred > 0 && ram.total === 512 * 2 ** 20 && ram.remaining === 0, JSON.stringify(q));
-  assert.ok((q.downtime as number) >= 0 && (q['total-time'] as number) >= (q.downtime as number), JSON.stringify(q));
-  assert.equal(ret(await s.run('query-status')).status, 'paused', 'the source stays paused');
-  const lastOnSource = Math.max(...counts(src.out));
+// The guest: an ext2 disk on NBD gets a file per count; memory is written every round
+// (a fresh tmpfs file whose checksum the host can recompute) and 16 MiB of random bytes
+// written once are checksummed again every fifth round.
+const WORKLOAD = [
+  'mke2fs -F /dev/vda >/dev/null; mount /dev/vda /mnt',
+  'dd if=/dev/urandom of=/dev/shm/big bs=1M count=16 2>/dev/null',
+  'i=0; while :; do seq $i $((i+20000)) > /dev/shm/w; echo count $i $(md5sum < /dev/shm/w | cut -c1-32)',
+  '[ $((i % 5)) = 0 ] && echo big $(md5sum < /dev/shm/big | cut -c1-32)',
+  'echo $i > /mnt/n-$i; sync; i=$((i+1)); sleep 0.5; done',
+].join('\n');
 
-  // The destination prints the counter on, from where the source stopped: no reboot.
-  await until('the counter on the destination', () => counts(dst.out).some((n) => n > lastOnSource + 2), 120_000);
-  assert.doesNotMatch(dst.out, /Linux version/, 'the destination did not boot a kernel');
-  assert.equal(Math.min(...counts(dst.out)), lastOnSource + 1, `the destination continues at ${lastOnSource + 1}: ${dst.out.slice(0, 300)}`);
-  assert.equal(ret(await d.run('query-status')).status, 'running');
+for (const server of ['rvisor', 'qemu-nbd'] as const) {
+  test(`a running Debian guest with its disk on ${server === 'rvisor' ? 'rvisor nbd serve' : 'qemu-nbd'} migrates to another rvisor and counts on, its memory intact`, async (t) => {
+    const image = join(dir, `disk-${server}.qcow2`);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '32M']);
+    const nbdPort = await freePort();
+    // qemu-nbd serves one client unless told: both rvisors hold the disk at the switch-over.
+    const nbd = server === 'rvisor'
+      ? await serveNbd(process.execPath, [CLI, 'nbd', 'serve', image, '--export', 'd', '--port', String(nbdPort)], { port: nbdPort })
+      : await serveNbd('qemu-nbd', ['-f', 'qcow2', '-x', 'd', '-b', '127.0.0.1', '-p', String(nbdPort), '-t', '-e', '4', '--cache=none', image], { port: nbdPort });
+    const disk = `nbd://127.0.0.1:${nbdPort}/d`;
+    const srcQmp = join(dir, `src-${server}.sock`);
+    const src = start(['--qmp', `unix:${srcQmp}`, '--disk', disk, '--', 'sh', '-c', WORKLOAD]);
+    await until('the counter on the source', () => counts(src.out).length >= 3);
 
-  await d.run('quit');
-  await s.run('quit');
-  d.close();
-  s.close();
-  await Promise.all([src.exited, dst.exited]);
-  assert.equal(await stopNbd(nbd), 0);
-  // Files written on both sides of the switch-over are on the disk.
-  assertCounterFiles(image, join(dir, 'check.raw'), [0, lastOnSource, lastOnSource + 2]);
-});
+    const inPort = await freePort();
+    const dstQmp = join(dir, `dst-${server}.sock`);
+    const dst = start(['--qmp', `unix:${dstQmp}`, '--disk', disk, '--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'true']);
+    const d = await qmp(dstQmp);
+    assert.equal(ret(await d.run('query-status')).status, 'inmigrate', 'the destination waits');
+    const s = await qmp(srcQmp);
+    assert.deepEqual(await s.run('migrate-set-parameters', { 'downtime-limit': 300 }), { return: {} });
+    const q = await migrate(s, `tcp:127.0.0.1:${inPort}`);
+    assert.equal(q.status, 'completed', JSON.stringify(q) + src.err);
+    t.diagnostic(`query-migrate: ${JSON.stringify(q)}`);
+    const ram = q.ram as Record<string, number>;
+    assert.ok(ram.transferred > 0 && ram.total === 512 * 2 ** 20 && ram.remaining === 0, JSON.stringify(q));
+    assert.ok(ram['dirty-sync-count'] >= 1, JSON.stringify(q));
+    assert.ok((q.downtime as number) >= 0 && (q['total-time'] as number) >= (q.downtime as number) + (q['setup-time'] as number), JSON.stringify(q));
+    assert.equal(ret(await s.run('query-status')).status, 'paused', 'the source stays paused');
+    const lastOnSource = Math.max(...counts(src.out));
+
+    // The destination prints the counter on, from where the source stopped: no reboot.
+    await until('the counter on the destination', () => counts(dst.out).some((n) => n > lastOnSource + 10), 120_000);
+    assert.doesNotMatch(dst.out, /Linux version/, 'the destination did not boot a kernel');
+    assert.equal(Math.min(...counts(dst.out)), lastOnSource + 1, `the destination continues at ${lastOnSource + 1}: ${dst.out.slice(0, 300)}`);
+    assert.equal(ret(await d.run('query-status')).status, 'running');
+    // Memory written on either side reads back right: each round's checksum is the
+    // host's, and the 16 MiB written before the migration still sums the same after.
+    for (const [, i, md5] of [...src.out.matchAll(ROUND), ...dst.out.matchAll(ROUND)]) assert.equal(md5, seqMd5(Number(i)), `round ${i}`);
+    const bigs = [...src.out.matchAll(/^big ([0-9a-f]{32})$/gm), ...dst.out.matchAll(/^big ([0-9a-f]{32})$/gm)].map((m) => m[1]);
+    assert.ok(dst.out.match(/^big /m), 'checked at the destination too');
+    assert.equal(new Set(bigs).size, 1, `the 16 MiB sum the same everywhere: ${bigs.join(' ')}`);
+
+    await d.run('quit');
+    await s.run('quit');
+    d.close();
+    s.close();
+    await Promise.all([src.exited, dst.exited]);
+    const code = await stopNbd(nbd);
+    if (server === 'rvisor') assert.equal(code, 0, 'rvisor nbd serve stops cleanly');
+    // Files written on both sides of the switch-over are on the disk.
+    assertCounterFiles(image, join(dir, `check-${server}.raw`), [0, lastOnSource, lastOnSource + 2]);
+  });
+}
 
 test('a destination with another memory size refuses; the source runs on', async () => {
   const srcQmp = join(dir, 'src2.sock');
