@@ -14,10 +14,11 @@ import { VIRT } from '../machine/virt-map.js';
 import type { VmSpec } from '../vmm/spec.js';
 import { Vm, type VmExit } from '../vmm/vm.js';
 import { TerminalConsole } from './console.js';
-import { EXIT_PANIC } from './errors.js';
+import { EXIT_PANIC, UsageError } from './errors.js';
 import { OutputWatch } from './output-watch.js';
 import { VmSockets } from './vm-sockets.js';
 import { MigrationController } from '../host/migration/controller.js';
+import { FAULT_PHASES, type FaultPhase } from '../host/migration/test-fault.js';
 
 export interface VirtRunOptions {
   spec: VmSpec;
@@ -69,6 +70,11 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     incomingFailed = true;
     vm.quit();
   };
+  const fault = process.env.RVISOR_TEST_MIGRATION_FAULT as FaultPhase | undefined;
+  if (process.env.RVISOR_TEST_HOOKS === '1' && fault !== undefined) {
+    if (!FAULT_PHASES.includes(fault)) throw new UsageError(`RVISOR_TEST_MIGRATION_FAULT=${fault}: one of ${FAULT_PHASES.join(', ')}`);
+    migration.testFault = fault;
+  }
   // -incoming defer: the URI comes later, by QMP migrate-incoming.
   if (o.incoming !== undefined && o.incoming !== 'defer') migration.listen(o.incoming);
   const sockets = new VmSockets(vm, { qmp: o.qmp, gdb: o.gdb, write: (text) => process.stdout.write(text) });

@@ -3,7 +3,8 @@
 // Debian's qemu-nbd: the guest's counter carries on at the destination without a reboot,
 // the memory it writes checksums right on both sides, what it wrote to the disk before
 // and after the switch-over reads back (qemu-img check clean), query-migrate's figures
-// add up, and a destination of another memory size refuses while the source runs on.
+// add up; a destination of another memory size refuses, and one killed at any phase
+// fails the migration, while the source runs on.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -14,14 +15,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { QmpClient, type Msg } from '../vmm/qmp-client.js';
 import { assertCounterFiles, serveNbd, stopNbd } from '../host/nbd-fixture.js';
+import { FAULT_PHASES } from '../../src/host/migration/test-fault.js';
 import { CLI, ensureImage, freePort, until } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rvisor-migrate-boot-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 before(() => ensureImage());
 
-function start(args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'run', 'debian', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, 'run', 'debian', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const p = { child, out: '', err: '', exited: new Promise<number | null>((r) => child.on('close', r)) };
   child.stdout.on('data', (d) => (p.out += d));
   child.stderr.on('data', (d) => (p.err += d));
@@ -159,6 +161,28 @@ test('a destination with another memory size refuses; the source runs on', async
   await until('the source counting on', () => Math.max(...counts(src.out)) > before + 1, 60_000);
   assert.equal(await dst.exited, 1);
   assert.match(dst.err, /the incoming migration at tcp:127\.0\.0\.1:\d+ failed: configuration differs/);
+  await s.run('quit');
+  s.close();
+  await src.exited;
+});
+
+test('a destination that dies at any phase (setup, iteration, stop-and-copy, confirmation) leaves the source running', async (t) => {
+  const srcQmp = join(dir, 'src3.sock');
+  const script = 'i=0; while :; do echo count $i; i=$((i+1)); sleep 0.3; done';
+  const src = start(['--qmp', `unix:${srcQmp}`, '--', 'sh', '-c', script]);
+  await until('the counter on the source', () => counts(src.out).length >= 2);
+  const s = await qmp(srcQmp);
+  for (const phase of FAULT_PHASES) {
+    const inPort = await freePort();
+    const dst = start(['--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'true'], { RVISOR_TEST_HOOKS: '1', RVISOR_TEST_MIGRATION_FAULT: phase });
+    const q = await migrate(s, `tcp:127.0.0.1:${inPort}`);
+    t.diagnostic(`${phase}: ${String(q['error-desc'])}`);
+    assert.equal(q.status, 'failed', `${phase}: ${JSON.stringify(q)}`);
+    assert.equal(await dst.exited, null, `${phase}: the destination was killed`);
+    assert.equal(ret(await s.run('query-status')).status, 'running', `${phase}: the source runs`);
+    const before = Math.max(...counts(src.out));
+    await until(`the source counting on after a death at ${phase}`, () => Math.max(...counts(src.out)) > before + 1, 60_000);
+  }
   await s.run('quit');
   s.close();
   await src.exited;

@@ -8,6 +8,7 @@ import { initialStats, migrateIn, migrateOut, type MigrationStats, type Migratio
 import type { Vm } from '../../vmm/vm.js';
 import { VmError } from '../../vmm/vm-services.js';
 import { dryRun } from '../../vmm/migration/dry-run.js';
+import { type FaultPhase, withFault } from './test-fault.js';
 import { connectMigration, IncomingListener, type MigrationAddress, parseMigrationUri } from './socket-channel.js';
 
 export class MigrationController implements MigrationControl {
@@ -22,6 +23,8 @@ export class MigrationController implements MigrationControl {
   private listening = false;
   /** Told when an incoming migration fails (the front end ends the VM: QEMU exits). */
   onIncomingFailure: ((e: Error) => void) | undefined;
+  /** Tests only: this destination dies at that phase (./test-fault.ts). */
+  testFault: FaultPhase | undefined;
 
   constructor(private readonly vm: Vm, private readonly log: (line: string) => void = () => {}) {}
 
@@ -158,9 +161,10 @@ export class MigrationController implements MigrationControl {
       const destination = await this.vm.migrationDestination();
       // Dry runs come and go; the first real source is the migration.
       for (;;) {
-        const channel = await listener.accept();
+        const accepted = await listener.accept();
         this.status('active');
-        if (await migrateIn(destination, channel) === 'migrated') break;
+        const [channel, dst] = this.testFault ? withFault(this.testFault, accepted, destination) : [accepted, destination];
+        if (await migrateIn(dst, channel) === 'migrated') break;
         this.status('setup');
       }
       this.status('completed');
