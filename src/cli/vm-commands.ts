@@ -5,7 +5,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import type { CreateRequest, ImageView, MigrationReport, VmActionRequest, VmView } from '../host/daemon/model.js';
+import type { CreateRequest, ImageView, MigrationPrediction, MigrationReport, VmActionRequest, VmView } from '../host/daemon/model.js';
 import { ApiClient, DaemonError, report, socketPathOf, vmPath } from './api-client.js';
 import { parseDuration } from './duration.js';
 import { UsageError } from './errors.js';
@@ -25,10 +25,11 @@ rvisor console NAME                    its serial console (Ctrl-A X detaches)
 rvisor snapshot create|revert NAME SNAP   save a snapshot of the VM, or go back to one
 rvisor template NAME                   turn a stopped VM into a template
 rvisor clone TEMPLATE NEWNAME [--owner O] [--label K=V]...
-rvisor migrate NAME TARGET [--token-file F] [--downtime-limit MS]
+rvisor migrate NAME TARGET [--token-file F] [--downtime-limit MS] [--dry-run]
                                        move a running VM, live, to the daemon at TARGET
                                        (unix:PATH or http://HOST:PORT); its writable
-                                       disks must be on NBD
+                                       disks must be on NBD. --dry-run: only say whether
+                                       it would converge, in how long, with what downtime
 rvisor gc [--yes]                      list VMs whose TTL has expired; --yes removes them
 rvisor images                          the images the daemon has
   --host unix:PATH  the daemon's socket (default: $RVISOR_HOST, else
@@ -164,7 +165,7 @@ async function clone(args: string[]): Promise<number> {
 /** Live migration to another daemon, as `virsh migrate --live` does: the daemon here
  *  drives it and answers once the VM runs there. */
 async function migrate(args: string[]): Promise<number> {
-  const { values: v, positionals, client } = parse(args, { 'token-file': { type: 'string' }, 'downtime-limit': { type: 'string' } });
+  const { values: v, positionals, client } = parse(args, { 'token-file': { type: 'string' }, 'downtime-limit': { type: 'string' }, 'dry-run': { type: 'boolean' } });
   const [vm, target] = exactly(positionals, 'migrate', 'NAME', 'TARGET');
   let token: string | undefined;
   if (v['token-file'] !== undefined) {
@@ -176,7 +177,18 @@ async function migrate(args: string[]): Promise<number> {
   }
   const limit = v['downtime-limit'];
   if (limit !== undefined && !/^[1-9]\d{0,6}$/.test(limit)) throw new UsageError(`--downtime-limit ${limit}: expected milliseconds (1 to 9999999)`);
-  const r = (await client.call('POST', vmPath(vm, '/migrate'), { target, ...(token && { token }), ...(limit && { downtimeLimitMs: Number(limit) }) })) as MigrationReport;
+  const req = { target, ...(token && { token }), ...(limit && { downtimeLimitMs: Number(limit) }), ...(v['dry-run'] && { dryRun: true }) };
+  const answer = await client.call('POST', vmPath(vm, '/migrate'), req);
+  if (v['dry-run']) {
+    const p = answer as MigrationPrediction;
+    const ms = (x: number) => `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`;
+    process.stdout.write(p.converges
+      ? `${p.vm} would migrate to ${p.target} in about ${ms(p.expectedTotalMs)} (${p.rounds} round(s)${p.throttle ? `, vCPUs throttled ${Math.round(p.throttle * 100)}%` : ''}) with about ${ms(p.expectedDowntimeMs)} of downtime\n`
+      : `${p.vm} would not converge to ${p.target}: ${p.reason ?? 'no reason given'}\n`);
+    process.stdout.write(`  dirtying ${(p.dirtyRate / 1e6).toFixed(1)} MB/s, link ${(p.bandwidth / 1e6).toFixed(0)} MB/s, round trip ${ms(p.rttMs)}, restore there ${ms(p.restoreMs)}\n`);
+    return p.converges ? 0 : 1;
+  }
+  const r = answer as MigrationReport;
   process.stdout.write(`${r.vm} migrated to ${r.target}: ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs)} ms, ${r.rounds} round(s), ${(r.transferredBytes / 1e6).toFixed(1)} MB\n`);
   return 0;
 }

@@ -9,7 +9,7 @@ import type { NetworkSpec, NetworkView } from '../../src/host/daemon/networks.js
 import type { FirewallSpec } from '../../src/net/switch/index.js';
 import {
   HostError, type ConsoleAttachment, type CreateRequest, type HostBackend, type HostEvent, type HostInfo, type ImageView,
-  type IncomingRequest, type IncomingView, type ListFilter, type MigrateRequest, type MigrationReport, type PatchRequest, type VmActionRequest,
+  type IncomingRequest, type IncomingView, type ListFilter, type MigrateRequest, type MigrationPrediction, type MigrationReport, type PatchRequest, type VmActionRequest,
   type VmStatus, type VmView,
 } from '../../src/host/daemon/model.js';
 
@@ -143,10 +143,13 @@ export class FakeHost implements HostBackend {
   /** Migrations asked of this host, in order. */
   readonly migrations: MigrateRequest[] = [];
 
-  async migrate(name: string, req: MigrateRequest): Promise<MigrationReport> {
+  async migrate(name: string, req: MigrateRequest): Promise<MigrationReport | MigrationPrediction> {
     const vm = this.get(name);
     if (vm.status !== 'running') throw new HostError(409, 'bad-state', `${vm.name} is ${vm.status}`);
     this.migrations.push(req);
+    if (req.dryRun) {
+      return { vm: vm.name, target: req.target, converges: true, expectedDowntimeMs: 5, expectedTotalMs: 400, rounds: 1, throttle: 0, dirtyRate: 1e6, bandwidth: 2e8, rttMs: 0.3, restoreMs: 1 };
+    }
     this.vms.delete(vm.id);
     return { vm: vm.name, target: req.target, totalMs: 1, downtimeMs: 1, setupMs: 0, rounds: 1, transferredBytes: 4096 };
   }

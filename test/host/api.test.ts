@@ -106,6 +106,9 @@ test('POST /v1/vms/{vm}/migrate (200, the figures; a bad target is a 400); POST 
   await h.call('POST', '/v1/vms/traveller/actions', { json: { type: 'start' } });
   const bad = await h.call('POST', '/v1/vms/traveller/migrate', { json: { target: 'ftp://elsewhere' } });
   assert.equal(bad.status, 400);
+  const p = await h.call('POST', '/v1/vms/traveller/migrate', { json: { target: 'unix:/run/other.sock', dryRun: true } });
+  assert.equal(p.status, 200);
+  assert.equal((p.json as { converges: boolean }).converges, true);
   const m = await h.call('POST', '/v1/vms/traveller/migrate', { json: { target: 'http://10.0.0.2:7000', token: 'secret', downtimeLimitMs: 100 } });
   assert.equal(m.status, 200);
   assert.equal((m.json as { target: string }).target, 'http://10.0.0.2:7000');

@@ -1,7 +1,8 @@
 // Live migration between two real daemons (`rvisor serve`, each with its own state): a
 // Debian guest whose disk is on `rvisor nbd serve`, and whose NIC is on a virtual switch
 // the two daemons share through a VXLAN tunnel, moves from one to the other through
-// `rvisor migrate` (POST /vms/{vm}/migrate). Its counter carries on there without a
+// `rvisor migrate` (POST /vms/{vm}/migrate), after a dry run that predicts and leaves
+// nothing behind. Its counter carries on there without a
 // reboot, what it wrote on both sides is on the disk, the source no longer has it, and
 // both switches learn the guest's MAC at its new place (the destination's announce).
 // Refusals leave the VM running where it was: a local disk, a name taken at the target,
@@ -57,6 +58,15 @@ test('a Debian guest with its disk on NBD moves between two daemons with rvisor 
   const atSource = await source.console('mover');
   await atSource.expect(/count 3/, 300_000);
   const events = await target.events();
+
+  // The dry run first: a prediction, and nothing left behind at the target.
+  const dry = cli('migrate', 'mover', `unix:${target.socketPath}`, '--dry-run', '--host', `unix:${source.socketPath}`);
+  assert.equal(dry.status, 0, dry.stderr + dry.stdout);
+  t.diagnostic(dry.stdout.trim());
+  assert.match(dry.stdout, /^mover would migrate to unix:\S+ in about [\d.]+ ms \(1 round\(s\)\) with about [\d.]+ ms of downtime$/m);
+  assert.match(dry.stdout, /dirtying [\d.]+ MB\/s, link \d+ MB\/s, round trip [\d.]+ ms, restore there [\d.]+ ms/);
+  assert.equal((await target.api('GET', '/v1/vms/mover')).status, 404, 'the dry run\'s waiting VM is gone again');
+  assert.equal((await source.ok<View>('GET', '/v1/vms/mover')).status, 'running');
 
   const r = cli('migrate', 'mover', `unix:${target.socketPath}`, '--host', `unix:${source.socketPath}`);
   assert.equal(r.status, 0, r.stderr + r.stdout);

@@ -124,7 +124,9 @@ const paths = {
     post: op({
       id: 'migrateVm',
       summary: 'Moves a running VM to another daemon, live (pre-copy), and removes it here once it runs there. Its writable disks must be on NBD. A failure leaves it running here.',
-      params: [vmParam], body: 'MigrateRequest', ok: { 200: reply('The migration\'s figures.', 'MigrationReport') }, errors: [404, 409, 502],
+      params: [vmParam], body: 'MigrateRequest',
+      ok: { 200: reply("The migration's figures, or with dryRun the prediction.", { oneOf: [ref('MigrationReport'), ref('MigrationPrediction')] }) },
+      errors: [404, 409, 502],
     }),
   },
   '/v1/migrations': {

@@ -17,7 +17,7 @@ import { renderMetrics } from './metrics.js';
 import { fairShares } from './scheduler.js';
 import {
   type ConsoleAttachment, type CreateRequest, HostError, type HostBackend, type HostEvent, type HostInfo, type ImageView,
-  type IncomingRequest, type IncomingView, type ListFilter, type MigrateRequest, type MigrationReport, type PatchRequest, type VmActionRequest,
+  type IncomingRequest, type IncomingView, type ListFilter, type MigrateRequest, type MigrationPrediction, type MigrationReport, type PatchRequest, type VmActionRequest,
   type VmRecord, type VmStatus, type VmView,
 } from './model.js';
 import { VmHandle } from './vm-handle.js';
@@ -163,7 +163,7 @@ export class Host implements HostBackend {
    * Unix socket), and once it runs there this daemon lets go of it. Any failure leaves
    * it running here, and the target's waiting VM is removed.
    */
-  async migrate(vm: string, req: MigrateRequest): Promise<MigrationReport> {
+  async migrate(vm: string, req: MigrateRequest): Promise<MigrationReport | MigrationPrediction> {
     const r = this.record(vm);
     const h = this.handles.get(r.id);
     if (!h || (h.status !== 'running' && h.status !== 'paused')) throw new HostError(409, 'illegal_state', `${r.name} is ${this.status(r.id)}: only a running or paused VM migrates`);
@@ -176,6 +176,14 @@ export class Host implements HostBackend {
     const accepted = await peer.call<IncomingView>('POST', '/v1/migrations', { spec: r.spec, owner: r.owner, labels: r.labels, transport: peer.transport });
     // A target listening on every address is reached at the name it was reached by.
     const uri = accepted.uri.replace(/^tcp:(0\.0\.0\.0|\[::\]):/, `tcp:${peer.hostname.includes(':') ? `[${peer.hostname}]` : peer.hostname}:`);
+    if (req.dryRun) {
+      // The target's waiting VM goes again whatever the dry run found.
+      try {
+        return predictionOf(r.name, req.target, await h.predict(uri, req.downtimeLimitMs));
+      } finally {
+        await peer.call('DELETE', `/v1/vms/${encodeURIComponent(accepted.vm.id)}?force=true`).catch(() => {});
+      }
+    }
     let stats: MigrationStats;
     try {
       stats = await h.migrate(uri, req.downtimeLimitMs);
@@ -501,4 +509,15 @@ function ioCount(s: VmStats | undefined): number {
 /** A VM name as a hostname: what RFC 1123 allows, at most 63 characters. */
 function hostnameOf(name: string): string {
   return name.replace(/[^A-Za-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'rvisor';
+}
+
+/** The worker's prediction (QMP's names: MigrationController.predict) as the API's. */
+function predictionOf(vm: string, target: string, p: Record<string, unknown>): MigrationPrediction {
+  const n = (k: string) => (typeof p[k] === 'number' ? p[k] : 0);
+  return {
+    vm, target, converges: p.converges === true, ...(typeof p.reason === 'string' && { reason: p.reason }),
+    expectedDowntimeMs: n('expected-downtime'), expectedTotalMs: n('expected-total-time'), rounds: n('rounds'),
+    throttle: n('cpu-throttle-percentage') / 100, dirtyRate: n('dirty-rate'), bandwidth: Number.isFinite(n('bandwidth')) ? n('bandwidth') : 0,
+    rttMs: n('round-trip'), restoreMs: n('restore-time'),
+  };
 }

@@ -80,6 +80,27 @@ export interface MigrateRequest {
   token?: string;
   /** QEMU's downtime-limit, ms (default 300). */
   downtimeLimitMs?: number;
+  /** Only predict (the dry run): the guest stays here, the target keeps nothing. */
+  dryRun?: boolean;
+}
+
+/** A dry run's answer (vmm/migration/dry-run.ts), as the API gives it. */
+export interface MigrationPrediction {
+  vm: string;
+  target: string;
+  converges: boolean;
+  /** Why not, when it would not converge. */
+  reason?: string;
+  expectedDowntimeMs: number;
+  expectedTotalMs: number;
+  rounds: number;
+  /** The vCPU throttle auto-converge would reach, 0 to 1. */
+  throttle: number;
+  /** Bytes per second the guest dirties, and the link carries its pages. */
+  dirtyRate: number;
+  bandwidth: number;
+  rttMs: number;
+  restoreMs: number;
 }
 
 /** POST /migrations, sent by the source daemon to the target: make a VM that waits for
@@ -174,7 +195,7 @@ export interface HostBackend {
   clone(template: string, req: { name: string; owner?: string; labels?: Record<string, string> }): Promise<VmView>;
   /** Moves a running VM to another daemon; resolves once it runs there (and is gone
    *  here), rejects with it running on here. */
-  migrate(vm: string, req: MigrateRequest): Promise<MigrationReport>;
+  migrate(vm: string, req: MigrateRequest): Promise<MigrationReport | MigrationPrediction>;
   /** The target's side: a VM waiting for the guest a source daemon sends. */
   acceptMigration(req: IncomingRequest): Promise<IncomingView>;
   images(): Promise<ImageView[]>;

@@ -81,14 +81,14 @@ async function main(): Promise<void> {
       post({ type: 'stats', id: m.id, stats: stats(vm) });
       return;
     }
-    if (m.type === 'migrate') {
+    if (m.type === 'migrate' || m.type === 'predict') {
       const replyError = (e: unknown) => {
         if (!userFacing(e)) throw e;
         post({ type: 'reply', id: m.id, error: { message: e.message, illegal: false } });
       };
       try {
         if (m.downtimeLimitMs !== undefined) migration.setParameters({ downtimeLimitMs: m.downtimeLimitMs });
-        migration.migrate(m.uri).then((result) => post({ type: 'reply', id: m.id, result }), replyError);
+        (m.type === 'migrate' ? migration.migrate(m.uri) : migration.predict(m.uri, 1)).then((result) => post({ type: 'reply', id: m.id, result }), replyError);
       } catch (e) {
         replyError(e);
       }

@@ -32,7 +32,10 @@ export type ToWorker =
   | { type: 'cpu'; allowance: number }
   /** Migrate the VM to a destination listening at `uri`; the reply's result is the
    *  figures (MigrationStats) once the guest runs there. */
-  | { type: 'migrate'; id: number; uri: string; downtimeLimitMs?: number };
+  | { type: 'migrate'; id: number; uri: string; downtimeLimitMs?: number }
+  /** A dry run against a destination at `uri`; the reply's result is the prediction
+   *  (MigrationController.predict's, in QMP's names). */
+  | { type: 'predict'; id: number; uri: string; downtimeLimitMs?: number };
 
 export interface VmStats {
   /** Wall milliseconds the VM's harts ran, and were withheld by its CPU limit. */
