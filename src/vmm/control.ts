@@ -52,7 +52,7 @@ export interface VcpuStats {
 export interface MigrationControl {
   /** Starts an outgoing migration to a QEMU URI (tcp:HOST:PORT, unix:PATH); throws when
    *  one is already running or the URI is bad. */
-  start(uri: string): void;
+  start(uri: string, o?: { blk?: boolean }): void;
   cancel(): void;
   /** query-migrate's answer, in QEMU's field names. */
   query(): Record<string, unknown>;

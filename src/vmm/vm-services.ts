@@ -14,6 +14,8 @@ import type { DiskSpec, VmSpec } from './spec.js';
 export interface AttachedDisk {
   readonly spec: DiskSpec;
   readonly backend: BlockBackend;
+  /** On storage other hosts reach too (NBD): a migration leaves it where it is. */
+  readonly shared?: boolean;
 }
 
 /** The backends opened for one machine (a reset or loadvm opens them anew). */

@@ -22,6 +22,7 @@ import { cpuCap, vcpuThreads, type VmSpec } from './spec.js';
 import { HartDebugTarget } from './virt-target.js';
 import { configMismatch, migrationConfig } from './migration/config.js';
 import { scheduleAnnounce } from './migration/announce.js';
+import { LoggedDisk } from './migration/disk-mirror.js';
 import type { MigrationDestination, MigrationSource } from './migration/engine.js';
 import { type BootFiles, type PreparedLoad, type VmDevices, VmError, type VmServices } from './vm-services.js';
 
@@ -167,7 +168,7 @@ export class Vm implements VmControl {
       if (this.ending) return this.ending;
       const load = this.pendingLoad;
       if (load) this.store().revert(load, this.spec.disks);
-      const devices = await this.o.services.openDevices(this.spec);
+      const devices = withDiskLogs(await this.o.services.openDevices(this.spec));
       let machine: VirtMachine;
       try {
         machine = this.build(devices);
@@ -358,9 +359,11 @@ export class Vm implements VmControl {
   }
 
   /** The running machine as a migration's source (migration/engine.ts drives it). */
-  migrationSource(): MigrationSource {
+  migrationSource(o: { mirrorDisks?: boolean } = {}): MigrationSource {
     const m = this.machine;
     if (!m) throw new VmError('the VM is not running');
+    const mirror = o.mirrorDisks ? this.localDisks() : [];
+    if (o.mirrorDisks && !mirror.length) throw new VmError('the VM has no local writable disk to copy along (blk): its disks are shared or read-only');
     if (this.threads) throw new VmError('migrating a VM with hart threads is not supported yet (use --threads single)');
     return {
       memory: m.mem,
@@ -371,6 +374,7 @@ export class Vm implements VmControl {
         this.migrationThrottle = share;
         this.machine?.setCpuLimit(this.cpuLimit());
       },
+      mirror,
       saveState: () => {
         // What the guest wrote must be on the disk before the destination opens it.
         for (const d of this.devices?.disks ?? []) d.backend.flush();
@@ -407,6 +411,7 @@ export class Vm implements VmControl {
           throw e;
         }
       },
+      mirrorTargets: () => new Map(this.localDisks().map((l) => [l.index, l.disk])),
       run: () => {
         // Until now a failed confirmation left it waiting ('inmigrate'), never resumable.
         this.incoming = undefined;
@@ -416,6 +421,12 @@ export class Vm implements VmControl {
         this.stopAnnounce = scheduleAnnounce(() => this.machine?.announceNics());
       },
     };
+  }
+
+  /** The writable local disks, with their dirty logs (what `blk` copies along, and what
+   *  an incoming `blk` copies into), by index in the spec. */
+  private localDisks(): { index: number; disk: LoggedDisk }[] {
+    return (this.devices?.disks ?? []).flatMap((d, index) => (d.backend instanceof LoggedDisk ? [{ index, disk: d.backend }] : []));
   }
 
   /** The share of one host core the host's scheduler allows this VM now. */
@@ -496,6 +507,16 @@ export class Vm implements VmControl {
   private get harts(): readonly Hart[] {
     return this.machine?.harts ?? [];
   }
+}
+
+/** Every writable local disk behind a dirty log (a migration may copy it along); shared
+ *  (NBD) and read-only disks as they are. */
+function withDiskLogs(devices: VmDevices): VmDevices {
+  return {
+    ...devices,
+    close: () => devices.close(),
+    disks: devices.disks.map((d) => (d.spec.readOnly || d.shared ? d : { ...d, backend: new LoggedDisk(d.backend) })),
+  };
 }
 
 /** Applies a prepared snapshot to `m`; nothing changes in `m` when it throws. */

@@ -3,8 +3,9 @@
 // Debian's qemu-nbd: the guest's counter carries on at the destination without a reboot,
 // the memory it writes checksums right on both sides, what it wrote to the disk before
 // and after the switch-over reads back (qemu-img check clean), query-migrate's figures
-// add up; a destination of another memory size refuses, and one killed at any phase
-// fails the migration, while the source runs on.
+// add up; a guest on a local disk migrates with blk, its disk copied along; a
+// destination of another memory size refuses, and one killed at any phase fails the
+// migration, while the source runs on.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -144,6 +145,39 @@ for (const server of ['rvisor', 'qemu-nbd'] as const) {
     assertCounterFiles(image, join(dir, `check-${server}.raw`), [0, lastOnSource, lastOnSource + 2]);
   });
 }
+
+test('a guest with a local disk migrates with blk: its disk is copied along into the destination\'s own image', async (t) => {
+  const srcImage = join(dir, 'local-src.qcow2'), dstImage = join(dir, 'local-dst.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', srcImage, '32M']);
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', dstImage, '32M']);
+  const srcQmp = join(dir, 'src-blk.sock');
+  const src = start(['--qmp', `unix:${srcQmp}`, '--disk', `file=${srcImage},format=qcow2`, '--', 'sh', '-c', WORKLOAD]);
+  await until('the counter on the source', () => counts(src.out).length >= 3);
+  const inPort = await freePort();
+  const dst = start(['--disk', `file=${dstImage},format=qcow2`, '--incoming', `tcp:127.0.0.1:${inPort}`, '--', 'true']);
+  const s = await qmp(srcQmp);
+  let q: Record<string, unknown> = {};
+  for (let attempt = 0; attempt < 50 && q.status !== 'completed'; attempt++) {
+    assert.deepEqual(await s.run('migrate', { uri: `tcp:127.0.0.1:${inPort}`, blk: true }), { return: {} });
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      q = ret(await s.run('query-migrate'));
+    } while (q.status !== 'completed' && q.status !== 'failed');
+    if (q.status === 'failed' && !/cannot reach the destination/.test(String(q['error-desc']))) break;
+    if (q.status === 'failed') await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.equal(q.status, 'completed', JSON.stringify(q));
+  t.diagnostic(`query-migrate: ${JSON.stringify(q)}`);
+  const lastOnSource = Math.max(...counts(src.out));
+  await until('the counter on the destination', () => counts(dst.out).some((n) => n > lastOnSource + 2), 120_000);
+  assert.equal(Math.min(...counts(dst.out)), lastOnSource + 1);
+  await s.run('quit');
+  s.close();
+  dst.child.kill('SIGINT');
+  await Promise.all([src.exited, dst.exited]);
+  // The destination's image has what the guest wrote on both sides: the copy, and after.
+  assertCounterFiles(dstImage, join(dir, 'check-blk.raw'), [0, lastOnSource, lastOnSource + 2]);
+});
 
 test('a destination with another memory size refuses; the source runs on', async () => {
   const srcQmp = join(dir, 'src2.sock');

@@ -11,7 +11,7 @@ import { FakeVm } from './fakes.js';
 
 class FakeMigration implements MigrationControl {
   calls: unknown[] = [];
-  start(uri: string) { this.calls.push(['start', uri]); }
+  start(uri: string, o?: { blk?: boolean }) { this.calls.push(o?.blk ? ['start', uri, 'blk'] : ['start', uri]); }
   cancel() { this.calls.push(['cancel']); }
   query() { return { status: 'active', ram: { transferred: 1 } }; }
   setParameters(p: unknown) { this.calls.push(['set', p]); }
@@ -30,19 +30,20 @@ test('migrate, migrate_cancel, query-migrate and migrate-set-parameters reach th
   const m = new FakeMigration();
   const c = ctx(m);
   assert.deepEqual(await runCommand('migrate', { uri: 'tcp:10.0.0.2:4444' }, c), {});
+  assert.deepEqual(await runCommand('migrate', { uri: 'tcp:10.0.0.2:4444', blk: true }, c), {});
   assert.deepEqual(await runCommand('migrate_cancel', {}, c), {});
   assert.deepEqual(await runCommand('query-migrate', {}, c), { status: 'active', ram: { transferred: 1 } });
   assert.deepEqual(await runCommand('migrate-set-parameters', { 'downtime-limit': 50, 'max-bandwidth': 1000000 }, c), {});
   assert.deepEqual(await runCommand('x-rvisor-migrate-predict', { uri: 'tcp:10.0.0.2:4444', 'calc-time': 2 }, c), { converges: true });
   assert.deepEqual(await runCommand('migrate-incoming', { uri: 'tcp:0.0.0.0:4445' }, c), {});
   await assert.rejects(runCommand('x-rvisor-migrate-predict', { uri: 'tcp:10.0.0.2:4444', 'calc-time': 0 }, c), /calc-time' expects 1 to 60 seconds/);
-  assert.deepEqual(m.calls, [['start', 'tcp:10.0.0.2:4444'], ['cancel'], ['set', { downtimeLimitMs: 50, maxBandwidth: 1000000 }], ['predict', 'tcp:10.0.0.2:4444', 2], ['listen', 'tcp:0.0.0.0:4445']]);
+  assert.deepEqual(m.calls, [['start', 'tcp:10.0.0.2:4444'], ['start', 'tcp:10.0.0.2:4444', 'blk'], ['cancel'], ['set', { downtimeLimitMs: 50, maxBandwidth: 1000000 }], ['predict', 'tcp:10.0.0.2:4444', 2], ['listen', 'tcp:0.0.0.0:4445']]);
 });
 
 test('bad arguments and unsupported kinds of migration are refused as QEMU words it', async () => {
   const c = ctx(new FakeMigration());
   await assert.rejects(runCommand('migrate', {}, c), QmpError);
-  await assert.rejects(runCommand('migrate', { uri: 'tcp:h:1', blk: true }, c), /block migration \(blk, inc\) is not supported: put the disk on NBD/);
+  await assert.rejects(runCommand('migrate', { uri: 'tcp:h:1', inc: true }, c), /incremental block migration \(inc\) is not supported/);
   await assert.rejects(runCommand('migrate-set-parameters', { 'downtime-limit': -1 }, c), /downtime_limit' expects an integer in the range of 0 to 2000000/);
   await assert.rejects(runCommand('migrate-set-parameters', { 'max-bandwidth': 'fast' }, c), QmpError);
   await assert.rejects(runCommand('migrate', { uri: 'tcp:h:1' }, ctx()), /migration is not available for this VM/);

@@ -5,10 +5,11 @@
 // with -incoming defer once QMP migrate-incoming names where.
 
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { MigrationController } from '../../src/host/migration/controller.js';
 import { socketChannel } from '../../src/host/migration/socket-channel.js';
+import { socketPair } from './socket-pair.js';
 import { assemble } from '../../src/isa/asm.js';
 import { writeElf } from '../../src/isa/elf.js';
 import { Hmp } from '../../src/vmm/hmp.js';
@@ -40,16 +41,6 @@ function vmOf(memory: number, o: { incoming?: boolean; startPaused?: boolean } =
 const s1 = (vm: Vm) => (vm.cpus().length ? vm.registers(0).find((r) => r.name === 'x9/s1')?.value ?? -1n : -1n);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const a = connect(port, '127.0.0.1');
-  const b = await accepted;
-  server.close();
-  return [a, b];
-}
 
 test('a counting guest migrates between two Vms and counts on from where it stopped', async () => {
   const src = vmOf(16 << 20);

@@ -49,16 +49,17 @@ export class MigrationController implements MigrationControl {
   }
 
   /** QMP's migrate: starts, and reports through query-migrate and the events. */
-  start(uri: string): void {
-    this.migrate(uri).catch(() => { /* told by query-migrate, the events and the log */ });
+  start(uri: string, o: { blk?: boolean } = {}): void {
+    this.migrate(uri, o).catch(() => { /* told by query-migrate, the events and the log */ });
   }
 
   /** Migrates the VM to `uri`; resolves with the figures once the destination runs it,
    *  rejects (the VM running on here) when it fails. Throws at once when it cannot begin. */
-  migrate(uri: string): Promise<MigrationStats> {
+  migrate(uri: string, o: { blk?: boolean } = {}): Promise<MigrationStats> {
     if (this.running) throw new VmError('There\'s a migration process in progress');
     const at = parseMigrationUri(uri);
-    const source = this.vm.migrationSource();
+    // blk (QEMU's block migration): the local disks go along, into the destination's.
+    const source = this.vm.migrationSource({ mirrorDisks: o.blk === true });
     this.running = true;
     this.cancelRequested = false;
     this.stats = undefined;

@@ -72,7 +72,7 @@ export function nodeDevices(o: DeviceHostOptions = {}): (spec: VmSpec) => Promis
           ? new NbdBackend(parseNbdUri(d.file), { readOnly: d.readOnly ?? false, serial: d.serial })
           : openDisk({ file: d.file, format: d.format, readOnly: d.readOnly ?? false, serial: d.serial, warn: (m) => warn(`${names.disk} ${m}`) }));
         closers.push(() => backend.close());
-        return { spec: d, backend: o.counters ? o.counters.disk(backend) : backend };
+        return { spec: d, backend: o.counters ? o.counters.disk(backend) : backend, shared: nbd };
       });
       const shares = spec.shares.map((s) => {
         const share = vmError(`${names.share} ${s.dir}`, () => new DirectoryShare({ root: s.dir, tag: s.tag, readOnly: s.readOnly ?? false }));

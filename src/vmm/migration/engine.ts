@@ -14,6 +14,8 @@ import { PAGE_SIZE, type GuestMemory } from '../../cpu/memory.js';
 import type { MachineSnapshot } from '../../machine/virt-snapshot.js';
 import { decodePlain, encodePlain } from '../snapshot-codec.js';
 import { Convergence, DEFAULT_CONVERGENCE, type ConvergenceParameters } from './convergence.js';
+import type { BlockBackend } from '../../devices/block.js';
+import { applyDiskFrame, diskFrames, type LoggedDisk, MIRROR_BLOCK } from './disk-mirror.js';
 import { RamReceiver, RamSender } from './ram-transfer.js';
 import { decodeJson, decodeRam, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MIGRATION_VERSION, MigrationError } from './stream.js';
 
@@ -35,6 +37,8 @@ export interface MigrationSource {
   throttle(share: number): void;
   /** The machine's state without a RAM section, taken while paused. */
   saveState(): MachineSnapshot;
+  /** Local disks to copy along (QMP migrate's blk), by their index in the spec. */
+  mirror?: readonly { index: number; disk: LoggedDisk }[];
 }
 
 export type MigrationStatus = 'none' | 'setup' | 'active' | 'device' | 'completed' | 'failed' | 'cancelled';
@@ -113,7 +117,8 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
   let paused = false;
   try {
     publish();
-    await send([encodePreamble(), ...encodeJsonFrame(FrameType.Hello, { config: src.config() })]);
+    const mirror = src.mirror ?? [];
+    await send([encodePreamble(), ...encodeJsonFrame(FrameType.Hello, { config: src.config(), mirror: mirror.map((m) => ({ index: m.index, size: m.disk.size })) })]);
     const answer = await reply(channel, timeout, 'answer to the configuration');
     if (answer.type === FrameType.Refuse) throw new MigrationError(`the destination refused: ${reason(answer)}`);
     if (answer.type !== FrameType.Accept) throw new MigrationError(`the destination answered frame type ${answer.type} to the configuration`);
@@ -148,18 +153,35 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
         }
       }
       stats.pagesSent = sender.pagesSent;
-      return { bytes: stats.transferred - bytes0, seconds: (now() - t0) / 1000 };
     };
+    // The disks' blocks of a round: the log taken first, as for RAM, so a write while
+    // they are read is caught for the next round; the first round sends every block.
+    let firstDiskRound = true;
+    const sendDisks = async () => {
+      const all = firstDiskRound;
+      firstDiskRound = false;
+      for (const m of mirror) {
+        const dirty = m.disk.takeDirty();
+        const blocks = all ? Array.from({ length: m.disk.dirty.length }, (_, b) => b) : dirty;
+        for (const payload of diskFrames(m.index, m.disk, blocks)) {
+          if (o.cancelled?.()) throw new CancelledError();
+          await send(encodeFrame(FrameType.Disk, payload));
+        }
+      }
+    };
+    const diskDirtyBytes = () => mirror.reduce((n, m) => n + m.disk.dirtyCount() * (MIRROR_BLOCK + 5), 0);
     for (;;) {
       const pages = sender.nextRound();
       const t0 = now();
-      const r = await sendPages(pages);
+      const bytes0 = stats.transferred;
+      await sendPages(pages);
+      await sendDisks();
       // The round counts as sent once it is applied there: its time is the real rate.
       await synced();
-      r.seconds = (now() - t0) / 1000;
+      const r = { bytes: stats.transferred - bytes0, seconds: (now() - t0) / 1000 };
       stats.iterations++;
       const dirtyPages = sender.dirtyCount();
-      const d = conv.afterRound({ bytesSent: r.bytes, seconds: r.seconds, dirtyBytes: dirtyPages * (PAGE_SIZE + 5) });
+      const d = conv.afterRound({ bytesSent: r.bytes, seconds: r.seconds, dirtyBytes: dirtyPages * (PAGE_SIZE + 5) + diskDirtyBytes() });
       stats.remaining = dirtyPages * PAGE_SIZE;
       stats.dirtyPagesRate = r.seconds > 0 ? dirtyPages / r.seconds : 0;
       stats.bandwidth = Number.isFinite(d.bandwidth) ? d.bandwidth : 0;
@@ -176,6 +198,9 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
     paused = true;
     publish();
     await sendPages(sender.nextRound());
+    // The guest is paused and virtio-blk completes each request before it returns: the
+    // disks' last dirty blocks are all there are.
+    await sendDisks();
     const state = src.saveState();
     if (state.has('ram')) throw new MigrationError('the machine state carries RAM: it goes page by page');
     await send(encodeFrame(FrameType.State, encodePlain('machine', Object.fromEntries(state))));
@@ -223,6 +248,8 @@ export interface MigrationDestination {
   /** Lets the restored guest run: called once the source has been told (RESUMED), so a
    *  source that can no longer be told keeps the only running copy. */
   run(): void;
+  /** Disks a source may copy its local disks into (writable, not shared), by index. */
+  mirrorTargets?(): ReadonlyMap<number, BlockBackend>;
 }
 
 /** Runs a migration from the destination's side; resolves 'migrated' once the guest runs
@@ -238,18 +265,39 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   const next = () => reply(channel, timeoutMs, 'frame');
   const hello = await next();
   if (hello.type !== FrameType.Hello) return fail(`the stream starts with frame type ${hello.type}, not HELLO`, FrameType.Refuse);
-  const { config, probe } = decodeJson(hello, 'HELLO') as { config?: unknown; probe?: unknown };
+  const { config, probe, mirror } = decodeJson(hello, 'HELLO') as { config?: unknown; probe?: unknown; mirror?: unknown };
   if (config === null || typeof config !== 'object' || Array.isArray(config)) return fail('HELLO carries no configuration', FrameType.Refuse);
   const why = dst.check(config as Record<string, unknown>);
   if (why !== undefined) return fail(why, FrameType.Refuse);
+  const mirrored = new Map<number, BlockBackend>();
+  const targets = dst.mirrorTargets?.() ?? new Map<number, BlockBackend>();
+  for (const m of Array.isArray(mirror) ? mirror as { index?: unknown; size?: unknown }[] : []) {
+    const target = typeof m?.index === 'number' ? targets.get(m.index) : undefined;
+    if (!target) return fail(`the source copies its disk ${String(m?.index)}, which is no local writable disk here`, FrameType.Refuse);
+    if (target.size !== m.size) return fail(`the source's disk ${String(m.index)} has ${String(m.size)} bytes, this one ${target.size}`, FrameType.Refuse);
+    mirrored.set(m.index as number, target);
+  }
   await channel.send(encodeJsonFrame(FrameType.Accept, { version: MIGRATION_VERSION }));
   if (probe === true) return probed(dst, channel, next);
   const ram = new RamReceiver(dst.memory);
   let state: MachineSnapshot | undefined;
+  /** Applies a frame of RAM or disk blocks; a malformed one, or a disk that fails
+   *  here, ends the migration with the reason told to the source. */
+  const apply = (f: Frame): string | undefined => {
+    try {
+      if (f.type === FrameType.Ram) ram.apply(f.payload);
+      else applyDiskFrame(f.payload, mirrored);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
   for (;;) {
     const f = await next();
-    if (f.type === FrameType.Ram) ram.apply(f.payload);
-    else if (f.type === FrameType.Sync) await channel.send(encodeFrame(FrameType.Synced, new Uint8Array(0)));
+    if (f.type === FrameType.Ram || f.type === FrameType.Disk) {
+      const why = apply(f);
+      if (why !== undefined) return fail(why);
+    } else if (f.type === FrameType.Sync) await channel.send(encodeFrame(FrameType.Synced, new Uint8Array(0)));
     else if (f.type === FrameType.State) {
       if (state) return fail('two STATE frames');
       state = machineState(f.payload);
@@ -262,6 +310,7 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
   }
   if (!state) return fail('the stream ended without the machine state');
   try {
+    for (const disk of mirrored.values()) disk.flush();
     await dst.start(state);
   } catch (e) {
     return fail((e as Error).message);

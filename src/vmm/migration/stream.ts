@@ -15,6 +15,9 @@
 // CANCEL goes either way. The answers are frames without a preamble (the destination's
 // decoder checks the version).
 //
+// DISK (1.1, disk-mirror.ts) carries blocks of local disks copied along, HELLO's
+// `mirror` lists them ({index, size}); a destination without such a disk refuses.
+//
 // A dry run (1.1, dry-run.ts) is a session of its own: HELLO with `probe`, then STATE,
 // SYNC and PROBE frames, ended by CANCEL; the destination then waits for a real source.
 //
@@ -52,8 +55,10 @@ export const enum FrameType {
   Synced = 11,
   /** A dry run's RAM frames (dry-run.ts): decoded and checked, then dropped. */
   Probe = 12,
+  /** Blocks of a local disk copied along (disk-mirror.ts). */
+  Disk = 13,
 }
-const KNOWN_TYPES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+const KNOWN_TYPES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
 
 export class MigrationError extends Error {
   override name = 'MigrationError';

@@ -90,9 +90,9 @@ const COMMANDS: Record<string, Command> = {
     args: { uri: 'str', detach: 'bool', blk: 'bool', inc: 'bool', resume: 'bool' },
     optional: ['detach', 'blk', 'inc', 'resume'],
     run: (a, { control }) => {
-      if (a.blk || a.inc) throw new QmpError('GenericError', 'block migration (blk, inc) is not supported: put the disk on NBD');
+      if (a.inc) throw new QmpError('GenericError', 'incremental block migration (inc) is not supported: blk copies the whole disk, or put it on NBD');
       if (a.resume) throw new QmpError('GenericError', 'postcopy recovery (resume) is not supported');
-      migration(control).start(a.uri as string);
+      migration(control).start(a.uri as string, { blk: a.blk === true });
       return {};
     },
   },
