@@ -113,6 +113,10 @@ export const SCHEMAS = {
     owner,
     labels: ref('Labels'),
     transport: { enum: ['unix', 'tcp'], description: 'How the source reached this daemon: how the guest will come.' },
+    copyDisks: {
+      type: 'array', maxItems: 8, description: 'Disks the source copies along: this daemon makes an empty image of each size for them.',
+      items: object({ index: { type: 'integer', minimum: 0, maximum: 7 }, size: { type: 'integer', minimum: 512, maximum: 2 ** 50 } }, ['index', 'size']),
+    },
   }, ['spec', 'transport']),
   IncomingView: object({
     vm: ref('VmView'),

@@ -11,6 +11,7 @@ import { cpuCap, parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
 import { timestamp } from '../../vmm/qmp/server.js';
 import { listImages } from '../image/store.js';
 import { isNbdUri, parseNbdUri } from '../../storage/nbd/uri.js';
+import { createDisk, openDisk, parseFormat } from '../../storage/index.js';
 import { cloneSpec } from './clone.js';
 import type { Inventory } from './inventory.js';
 import { renderMetrics } from './metrics.js';
@@ -131,7 +132,7 @@ export class Host implements HostBackend {
   /** A new VM's record from a spec that is checked here (name free, files present,
    *  networks known). Every VM of the host gets its own MAC and machine identity unless
    *  the spec names them (a migrated VM's spec does: it keeps its own). */
-  private async define(req: CreateRequest): Promise<VmRecord> {
+  private async define(req: CreateRequest, id: string = randomUUID()): Promise<VmRecord> {
     let spec: VmSpec;
     try {
       spec = parseVmSpec(req.spec);
@@ -148,7 +149,7 @@ export class Host implements HostBackend {
     spec.machineId ??= randomBytes(16).toString('hex');
     const now = new Date().toISOString();
     const record = this.inv.add({
-      id: randomUUID(), name: spec.name, spec, owner: req.owner ?? userInfo().username, labels: { ...spec.labels, ...req.labels },
+      id, name: spec.name, spec, owner: req.owner ?? userInfo().username, labels: { ...spec.labels, ...req.labels },
       created: now, lastActive: now,
       ...(req.ttlSeconds !== undefined && { ttlSeconds: req.ttlSeconds }),
       ...(req.removeOnExpiry !== undefined && { removeOnExpiry: req.removeOnExpiry }),
@@ -167,13 +168,14 @@ export class Host implements HostBackend {
     const r = this.record(vm);
     const h = this.handles.get(r.id);
     if (!h || (h.status !== 'running' && h.status !== 'paused')) throw new HostError(409, 'illegal_state', `${r.name} is ${this.status(r.id)}: only a running or paused VM migrates`);
-    // A local image would stay behind (or worse, be another file of the same name there).
-    const local = r.spec.disks.filter((d) => !isNbdUri(d.file) && !d.readOnly);
-    if (local.length) {
-      throw new HostError(409, 'local_disk', `${r.name}'s disk ${local[0].file} is a local file the target cannot share: put it on NBD (rvisor nbd serve) to migrate the VM`);
-    }
+    // Writable local images go along (QEMU's block migration), each into a new image of
+    // the same size the target makes; NBD disks stay where they are, and read-only ones
+    // must be at the same path there.
+    const copyDisks = r.spec.disks.flatMap((d, index) => (isNbdUri(d.file) || d.readOnly ? [] : [{ index, size: virtualSize(d.file, d.format) }]));
     const peer = new PeerDaemon(req.target, req.token);
-    const accepted = await peer.call<IncomingView>('POST', '/v1/migrations', { spec: r.spec, owner: r.owner, labels: r.labels, transport: peer.transport });
+    const accepted = await peer.call<IncomingView>('POST', '/v1/migrations', {
+      spec: r.spec, owner: r.owner, labels: r.labels, transport: peer.transport, ...(copyDisks.length && { copyDisks }),
+    });
     // A target listening on every address is reached at the name it was reached by.
     const uri = accepted.uri.replace(/^tcp:(0\.0\.0\.0|\[::\]):/, `tcp:${peer.hostname.includes(':') ? `[${peer.hostname}]` : peer.hostname}:`);
     if (req.dryRun) {
@@ -186,7 +188,7 @@ export class Host implements HostBackend {
     }
     let stats: MigrationStats;
     try {
-      stats = await h.migrate(uri, req.downtimeLimitMs);
+      stats = await h.migrate(uri, req.downtimeLimitMs, copyDisks.length > 0);
     } catch (e) {
       await peer.call('DELETE', `/v1/vms/${encodeURIComponent(accepted.vm.id)}?force=true`).catch(() => {});
       if (e instanceof HostError) throw new HostError(e.status === 409 ? 409 : 502, e.code === 'action_failed' ? 'migration_failed' : e.code, `${e.message}; ${r.name} runs on here`);
@@ -210,7 +212,23 @@ export class Host implements HostBackend {
   /** The target's side of migrate(): a VM from the source's spec, waiting for its guest
    *  at a Unix socket in its directory or a free TCP port. */
   async acceptMigration(req: IncomingRequest): Promise<IncomingView> {
-    const r = await this.define({ spec: req.spec, owner: req.owner, labels: req.labels });
+    const id = randomUUID();
+    let spec = req.spec;
+    if (req.copyDisks?.length) {
+      try {
+        spec = this.copyTargets(id, req.spec, req.copyDisks);
+      } catch (e) {
+        rmSync(this.vmDir(id), { recursive: true, force: true });
+        throw e;
+      }
+    }
+    let r: VmRecord;
+    try {
+      r = await this.define({ spec, owner: req.owner, labels: req.labels }, id);
+    } catch (e) {
+      rmSync(this.vmDir(id), { recursive: true, force: true });
+      throw e;
+    }
     const listen = req.transport === 'unix' ? `unix:${join(this.vmDir(r.id), 'migrate.sock')}` : `tcp:${this.o.migrationHost ?? '127.0.0.1'}:0`;
     try {
       const h = await this.start(r, { incoming: listen });
@@ -219,6 +237,26 @@ export class Host implements HostBackend {
       await this.remove(r.id, { force: true }).catch(() => {});
       throw e;
     }
+  }
+
+  /** The spec with each disk the source copies along moved to a new, empty qcow2 image
+   *  of its size in the VM's directory here. */
+  private copyTargets(id: string, raw: unknown, copies: readonly { index: number; size: number }[]): unknown {
+    const spec = structuredClone(raw) as { disks?: { file?: unknown; format?: unknown }[] };
+    const dir = this.vmDir(id);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const { index, size } of copies) {
+      const disk = spec.disks?.[index];
+      if (!disk) throw new HostError(400, 'bad_request', `copyDisks: the spec has no disk ${index}`);
+      const file = join(dir, `disk${index}.qcow2`);
+      try {
+        createDisk({ file, format: 'qcow2', size });
+      } catch (e) {
+        throw new HostError(422, 'disk_failed', `copyDisks: disk ${index}: ${(e as Error).message}`);
+      }
+      spec.disks![index] = { ...disk, file, format: 'qcow2' };
+    }
+    return spec;
   }
 
   /** Everything the spec names must exist now: a VM that cannot start is refused here. */
@@ -520,4 +558,16 @@ function predictionOf(vm: string, target: string, p: Record<string, unknown>): M
     throttle: n('cpu-throttle-percentage') / 100, dirtyRate: n('dirty-rate'), bandwidth: Number.isFinite(n('bandwidth')) ? n('bandwidth') : 0,
     rttMs: n('round-trip'), restoreMs: n('restore-time'),
   };
+}
+
+/** A disk image's virtual size (opened read-only beside the VM that has it open). */
+function virtualSize(file: string, format: string | undefined): number {
+  try {
+    const d = openDisk({ file, format: parseFormat(format, file), readOnly: true });
+    const size = d.size;
+    d.close();
+    return size;
+  } catch (e) {
+    throw new HostError(422, 'disk_failed', `${file}: ${(e as Error).message}`);
+  }
 }

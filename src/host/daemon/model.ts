@@ -111,6 +111,9 @@ export interface IncomingRequest {
   owner?: string;
   labels?: Record<string, string>;
   transport: 'unix' | 'tcp';
+  /** Disks the source copies along (by index in the spec, with their virtual size): the
+   *  target makes an empty image of each for them to go into. */
+  copyDisks?: { index: number; size: number }[];
 }
 
 export interface IncomingView {

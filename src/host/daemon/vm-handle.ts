@@ -25,7 +25,7 @@ const WORKER_URL = new URL('./vm-worker.js', import.meta.url);
 /** The messages that expect an answer, before they get their id. */
 type WorkerRequest =
   | { type: 'action'; action: VmAction }
-  | { type: 'migrate' | 'predict'; uri: string; downtimeLimitMs?: number }
+  | { type: 'migrate' | 'predict'; uri: string; downtimeLimitMs?: number; blk?: boolean }
   | { type: 'stats' };
 
 export class VmHandle {
@@ -153,8 +153,8 @@ export class VmHandle {
   }
 
   /** Migrates the VM to a destination listening at `uri`; resolves with the figures. */
-  migrate(uri: string, downtimeLimitMs?: number): Promise<MigrationStats> {
-    return this.request({ type: 'migrate', uri, downtimeLimitMs });
+  migrate(uri: string, downtimeLimitMs?: number, blk = false): Promise<MigrationStats> {
+    return this.request({ type: 'migrate', uri, downtimeLimitMs, blk });
   }
 
   /** A dry run against a destination listening at `uri`: the prediction, in QMP's names. */

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       };
       try {
         if (m.downtimeLimitMs !== undefined) migration.setParameters({ downtimeLimitMs: m.downtimeLimitMs });
-        (m.type === 'migrate' ? migration.migrate(m.uri) : migration.predict(m.uri, 1)).then((result) => post({ type: 'reply', id: m.id, result }), replyError);
+        (m.type === 'migrate' ? migration.migrate(m.uri, { blk: m.blk === true }) : migration.predict(m.uri, 1)).then((result) => post({ type: 'reply', id: m.id, result }), replyError);
       } catch (e) {
         replyError(e);
       }

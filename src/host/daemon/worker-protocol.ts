@@ -32,7 +32,7 @@ export type ToWorker =
   | { type: 'cpu'; allowance: number }
   /** Migrate the VM to a destination listening at `uri`; the reply's result is the
    *  figures (MigrationStats) once the guest runs there. */
-  | { type: 'migrate'; id: number; uri: string; downtimeLimitMs?: number }
+  | { type: 'migrate'; id: number; uri: string; downtimeLimitMs?: number; blk?: boolean }
   /** A dry run against a destination at `uri`; the reply's result is the prediction
    *  (MigrationController.predict's, in QMP's names). */
   | { type: 'predict'; id: number; uri: string; downtimeLimitMs?: number };
