@@ -94,3 +94,23 @@ test('a destination without a disk of that size refuses at HELLO; the source nev
   await incoming;
   assert.equal(src.paused, false);
 });
+
+test('random mutations of DISK frames either apply within the disk or are refused with a MigrationError', () => {
+  const from = new MemDisk(SECTORS);
+  const frames = [...diskFrames(0, from, [0, 3, 16])];
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  let refused = 0;
+  for (let i = 0; i < 2000; i++) {
+    const f = frames[0].slice(0, rand(4) === 0 ? rand(frames[0].length) : frames[0].length);
+    for (let k = 0; k < 1 + rand(4); k++) if (f.length) f[rand(Math.min(f.length, 64))] = rand(256);
+    const to = new MemDisk(SECTORS);
+    try {
+      applyDiskFrame(f, new Map([[0, to]]));
+    } catch (e) {
+      assert.ok(e instanceof MigrationError, `${(e as Error).name}: ${(e as Error).message}`);
+      refused++;
+    }
+  }
+  assert.ok(refused > 100, `${refused} of 2000 refused`);
+});

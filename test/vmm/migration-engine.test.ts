@@ -133,7 +133,7 @@ test('a wire cut at any point before the confirmation leaves the source running'
     const src = new FakeSource();
     src.scribble(3000, 1);
     const [out, inn] = wire(cut);
-    const incoming = migrateIn(destination(), inn, 2000).catch((e: Error) => e);
+    const incoming = migrateIn(destination(), inn, { timeoutMs: 2000 }).catch((e: Error) => e);
     await assert.rejects(migrateOut(src, out, { replyTimeoutMs: 2000 }), `cut at ${cut}`);
     assert.ok((await incoming) instanceof Error, 'the destination gives up too');
     assert.equal(src.paused, false, `cut at ${cut}: resumed`);

@@ -76,6 +76,11 @@ export interface SourceOptions {
   onStats?: (s: MigrationStats) => void;
 }
 
+export interface DestinationOptions {
+  /** How long to wait for each frame (default 60 s). */
+  timeoutMs?: number;
+}
+
 const now = () => performance.now();
 
 /** The figures of a migration that has sent nothing yet. */
@@ -254,7 +259,8 @@ export interface MigrationDestination {
 
 /** Runs a migration from the destination's side; resolves 'migrated' once the guest runs
  *  here, or 'probed' after a source's dry run (the destination waits on for the real one). */
-export async function migrateIn(dst: MigrationDestination, channel: MigrationChannel, timeoutMs = 60_000): Promise<'migrated' | 'probed'> {
+export async function migrateIn(dst: MigrationDestination, channel: MigrationChannel, o: DestinationOptions = {}): Promise<'migrated' | 'probed'> {
+  const timeoutMs = o.timeoutMs ?? 60_000;
   const fail = async (why: string, type = FrameType.Error): Promise<never> => {
     try {
       await channel.send(encodeJsonFrame(type, { error: why }));
