@@ -11,7 +11,6 @@ import { cpuCap, parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
 import { timestamp } from '../../vmm/qmp/server.js';
 import { listImages } from '../image/store.js';
 import { isNbdUri, parseNbdUri } from '../../storage/nbd/uri.js';
-import { createDisk, openDisk, parseFormat } from '../../storage/index.js';
 import { cloneSpec } from './clone.js';
 import type { Inventory } from './inventory.js';
 import { renderMetrics } from './metrics.js';
@@ -22,6 +21,7 @@ import {
   type VmRecord, type VmStatus, type VmView,
 } from './model.js';
 import { VmHandle } from './vm-handle.js';
+import { copyTargets, localCopies, predictionOf } from './migration.js';
 import { PeerDaemon } from './peer.js';
 import type { MigrationStats } from '../../vmm/migration/engine.js';
 import type { NetworkSpec, NetworkView, Networks } from './networks.js';
@@ -171,7 +171,7 @@ export class Host implements HostBackend {
     // Writable local images go along (QEMU's block migration), each into a new image of
     // the same size the target makes; NBD disks stay where they are, and read-only ones
     // must be at the same path there.
-    const copyDisks = r.spec.disks.flatMap((d, index) => (isNbdUri(d.file) || d.readOnly ? [] : [{ index, size: virtualSize(d.file, d.format) }]));
+    const copyDisks = localCopies(r.spec);
     const peer = new PeerDaemon(req.target, req.token);
     const accepted = await peer.call<IncomingView>('POST', '/v1/migrations', {
       spec: r.spec, owner: r.owner, labels: r.labels, transport: peer.transport, ...(copyDisks.length && { copyDisks }),
@@ -216,7 +216,7 @@ export class Host implements HostBackend {
     let spec = req.spec;
     if (req.copyDisks?.length) {
       try {
-        spec = this.copyTargets(id, req.spec, req.copyDisks);
+        spec = copyTargets(this.vmDir(id), req.spec, req.copyDisks);
       } catch (e) {
         rmSync(this.vmDir(id), { recursive: true, force: true });
         throw e;
@@ -237,26 +237,6 @@ export class Host implements HostBackend {
       await this.remove(r.id, { force: true }).catch(() => {});
       throw e;
     }
-  }
-
-  /** The spec with each disk the source copies along moved to a new, empty qcow2 image
-   *  of its size in the VM's directory here. */
-  private copyTargets(id: string, raw: unknown, copies: readonly { index: number; size: number }[]): unknown {
-    const spec = structuredClone(raw) as { disks?: { file?: unknown; format?: unknown }[] };
-    const dir = this.vmDir(id);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const { index, size } of copies) {
-      const disk = spec.disks?.[index];
-      if (!disk) throw new HostError(400, 'bad_request', `copyDisks: the spec has no disk ${index}`);
-      const file = join(dir, `disk${index}.qcow2`);
-      try {
-        createDisk({ file, format: 'qcow2', size });
-      } catch (e) {
-        throw new HostError(422, 'disk_failed', `copyDisks: disk ${index}: ${(e as Error).message}`);
-      }
-      spec.disks![index] = { ...disk, file, format: 'qcow2' };
-    }
-    return spec;
   }
 
   /** Everything the spec names must exist now: a VM that cannot start is refused here. */
@@ -547,27 +527,4 @@ function ioCount(s: VmStats | undefined): number {
 /** A VM name as a hostname: what RFC 1123 allows, at most 63 characters. */
 function hostnameOf(name: string): string {
   return name.replace(/[^A-Za-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'rvisor';
-}
-
-/** The worker's prediction (QMP's names: MigrationController.predict) as the API's. */
-function predictionOf(vm: string, target: string, p: Record<string, unknown>): MigrationPrediction {
-  const n = (k: string) => (typeof p[k] === 'number' ? p[k] : 0);
-  return {
-    vm, target, converges: p.converges === true, ...(typeof p.reason === 'string' && { reason: p.reason }),
-    expectedDowntimeMs: n('expected-downtime'), expectedTotalMs: n('expected-total-time'), rounds: n('rounds'),
-    throttle: n('cpu-throttle-percentage') / 100, dirtyRate: n('dirty-rate'), bandwidth: Number.isFinite(n('bandwidth')) ? n('bandwidth') : 0,
-    rttMs: n('round-trip'), restoreMs: n('restore-time'),
-  };
-}
-
-/** A disk image's virtual size (opened read-only beside the VM that has it open). */
-function virtualSize(file: string, format: string | undefined): number {
-  try {
-    const d = openDisk({ file, format: parseFormat(format, file), readOnly: true });
-    const size = d.size;
-    d.close();
-    return size;
-  } catch (e) {
-    throw new HostError(422, 'disk_failed', `${file}: ${(e as Error).message}`);
-  }
 }

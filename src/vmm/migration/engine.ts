@@ -2,13 +2,15 @@
 // (a TCP or Unix socket in rvisor; an in-memory pair in tests). What they move is given
 // by small interfaces, so the engine knows neither the Vm nor the transport:
 //
-//   source       HELLO(config) ......................... ACCEPT | REFUSE(why)
-//                RAM* (round after round, guest running)
-//                [guest paused] RAM* STATE END ........ RESUMED | ERROR(why)
+//   source       HELLO(config, mirrored disks) ......... ACCEPT(version) | REFUSE(why)
+//                RAM* DISK* SYNC ....................... SYNCED      (round after round,
+//                                                                     guest running)
+//                [guest paused] RAM* DISK* STATE END ... RESUMED | ERROR(why)
 //
 // Every fault before RESUMED leaves the source's guest running as it was: a refusal, a
 // cut connection, a destination that fails to start the machine, a cancel. Only after
-// RESUMED does the source release its VM.
+// RESUMED does the source release its VM; the destination sends it before its guest
+// runs. A dry run (dry-run.ts) is a session of its own that ends with CANCEL.
 
 import { PAGE_SIZE, type GuestMemory } from '../../cpu/memory.js';
 import type { MachineSnapshot } from '../../machine/virt-snapshot.js';
