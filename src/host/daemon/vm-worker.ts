@@ -61,13 +61,12 @@ async function main(): Promise<void> {
   const migration = new MigrationController(vm);
   vm.migration = migration;
   migration.onEvent((event) => post({ type: 'event', event }));
-  if (start.incoming !== undefined) {
-    // A guest that never arrives leaves nothing behind: the VM ends, and says why.
-    migration.incoming(start.incoming, (uri) => post({ type: 'incoming', uri })).catch((e: Error) => {
-      post({ type: 'failed', message: `the incoming migration failed: ${e.message}` });
-      vm.quit();
-    });
-  }
+  // A guest that never arrives leaves nothing behind: the VM ends, and says why.
+  migration.onIncomingFailure = (e) => {
+    post({ type: 'failed', message: `the incoming migration failed: ${e.message}` });
+    vm.quit();
+  };
+  if (start.incoming !== undefined) migration.listen(start.incoming, (uri) => post({ type: 'incoming', uri }));
   // A test hook: a VM that breaks (as a bug would, or a guest driving a device into a
   // corner) some time after it starts, to show that it takes nothing else down.
   const crashAfter = Number(start.spec.labels['rvisor.test/crash-after-ms']);

@@ -29,9 +29,10 @@ export class MigrationController implements MigrationControl {
   constructor(private readonly vm: Vm, private readonly log: (line: string) => void = () => {}) {}
 
   /** QMP's migrate-incoming (after -incoming defer), and -incoming URI: waits for the
-   *  source at `uri` in the background; a failure goes to onIncomingFailure. */
-  listen(uri: string): void {
-    this.incoming(uri).catch((e: Error) => {
+   *  source at `uri` in the background (`listening` is told where, as incoming()'s is);
+   *  a failure goes to onIncomingFailure. */
+  listen(uri: string, listening?: (uri: string) => void): void {
+    this.incoming(uri, listening).catch((e: Error) => {
       this.log(`the incoming migration at ${uri} failed: ${e.message}`);
       this.onIncomingFailure?.(e);
     });

@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../../cpu/memory.js';
 import { pageIsZero } from '../../machine/ram-snapshot.js';
 import { encodePlain } from '../snapshot-codec.js';
 import { DEFAULT_CONVERGENCE, predictMigration, type ConvergenceParameters, type Prediction } from './convergence.js';
-import type { MigrationChannel, MigrationSource } from './engine.js';
+import { type MigrationChannel, type MigrationSource, reason, reply } from './engine.js';
 import { RamSender } from './ram-transfer.js';
 import { decodeJson, encodeFrame, encodeJsonFrame, encodePreamble, type Frame, FrameType, MigrationError } from './stream.js';
 
@@ -56,16 +56,16 @@ export async function dryRun(src: MigrationSource, channel: MigrationChannel, o:
   mem.takeDirty();
   const windowStart = now();
   const answer = async (what: string, want: FrameType): Promise<Frame> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const f = await Promise.race([
-      channel.next(),
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MigrationError(`no ${what} from the destination within ${timeout / 1000} s`)), timeout); }),
-    ]).finally(() => clearTimeout(timer));
+    const f = await reply(channel, timeout, what);
     if (f.type === want) return f;
-    const why = f.type === FrameType.Refuse || f.type === FrameType.Error ? (decodeJson(f, 'answer') as { error?: unknown }).error : undefined;
-    if (f.type === FrameType.Refuse) throw new MigrationError(`the destination refused: ${String(why)}`);
-    if (f.type === FrameType.Error) throw new MigrationError(`the destination could not take this machine: ${String(why)}`);
+    if (f.type === FrameType.Refuse) throw new MigrationError(`the destination refused: ${reason(f)}`);
+    if (f.type === FrameType.Error) throw new MigrationError(`the destination could not take this machine: ${reason(f)}`);
     throw new MigrationError(`the destination answered frame type ${f.type} to the ${what}`);
+  };
+  /** Until the destination has taken everything sent so far. */
+  const synced = async () => {
+    await channel.send(encodeFrame(FrameType.Sync, new Uint8Array(0)));
+    await answer('answer to SYNC', FrameType.Synced);
   };
   try {
     await channel.send([encodePreamble(), ...encodeJsonFrame(FrameType.Hello, { config: src.config(), probe: true })]);
@@ -89,8 +89,7 @@ export async function dryRun(src: MigrationSource, channel: MigrationChannel, o:
     let rttMs = Infinity;
     for (let i = 0; i < 3; i++) {
       const t0 = now();
-      await channel.send(encodeFrame(FrameType.Sync, new Uint8Array(0)));
-      await answer('answer to SYNC', FrameType.Synced);
+      await synced();
       rttMs = Math.min(rttMs, now() - t0);
     }
 
@@ -105,20 +104,18 @@ export async function dryRun(src: MigrationSource, channel: MigrationChannel, o:
     for (const payload of sender.frames(written)) {
       await channel.send(encodeFrame(FrameType.Probe, payload));
       if (++frames === WARM_UP_FRAMES) {
-        await channel.send(encodeFrame(FrameType.Sync, new Uint8Array(0)));
-        await answer('answer to SYNC', FrameType.Synced);
+        await synced();
         t0 = now();
       } else if (frames > WARM_UP_FRAMES) sent += payload.length;
       if (now() - started > (seconds * 1000) / 2) break;
     }
-    await channel.send(encodeFrame(FrameType.Sync, new Uint8Array(0)));
-    await answer('answer to SYNC', FrameType.Synced);
+    await synced();
     const probeSeconds = (now() - t0) / 1000;
     const bandwidth = sent > 0 && probeSeconds > 0 ? sent / probeSeconds : Infinity;
 
     const rest = seconds * 1000 - (now() - windowStart);
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
-    const dirtyPages = mem.dirty.reduce((n, d) => n + d, 0);
+    const dirtyPages = sender.dirtyCount();
     const window = (now() - windowStart) / 1000;
     // The first round sends pages that hold data; the rest go as 5-byte zero entries.
     let data = 0;

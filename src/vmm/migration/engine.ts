@@ -93,7 +93,8 @@ export function initialStats(ramBytes: number): MigrationStats {
   };
 }
 
-async function reply(channel: MigrationChannel, timeoutMs: number, what: string): Promise<Frame> {
+/** The peer's next frame, or a MigrationError once `timeoutMs` has passed without one. */
+export async function reply(channel: MigrationChannel, timeoutMs: number, what: string): Promise<Frame> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -105,7 +106,8 @@ async function reply(channel: MigrationChannel, timeoutMs: number, what: string)
   }
 }
 
-function reason(f: Frame): string {
+/** Why, as a REFUSE or ERROR frame says it. */
+export function reason(f: Frame): string {
   const v = decodeJson(f, 'answer') as { error?: unknown };
   return typeof v?.error === 'string' ? v.error : 'no reason given';
 }
