@@ -411,6 +411,7 @@ export class Vm implements VmControl {
           throw e;
         }
       },
+      ownState: () => saveVirt(m, { ram: false }),
       mirrorTargets: () => new Map(this.localDisks().map((l) => [l.index, l.disk])),
       run: () => {
         // Until now a failed confirmation left it waiting ('inmigrate'), never resumable.
@@ -450,9 +451,7 @@ export class Vm implements VmControl {
       instructions: Number(readHartRegister(h, { kind: 'csr', csr: CSR_MINSTRET }) ?? 0n),
       stealNs: m.sbi?.sta.steal[i] ?? 0,
     }));
-    let pages = 0;
-    for (const d of m.mem.dirty) pages += d;
-    return { harts, ramTouchedBytes: pages * 4096 };
+    return { harts, ramTouchedBytes: m.mem.dirtyCount() * 4096 };
   }
 
   vcpuStats(): VcpuStats[] {

@@ -121,6 +121,30 @@ test('a destination that cannot start the guest: the source resumes', async () =
   assert.equal(src.paused, false);
 });
 
+test('the destination rehearses the restore with its own state before the pages come; a rehearsal that fails refuses the source', async () => {
+  const src = new FakeSource();
+  src.scribble(50, 3);
+  const starts: { pc: unknown; pagesThere: boolean }[] = [];
+  const dst = { ...destination(), ownState: () => new Map<string, unknown>([['hart0', { pc: 0x1000, regs: new Uint8Array([7]) }]]) };
+  dst.start = async (s: Map<string, unknown>) => {
+    starts.push({ pc: (s.get('hart0') as { pc: unknown }).pc, pagesThere: dst.memory.dirtyCount() > 0 });
+  };
+  const [out, inn] = wire();
+  const incoming = migrateIn(dst, inn);
+  await migrateOut(src, out);
+  await incoming;
+  assert.deepEqual(starts, [{ pc: 0x1000, pagesThere: false }, { pc: 0x80200000, pagesThere: true }], 'its own state first, over the empty machine; the source\'s last');
+
+  const src2 = new FakeSource();
+  const bad = { ...destination(), ownState: () => new Map<string, unknown>() };
+  bad.start = async () => { throw new Error('no section hart0'); };
+  const [out2, inn2] = wire();
+  const incoming2 = assert.rejects(migrateIn(bad, inn2), /cannot restore its own state: no section hart0/);
+  await assert.rejects(migrateOut(src2, out2), /cannot restore its own state: no section hart0/);
+  await incoming2;
+  assert.equal(src2.paused, false);
+});
+
 test('a wire cut at any point before the confirmation leaves the source running', async () => {
   // How long the whole stream is, so cuts can land in the stop-and-copy too.
   const whole = new FakeSource();

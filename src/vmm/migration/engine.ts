@@ -143,6 +143,9 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
       if (f.type === FrameType.Cancel) throw new MigrationError('the destination cancelled the migration');
       if (f.type !== FrameType.Synced) throw new MigrationError(`the destination answered frame type ${f.type} to SYNC`);
     };
+    // The switch-over's code runs once now, while the guest runs: V8 compiles a function
+    // at its first call, and these first calls would otherwise land in the downtime.
+    stateFrame(src);
     stats.setupMs = now() - started;
     stats.status = 'active';
     publish();
@@ -210,9 +213,7 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
     // The guest is paused and virtio-blk completes each request before it returns: the
     // disks' last dirty blocks are all there are.
     await sendDisks();
-    const state = src.saveState();
-    if (state.has('ram')) throw new MigrationError('the machine state carries RAM: it goes page by page');
-    await send(encodeFrame(FrameType.State, encodePlain('machine', Object.fromEntries(state))));
+    await send(stateFrame(src));
     await send(encodeFrame(FrameType.End, new Uint8Array(0)));
     const done = await reply(channel, timeout, 'confirmation that the guest runs');
     if (done.type === FrameType.Error) throw new MigrationError(`the destination could not start the guest: ${reason(done)}`);
@@ -244,6 +245,13 @@ export async function migrateOut(src: MigrationSource, channel: MigrationChannel
 
 class CancelledError extends Error {}
 
+/** The STATE frame: the machine's state without RAM (that goes page by page). */
+function stateFrame(src: MigrationSource): Uint8Array[] {
+  const state = src.saveState();
+  if (state.has('ram')) throw new MigrationError('the machine state carries RAM: it goes page by page');
+  return encodeFrame(FrameType.State, encodePlain('machine', Object.fromEntries(state)));
+}
+
 /** What the destination offers: its configuration check, the RAM the pages go into,
  *  and how it starts the guest. */
 export interface MigrationDestination {
@@ -254,6 +262,10 @@ export interface MigrationDestination {
   /** Restores the CPU and device state (no RAM section: the RAM is in place); throws if
    *  it cannot. The guest does not run yet. */
   start(state: MachineSnapshot): Promise<void>;
+  /** The machine's own state now (paused, never run), without RAM: the destination
+   *  restores it over itself once before the pages come, so the restore's code is
+   *  compiled (V8 compiles a function at its first call) before the downtime needs it. */
+  ownState?(): MachineSnapshot;
   /** Lets the restored guest run: called once the source has been told (RESUMED), so a
    *  source that can no longer be told keeps the only running copy. */
   run(): void;
@@ -286,6 +298,13 @@ export async function migrateIn(dst: MigrationDestination, channel: MigrationCha
     if (!target) return fail(`the source copies its disk ${String(m?.index)}, which is no local writable disk here`, FrameType.Refuse);
     if (target.size !== m.size) return fail(`the source's disk ${String(m.index)} has ${String(m.size)} bytes, this one ${target.size}`, FrameType.Refuse);
     mirrored.set(m.index as number, target);
+  }
+  if (probe !== true && dst.ownState) {
+    try {
+      await dst.start(machineState(encodePlain('machine', Object.fromEntries(dst.ownState())))!);
+    } catch (e) {
+      return fail(`this machine cannot restore its own state: ${(e as Error).message}`, FrameType.Refuse);
+    }
   }
   await channel.send(encodeJsonFrame(FrameType.Accept, { version: MIGRATION_VERSION }));
   if (probe === true) return probed(dst, channel, next);

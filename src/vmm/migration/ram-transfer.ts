@@ -33,10 +33,7 @@ export class RamSender {
 
   /** Pages that are dirty now, without taking them (the expected-downtime figure). */
   dirtyCount(): number {
-    let n = 0;
-    const d = this.mem.dirty;
-    for (let i = 0; i < d.length; i++) n += d[i];
-    return n;
+    return this.mem.dirtyCount();
   }
 
   /** RAM frame payloads for `pages`, PAGES_PER_FRAME at a time; each page is read as it

@@ -44,7 +44,9 @@ test('reads and writes cross pages through P2M and mark every page dirty', () =>
   const back = new Uint8Array(data.length);
   assert.equal(dma.read(at, back), true);
   assert.deepEqual(back, data);
+  assert.equal(mem.dirtyCount(), 3);
   assert.deepEqual(mem.takeDirty(), [1, 2, 3]);
+  assert.equal(mem.dirtyCount(), 0);
 });
 
 test('a page without a frame is not DMA-able', () => {
