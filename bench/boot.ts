@@ -38,9 +38,9 @@ export async function bootBench(): Promise<void> {
   if (!image) return;
   const { kernelPath, initrdPath } = image.info;
   console.log(`\nboot of Debian ${image.info.manifest.kernelVersion} with the image's initramfs, 512 MiB, 1 hart, -- true`);
-  const interp = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--exec', 'interp', '--append', APPEND, '--', 'true']);
+  const interp = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--no-boot-snapshot', '--exec', 'interp', '--append', APPEND, '--', 'true']);
   report('interp', interp);
-  const rv = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--exec', 'jit', '--append', APPEND, '--', 'true']);
+  const rv = await timeBoot(process.execPath, [CLI, 'run', 'debian', '--no-boot-snapshot', '--exec', 'jit', '--append', APPEND, '--', 'true']);
   report('jit', rv);
   if (!existsSync(QEMU)) {
     console.log(`(${QEMU} not found: install qemu-system-misc for the comparison)`);

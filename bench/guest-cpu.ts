@@ -34,7 +34,7 @@ export async function guestCpuBench(): Promise<void> {
   if (!image) return;
   console.log('\nCPU-bound work in the Debian guest (seconds, guest clock): interpreter, translator, QEMU TCG');
   const rows: [string, Record<string, number>][] = [];
-  for (const exec of ['interp', 'jit']) rows.push([exec, await run(process.execPath, [CLI, 'run', 'debian', '--net', 'none', '--exec', exec, '--', ...SCRIPT])]);
+  for (const exec of ['interp', 'jit']) rows.push([exec, await run(process.execPath, [CLI, 'run', 'debian', '--no-boot-snapshot', '--net', 'none', '--exec', exec, '--', ...SCRIPT])]);
   if (existsSync(QEMU)) {
     const { kernelPath, initrdPath } = image.info;
     rows.push(['qemu', await run(QEMU, ['-M', 'virt', '-m', '512M', '-nographic', '-kernel', kernelPath, '-initrd', initrdPath,

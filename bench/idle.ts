@@ -94,7 +94,7 @@ export async function idleBench(counts = [1, 10, 50]): Promise<void> {
   if (!image) return;
   console.log(`\nIdle Debian guests (${MEM}, 1 hart): host CPU per guest (% of a core, ${SAMPLE_MS / 1000} s sample ${SETTLE_MS / 1000} s after boot) and memory per guest (PSS)`);
   const { kernelPath, initrdPath } = image.info;
-  const rvisor = (extra: string[]) => () => spawn(process.execPath, [CLI, 'run', 'debian', '--mem', MEM, '--net', 'none', ...extra, '--', ...GUEST], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const rvisor = (extra: string[]) => () => spawn(process.execPath, [CLI, 'run', 'debian', '--no-boot-snapshot', '--mem', MEM, '--net', 'none', ...extra, '--', ...GUEST], { stdio: ['ignore', 'pipe', 'ignore'] });
   const kinds: [string, () => ChildProcess][] = [
     ['rvisor (hart on the VM thread)', rvisor([])],
     ['rvisor --threads multi', rvisor(['--threads', 'multi'])],

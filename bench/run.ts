@@ -16,6 +16,7 @@ import { ioBench } from './io.js';
 import { migrationBench } from './migration.js';
 import { nbdBench } from './nbd.js';
 import { idleBench } from './idle.js';
+import { instantBench } from './instant.js';
 import { smpBench } from './smp.js';
 import { snapshotBench } from './snapshot.js';
 import { switchBench } from './switch.js';
@@ -67,6 +68,10 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--nbd-only')) {
     await nbdBench();
+    return;
+  }
+  if (process.argv.includes('--instant-only')) {
+    await instantBench();
     return;
   }
   if (process.argv.includes('--migration-only')) {
@@ -123,6 +128,7 @@ async function main(): Promise<void> {
   if (!haveQemu) console.log(`(${QEMU} not found: install Debian's qemu-user for the comparison)`);
   if (!process.argv.includes('--cpu-only')) {
     await bootBench();
+    await instantBench();
     await guestCpuBench();
     await smpBench();
     await idleBench();

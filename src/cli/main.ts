@@ -19,13 +19,14 @@ import { NETWORK_USAGE, networkCommand } from './network-commands.js';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { MACHINE_OPTIONS, sizeOf, specFromFlags, splitCommand } from './run-spec.js';
 import { runVirt } from './virt.js';
+import { BootSnapshots } from '../host/image/boot-snapshot.js';
 import { SpecError } from '../vmm/spec.js';
 import { VmError } from '../vmm/vm-services.js';
 
 const DEMO = fileURLToPath(new URL('../../../examples/hello.S', import.meta.url));
 
 const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
-       rvisor image pull|ls|rm [NAME]
+       rvisor image pull|ls|rm [NAME]   (rm NAME --boot-snapshots: only its boot snapshots)
        rvisor disk create|info|convert|check ...
        rvisor nbd serve FILE ...
        rvisor snapshot ls|rm|save|restore ...
@@ -85,6 +86,10 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    migrate-incoming gives
   --loadvm NAME    start from a snapshot (savevm in the monitor, QMP, or
                    rvisor snapshot save) taken with the same options
+  --no-boot-snapshot
+                   boot for real: by default an image's VM starts from the
+                   image's boot snapshot for these options (made by the first
+                   run, kept beside the image: rvisor image ls)
 
 On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the keys.
 
@@ -111,6 +116,7 @@ async function run(args: string[]): Promise<number> {
       loadvm: { type: 'string' },
       incoming: { type: 'string' },
       gdb: { type: 'string' },
+      'no-boot-snapshot': { type: 'boolean' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
       help: { type: 'boolean', short: 'h' },
@@ -137,11 +143,14 @@ async function run(args: string[]): Promise<number> {
     qmp: values.qmp,
     gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined),
     startPaused: values.S ?? false,
+    bootSnapshot: !values['no-boot-snapshot'],
   });
 }
 
 async function image(args: string[]): Promise<number> {
-  const [sub, name, ...rest] = args;
+  const [sub, name, ...more] = args;
+  const onlySnapshots = sub === 'rm' && more[0] === '--boot-snapshots';
+  const rest = onlySnapshots ? more.slice(1) : more;
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   switch (sub) {
     case 'pull': {
@@ -152,12 +161,22 @@ async function image(args: string[]): Promise<number> {
     case 'ls': {
       for (const i of await listImages()) {
         process.stdout.write(imageLine(i.name, i.manifest.kernelVersion, i.size, i.manifest.created));
+        for (const s of new BootSnapshots(i.dir).list()) {
+          const what = `boot snapshot ${s.key.slice(0, 12)}: ${s.memory / 2 ** 20} MiB RAM, ${s.harts} hart${s.harts === 1 ? '' : 's'}`;
+          process.stdout.write(`  ${what.padEnd(48)} ${(s.size / 2 ** 20).toFixed(1).padStart(7)} MiB  ${s.created}\n`);
+        }
       }
       return 0;
     }
     case 'rm':
       if (!name) throw new UsageError('image rm needs a NAME');
-      await removeImage(name);
+      if (onlySnapshots) {
+        const image = (await listImages()).find((i) => i.name === name);
+        if (!image) throw new UsageError(`no image ${name}`);
+        process.stdout.write(`removed ${new BootSnapshots(image.dir).removeAll()} boot snapshot(s) of ${name}\n`);
+      } else {
+        await removeImage(name);
+      }
       return 0;
     default:
       throw new UsageError(`image ${sub ?? ''}: use pull, ls or rm`);

@@ -1,12 +1,20 @@
-// The guest console on its way to the terminal: in command mode the /init's exit-status
-// line is hidden (the status becomes rvisor's own). (The Vm itself watches for panics.)
+// The guest console on its way to the terminal: lines that are /init's messages to the
+// VMM are taken out of it (in command mode the exit-status line, whose status becomes
+// rvisor's own; the boot-snapshot point, always) and reported. (The Vm itself watches for
+// panics.)
+
+export interface Marker {
+  /** The line starts with this. */
+  text: string;
+  /** Called once the whole line has passed (without its newline). */
+  seen?: (line: string) => void;
+}
 
 export class OutputWatch {
   private held = '';
 
   constructor(
-    private readonly marker: string,
-    private readonly hideMarker: boolean,
+    private readonly markers: readonly Marker[],
     private readonly out: (bytes: Uint8Array) => void,
   ) {}
 
@@ -14,13 +22,16 @@ export class OutputWatch {
     const text = Buffer.from(bytes).toString('latin1');
     let pass = '';
     for (const ch of text) {
-      if (!this.hideMarker) { pass += ch; continue; }
-      // Hold back a line while it could still turn out to be the marker.
+      // Hold back a line while it could still turn out to be a marker.
+      if (this.held === '' && !this.markers.some((m) => m.text[0] === ch)) { pass += ch; continue; }
       const candidate = this.held + ch;
-      if (this.held === '' && ch !== this.marker[0]) { pass += ch; continue; }
-      if (candidate.startsWith(this.marker) || this.marker.startsWith(candidate)) {
+      const marker = this.markers.find((m) => candidate.startsWith(m.text) || m.text.startsWith(candidate));
+      if (marker) {
         this.held = candidate;
-        if (ch === '\n') this.held = '';
+        if (ch === '\n') {
+          this.held = '';
+          if (candidate.startsWith(marker.text)) marker.seen?.(candidate.replace(/\r?\n$/, ''));
+        }
         continue;
       }
       pass += candidate;
@@ -30,7 +41,7 @@ export class OutputWatch {
   }
 
   flush(): void {
-    if (this.held && !this.held.startsWith(this.marker)) this.out(Buffer.from(this.held, 'latin1'));
+    if (this.held && !this.markers.some((m) => this.held.startsWith(m.text))) this.out(Buffer.from(this.held, 'latin1'));
     this.held = '';
   }
 }

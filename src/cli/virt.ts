@@ -4,7 +4,9 @@
 
 import { randomFillSync } from 'node:crypto';
 import { EXIT_MARKER } from '../host/index.js';
+import { SNAPSHOT_POINT_MARKER } from '../host/image/init-script.js';
 import { readBootFiles } from '../host/vm/boot-files.js';
+import { BootSnapshotRun, ineligible, planBootSnapshot } from '../host/vm/boot-snapshot.js';
 import { nodeDevices } from '../host/vm/devices.js';
 import { FileSnapshotStore } from '../host/vm/snapshot-store.js';
 import { nodeHartThreads, threadsAvailable } from '../host/vcpu/node-threads.js';
@@ -31,6 +33,8 @@ export interface VirtRunOptions {
   /** Wait for a migration at this URI (QEMU's -incoming tcp:HOST:PORT | unix:PATH), or
    *  'defer': at the URI QMP's migrate-incoming names. */
   incoming?: string;
+  /** Start from the image's boot snapshot (or make it) when the VM can (boot-snapshot.ts). */
+  bootSnapshot?: boolean;
 }
 
 /** Messages name the command line's options. */
@@ -40,16 +44,40 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   // The VM runs on this thread (its harts too, unless they have threads of their own).
   reclaimTranslatedCode();
   const stderr = (line: string) => process.stderr.write(`${line}\n`);
-  const boot = await readBootFiles(o.spec, {
+  const files = await readBootFiles(o.spec, {
     names: OPTION_NAMES,
     pulling: (image) => stderr(`rvisor: image ${image} not found locally: pulling it`),
     progress: (line) => stderr(`  ${line}`),
   });
+  // The VM generation ID device is part of every VM that could start from a boot snapshot
+  // (unless --no-boot-snapshot): the device set follows from the options alone, so a
+  // migration's destination or a --loadvm gets the board its source had. The snapshot
+  // itself is for a VM that simply runs: not one that waits (-S, --incoming), starts from
+  // a snapshot of its own (--loadvm) or is debugged from its first instruction.
+  const vmgenid = o.bootSnapshot === true && !ineligible(o.spec, files);
+  const snapshotable = vmgenid && !o.startPaused && o.incoming === undefined && o.loadvm === undefined && o.gdb === undefined;
+  const plan = snapshotable ? planBootSnapshot(o.spec, files, { warn: (m) => stderr(`rvisor: ${m}`) }) : undefined;
+  const boot = plan ? { ...files, append: plan.append } : files;
   const command = o.spec.boot.command ?? [];
-  const watch = new OutputWatch(EXIT_MARKER, command.length > 0, (b) => process.stdout.write(b));
+  let snapshotRun: BootSnapshotRun | undefined;
+  // /init's exit-status line comes after its last sync: the command is over, and the VM
+  // ends there with that status rather than waiting for the guest to power off.
+  let marked: number | undefined;
+  const exited = (line: string) => {
+    const n = Number(line.slice(EXIT_MARKER.length).trim());
+    if (!Number.isInteger(n) || n < 0 || n > 255 || marked !== undefined) return;
+    marked = n;
+    setImmediate(() => vm.quit());
+  };
+  const watch = new OutputWatch([
+    ...(command.length ? [{ text: EXIT_MARKER, seen: exited }] : []),
+    { text: SNAPSHOT_POINT_MARKER, seen: () => snapshotRun?.reached() },
+  ], (b) => process.stdout.write(b));
   const vm = new Vm({
     spec: o.spec,
     boot,
+    ...(plan && { restoreFrom: plan.load }),
+    vmgenid,
     services: {
       openDevices: nodeDevices({ names: OPTION_NAMES, warn: (m) => stderr(`rvisor: warning: ${m}`) }),
       snapshots: new FileSnapshotStore(),
@@ -62,6 +90,10 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     loadvm: o.loadvm,
     debug: o.gdb !== undefined,
   });
+  if (plan) {
+    const run = snapshotRun = new BootSnapshotRun(plan, vm, (line) => stderr(`rvisor: ${line}`));
+    void vm.attached.then(() => run.started());
+  }
   const migration = new MigrationController(vm, (line) => stderr(`rvisor: ${line}`));
   vm.migration = migration;
   let incomingFailed = false;
@@ -104,7 +136,8 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     watch.flush();
     await sockets.close();
   }
-  return incomingFailed ? 1 : exitStatus(exit, boot.append);
+  if (incomingFailed) return 1;
+  return marked !== undefined && exit.kind === 'quit' ? marked : exitStatus(exit, boot.append);
 }
 
 function exitStatus(exit: VmExit, append: string): number {

@@ -85,7 +85,8 @@ export function prepareRam(mem: GuestMemory, snapshot: unknown): () => void {
         const off = (p - run.page) * PAGE_SIZE;
         mem.u8.set(run.bytes.subarray(off, off + PAGE_SIZE), at);
         if (off + PAGE_SIZE === run.bytes.length) k++;
-      } else if (!pageIsZero(mem, at)) {
+      } else if (mem.everWritten(p) && !pageIsZero(mem, at)) {
+        // (A page nothing ever wrote is zero: most of a fresh machine's RAM.)
         mem.u8.set(zero, at);
       } else {
         continue;

@@ -23,6 +23,8 @@ export interface VirtDtConfig {
   /** Entropy for the guest's RNG (QEMU passes 32 bytes); absent leaves rng-seed out. */
   rngSeed?: Uint8Array;
   virtioSlots: number;
+  /** A VM generation ID device (devices/vmgenid.ts). */
+  vmgenid?: boolean;
 }
 
 /** QEMU 7.2 addresses at most 512 harts (VIRT_CPUS_MAX); the PLIC window has contexts for as many. */
@@ -158,6 +160,11 @@ function soc(cfg: VirtDtConfig, plic: number, test: number, intcPh: number[]): F
       reg: reg(VIRT.rtc.base, VIRT.rtc.size),
       compatible: str('google,goldfish-rtc'),
     }),
+    ...(cfg.vmgenid ? [node(`vmgenid@${hex(VIRT.vmgenid.base)}`, {
+      ...plicIrq(VIRT.vmgenid.irq),
+      reg: reg(VIRT.vmgenid.base, VIRT.vmgenid.size),
+      compatible: str('microsoft,vmgenid'),
+    })] : []),
     node(`serial@${hex(VIRT.uart0.base)}`, {
       ...plicIrq(VIRT.uart0.irq),
       'clock-frequency': u32(VIRT.uart0.clockHz),

@@ -34,6 +34,8 @@ export interface VirtConfigSnapshot {
   firmware: 'sbi' | 'bios';
   /** Every virtio-mmio slot, slot 0 first: deviceId 0 is an empty slot. */
   slots: { base: number; name: string; deviceId: number }[];
+  /** Present (true) when the board has a VM generation ID device; older files lack it. */
+  vmgenid?: true;
 }
 
 function transportAt(m: VirtMachine, slot: number): { name: string; transport: VirtioMmio } | undefined {
@@ -47,6 +49,7 @@ export function virtConfig(m: VirtMachine): VirtConfigSnapshot {
       const t = transportAt(m, i);
       return { base: virtioSlotBase(i), name: t?.name ?? '', deviceId: t?.transport.device.deviceId ?? 0 };
     }),
+    ...(m.vmgenid && { vmgenid: true as const }),
   };
 }
 
@@ -70,6 +73,11 @@ function checkConfig(m: VirtMachine, state: unknown): void {
     if (v !== want[k]) r.fail(k, `the snapshot has ${v}, this machine ${want[k]}`);
   }
   if (r.str('firmware') !== want.firmware) r.fail('firmware', `the snapshot ran ${r.str('firmware')}, this machine ${want.firmware}`);
+  const genid = (state as { vmgenid?: unknown }).vmgenid === true;
+  if (genid !== (want.vmgenid === true)) {
+    r.fail('vmgenid', genid ? 'the snapshot\'s board has a VM generation ID device (it could start from boot snapshots), this one none (--no-boot-snapshot?)'
+      : 'this board has a VM generation ID device (it could start from boot snapshots), the snapshot\'s none: start it with --no-boot-snapshot');
+  }
   r.objects('slots', want.slots.length).forEach((s, i) => {
     const w = want.slots[i];
     if (s.int('base', 0, 2 ** 32) !== w.base || s.str('name') !== w.name || s.int('deviceId', 0, 0xffff_ffff) !== w.deviceId) {

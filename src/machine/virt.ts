@@ -9,7 +9,8 @@ import { GuestMemory } from '../cpu/memory.js';
 import { Slot, slotIndex } from '../cpu/state.js';
 import { Clint, CLINT_WIDTHS } from '../devices/clint.js';
 import { GoldfishRtc, RTC_WIDTHS } from '../devices/goldfish-rtc.js';
-import type { ByteSink, MmioDevice } from '../devices/mmio.js';
+import { VmGenId, VMGENID_WIDTHS } from '../devices/vmgenid.js';
+import type { ByteSink, IrqLine, MmioDevice } from '../devices/mmio.js';
 import { type Persistent, StateReader } from '../devices/snapshot.js';
 import { Plic, PLIC_WIDTHS } from '../devices/plic.js';
 import { SifiveTest, TEST_WIDTHS, type TestEvent } from '../devices/sifive-test.js';
@@ -80,6 +81,10 @@ export interface VirtConfig {
   /** Run each hart on its own thread (QEMU's MTTCG), started with this host spawner;
    *  absent: every hart on this thread, in turn. */
   threads?: HartThreadSpawner;
+  /** A VM generation ID device with this first ID (16 bytes): for VMs started from boot
+   *  snapshots, which change it on every start (devices/vmgenid.ts). Absent: no device,
+   *  as on QEMU's virt board. */
+  vmgenid?: Uint8Array;
 }
 
 /** A debugger's hold on the run loop (the GDB stub): while `armed`, harts run through
@@ -101,7 +106,7 @@ export type VirtExit =
 
 /** Where the kernel, initrd and device tree go in this board's RAM, or a LoadError that
  *  says why they cannot (VirtMachine writes them there; callers can check first). */
-export function planVirtBoot(cfg: Pick<VirtConfig, 'memSize' | 'harts' | 'kernel' | 'initrd' | 'append' | 'bios' | 'rngSeed'>): BootPlan {
+export function planVirtBoot(cfg: Pick<VirtConfig, 'memSize' | 'harts' | 'kernel' | 'initrd' | 'append' | 'bios' | 'rngSeed' | 'vmgenid'>): BootPlan {
   const images = { kernel: cfg.kernel, initrd: cfg.initrd, firmware: cfg.bios };
   return planBoot({ base: VIRT.dram.base, size: cfg.memSize }, images, (initrd) => virtDeviceTree({
     harts: cfg.harts,
@@ -113,6 +118,7 @@ export function planVirtBoot(cfg: Pick<VirtConfig, 'memSize' | 'harts' | 'kernel
     initrd,
     rngSeed: cfg.rngSeed,
     virtioSlots: VIRT.virtio.count,
+    vmgenid: cfg.vmgenid !== undefined,
   }));
 }
 
@@ -150,6 +156,7 @@ export class VirtMachine {
   readonly plic: Plic;
   readonly clint: Clint;
   readonly rtc: GoldfishRtc;
+  readonly vmgenid: VmGenId | undefined;
   readonly sbi: Sbi | undefined;
   readonly virtio: PluggedVirtio;
   private exit: VirtExit | undefined;
@@ -228,13 +235,14 @@ export class VirtMachine {
     map('clint', VIRT.clint.base, VIRT.clint.size, this.clint, CLINT_WIDTHS);
     map('plic', VIRT.plic.base, VIRT.plic.size, this.plic, PLIC_WIDTHS);
     map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart, UART_WIDTHS);
+    if (cfg.vmgenid) {
+      const genid = this.vmgenid = new VmGenId(this.wakingLine(VIRT.vmgenid.irq), cfg.vmgenid);
+      map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, genid, VMGENID_WIDTHS);
+      this.persistent.push({ id: 'vmgenid', save: () => genid.save(), restore: (s) => genid.restore(s) });
+    }
     // A device interrupt may come from the host's event loop (a frame from the network)
     // while every hart sleeps in WFI: raising it must also end the machine's idle wait.
-    const wakingLine = (slot: number) => {
-      const line = this.plic.line(VIRT.virtio.firstIrq + slot);
-      return { set: (level: boolean) => { line.set(level); if (level) this.wake?.(); } };
-    };
-    this.virtio = plugVirtio(cfg.virtio ?? {}, VIRT.virtio.count, new GuestDma(this.mem), wakingLine);
+    this.virtio = plugVirtio(cfg.virtio ?? {}, VIRT.virtio.count, new GuestDma(this.mem), (slot) => this.wakingLine(VIRT.virtio.firstIrq + slot));
     this.virtio.slots.forEach((device, i) => {
       const plugged = this.virtio.transports.find((t) => t.transport === device);
       map(plugged?.name ?? `virtio${i}`, virtioSlotBase(i), VIRT.virtio.size, device, plugged ? VIRTIO_MMIO_WIDTHS : VIRTIO_WIDTHS);
@@ -277,6 +285,14 @@ export class VirtMachine {
       bootHartInSMode(this.harts[0], BigInt(kernel.entry), 0, BigInt(dtbAddr));
       this.persistent.push({ id: 'sbi', save: () => saveSbi(sbi), restore: (s) => restoreSbi(sbi, s) });
     }
+  }
+
+  /** A device interrupt may come from the host's event loop (a frame from the network, a
+   *  new VM generation) while every hart sleeps in WFI: raising it must also end the
+   *  machine's idle wait. */
+  private wakingLine(irq: number): IrqLine {
+    const line = this.plic.line(irq);
+    return { set: (level: boolean) => { line.set(level); if (level) this.wake?.(); } };
   }
 
   /** Bytes typed on the console; what the UART's FIFO cannot take yet waits here (read
@@ -339,6 +355,16 @@ export class VirtMachine {
   /** The translator's counters (undefined with --exec interp). */
   translatorStats(): Record<string, number> | undefined {
     return this.jit?.stats();
+  }
+
+  /** Executions of a block before its page is translated (the translator's default:
+   *  Jit.threshold), for this thread's translator; no effect on the interpreter. */
+  setTranslationThreshold(executions: number): void {
+    if (this.jit) this.jit.threshold = executions;
+  }
+
+  get translationThreshold(): number | undefined {
+    return this.jit?.threshold;
   }
 
   /** No hart runs, and guest time stands still, until resume(). Takes effect at the next

@@ -94,7 +94,7 @@ export function encodeSnapshot(snap: MachineSnapshot, sink: SnapshotSink, versio
 /** Writes `snap` to `path` through a temporary file renamed over it once complete and
  *  synced, so `path` is never half written. */
 export function writeSnapshot(path: string, snap: MachineSnapshot, version: SnapshotVersion = SNAPSHOT_VERSION): void {
-  const tmp = `${path}.tmp-${Date.now()}`;
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const fd = openSync(tmp, 'w');
   try {
     encodeSnapshot(snap, { write: (b) => { for (let done = 0; done < b.length;) done += writeSync(fd, b, done, b.length - done); } }, version);

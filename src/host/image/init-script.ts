@@ -23,6 +23,17 @@
 //             that address (a segment with no DHCP server, such as a socket wire between
 //             two guests), else by DHCP (busybox udhcpc, through /etc/udhcpc.script).
 //   shares    Every virtio-9p device is mounted at /mnt/<its mount tag>.
+//   boot snapshot  With rvisor.bootsnap=1 on the command line, /init stops once its
+//             modules are loaded, before anything that differs from run to run: it turns
+//             the console's echo off, prints the line "rvisor-boot-snapshot-point" and
+//             reads one line from the console. The VMM saves the machine there (a boot
+//             snapshot, host/image/boot-snapshot.ts), or has restored one, and types the
+//             line: more command-line words, read as if they were on /proc/cmdline and
+//             taking precedence (rvisor.cmd=, rvisor.hostname=, rvisor.ip=, root=, ...),
+//             plus rvisor.now=SECONDS, the host's time, which the guest's clock is set to.
+//             Whatever the run adds after that point (hostname, network, disks, shares,
+//             the command) happens after the line. The kernel reseeds its random number
+//             generator from the VM generation ID the VMM changes on every start.
 //   root=DEV  Mounts DEV (ext4 or any filesystem the kernel knows; rootfstype= to name it,
 //             ro for read-only) and switches to it: to its /init when it has one (such as a
 //             copy of this initramfs; RVISOR_IN_ROOT tells that /init it is already there),
@@ -30,6 +41,9 @@
 //             chrooted in it. With no root=, everything runs from the initramfs.
 
 export const EXIT_MARKER = 'rvisor-exit-status:';
+export const SNAPSHOT_POINT_MARKER = 'rvisor-boot-snapshot-point';
+/** The word that makes /init stop at the snapshot point. */
+export const BOOT_SNAPSHOT_WORD = 'rvisor.bootsnap=1';
 export const FINISHER_ADDRESS = 0x100000;
 
 export interface InitOptions {
@@ -49,12 +63,14 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 ip link set lo up 2>/dev/null
 
-arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1"=*) echo "\${w#*=}"; return ;; esac; done; }
-# The VM's identity, given by the VMM (a clone gets its own): hostname and machine-id.
-name=$(arg rvisor.hostname)
-hostname "\${name:-rvisor}"
-id=$(arg rvisor.machine_id)
-[ -n "$id" ] && echo "$id" > /etc/machine-id
+# Command-line words: those typed at the boot-snapshot point first (they win; in the
+# environment, so that a root disk's /init sees them too), then the kernel's. Shell
+# builtins only: after a boot snapshot's restore every process is time the user waits.
+read -r cmdline < /proc/cmdline
+# arg NAME: the value of NAME=VALUE in $v (empty when absent).
+arg() { v=; set -f; for w in $RVISOR_WORDS $cmdline; do case "$w" in "$1"=*) v="\${w#*=}"; break ;; esac; done; set +f; }
+# has WORD: whether WORD is one of the words.
+has() { set -f; for w in $RVISOR_WORDS $cmdline; do [ "$w" = "$1" ] && { set +f; return 0; }; done; set +f; return 1; }
 
 if [ -z "$RVISOR_IN_ROOT" ]; then
   # Dependencies come first in this list (computed from the modules' depends= at pull time).
@@ -62,23 +78,41 @@ if [ -z "$RVISOR_IN_ROOT" ]; then
 ${modules}    ; do
     insmod "$m" || echo "rvisor-init: insmod $m failed" >&2
   done
+  if has ${BOOT_SNAPSHOT_WORD}; then
+    stty -echo 2>/dev/null
+    echo ${SNAPSHOT_POINT_MARKER}
+    # Two lines: the words, then the command as shell words (empty: none, or it is in
+    # rvisor.cmd= among the words).
+    read -r line
+    read -r command_line
+    stty echo 2>/dev/null
+    export RVISOR_WORDS="$line"
+    arg rvisor.now
+    [ -n "$v" ] && date -u -s "@$v" >/dev/null
+    [ $# -eq 0 ] && [ -n "$command_line" ] && eval "set -- $command_line"
+  fi
 fi
+
+# The VM's identity, given by the VMM (a clone gets its own): hostname and machine-id.
+arg rvisor.hostname
+echo "\${v:-rvisor}" > /proc/sys/kernel/hostname
+arg rvisor.machine_id
+[ -n "$v" ] && echo "$v" > /etc/machine-id
 
 if [ $# -eq 0 ]; then
-  set -f
-  for word in $(cat /proc/cmdline); do
-    case "$word" in rvisor.cmd=*) eval "set -- $(echo "\${word#rvisor.cmd=}" | base64 -d)" ;; esac
-  done
-  set +f
+  arg rvisor.cmd
+  [ -n "$v" ] && eval "set -- $(echo "$v" | base64 -d)"
 fi
 
-root=$(arg root)
+arg root
+root=$v
 if [ -n "$root" ] && [ -z "$RVISOR_IN_ROOT" ]; then
   n=0
   while [ ! -b "$root" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
   mode=rw
-  grep -qw ro /proc/cmdline && mode=ro
-  fstype=$(arg rootfstype)
+  has ro && mode=ro
+  arg rootfstype
+  fstype=$v
   mkdir -p /newroot
   if mount -o $mode \${fstype:+-t "$fstype"} "$root" /newroot; then
     umount /dev/pts
@@ -93,7 +127,8 @@ if [ -n "$root" ] && [ -z "$RVISOR_IN_ROOT" ]; then
   echo "rvisor-init: cannot mount root $root; staying in the initramfs" >&2
 fi
 
-static_ip=$(arg rvisor.ip)
+arg rvisor.ip
+static_ip=$v
 if [ -e /sys/class/net/eth0 ] && [ -n "$static_ip" ]; then
   ip link set eth0 up
   ip addr add "\${static_ip%%,*}" dev eth0 || echo "rvisor-init: bad rvisor.ip=$static_ip" >&2
@@ -141,8 +176,22 @@ poweroff -f
 export function guestCommandLine(argv: readonly string[]): string {
   if (!argv.length) return '';
   if (argv.length <= 30 && argv.every((a) => /^[\w@%+=:,./-]+$/.test(a))) return `-- ${argv.join(' ')}`;
+  return guestCommandWord(argv);
+}
+
+/** `argv` as the one word rvisor.cmd=BASE64 (any argv; what a boot snapshot's /init is
+ *  typed, where the kernel's argv is long gone). */
+export function guestCommandWord(argv: readonly string[]): string {
   const words = new TextEncoder().encode(argv.map(shellQuote).join(' '));
   return `rvisor.cmd=${btoa(String.fromCharCode(...words))}`;
+}
+
+/** What /init is typed at its boot-snapshot point: the words, then the command as shell
+ *  words on a line of its own (a command with a line break in it goes as rvisor.cmd=). */
+export function snapshotPointInput(words: readonly string[], argv: readonly string[]): string {
+  const text = argv.map(shellQuote).join(' ');
+  const inline = !/[\r\n]/.test(text);
+  return `${[...words, ...(argv.length && !inline ? [guestCommandWord(argv)] : [])].join(' ')}\n${inline ? text : ''}\n`;
 }
 
 function shellQuote(s: string): string {

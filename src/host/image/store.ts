@@ -33,7 +33,7 @@ export interface Manifest {
 }
 
 /** The /init contract this rvisor expects; an image made for an older one is pulled again. */
-export const IMAGE_LAYOUT = 4;
+export const IMAGE_LAYOUT = 5;
 
 export interface ImageInfo {
   name: string;

@@ -5,7 +5,7 @@
 
 import { ImageMissing } from '../image/errors.js';
 import { pullImage } from '../image/pull.js';
-import { openImage } from '../image/store.js';
+import { type ImageInfo, openImage } from '../image/store.js';
 import { guestCommandLine } from '../image/init-script.js';
 import type { VmSpec } from '../../vmm/spec.js';
 import type { BootFiles } from '../../vmm/vm-services.js';
@@ -30,8 +30,20 @@ export interface BootFileOptions {
 
 const FIELD_NAMES = { kernel: 'boot.kernel', initrd: 'boot.initrd', firmware: 'firmware', disk: 'disk', share: 'share' };
 
+/** What a host boots: the files and command line, and what a boot snapshot needs. */
+export interface HostBootFiles extends BootFiles {
+  /** The image, when the spec boots one (not --kernel). */
+  image?: ImageInfo;
+  /** The command line without the words that differ from run to run (the identity and
+   *  the command): what a boot snapshot's guest boots with. */
+  baseAppend: string;
+  /** The identity's words (the command is the spec's), as /init takes them at its
+   *  boot-snapshot point (init-script.ts). */
+  runWords: string[];
+}
+
 /** The boot files of `spec` with its final kernel command line. */
-export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Promise<BootFiles> {
+export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Promise<HostBootFiles> {
   const names = o.names ?? FIELD_NAMES;
   const read = (name: string, path: string, allowEmpty = false) => readInputFile(name, path, spec.memory, allowEmpty);
   const ownKernel = spec.boot.kernel !== undefined ? read(names.kernel, spec.boot.kernel) : undefined;
@@ -51,17 +63,21 @@ export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Prom
     }
   }
   for (const s of spec.shares) checkInputDir(names.share, s.dir);
-  let append = spec.boot.append ?? DEFAULT_APPEND;
+  const baseAppend = spec.boot.append ?? DEFAULT_APPEND;
   // The guest's identity, for the image's /init (a clone's differs from its template's).
-  if (spec.hostname !== undefined) append += ` rvisor.hostname=${spec.hostname}`;
-  if (spec.machineId !== undefined) append += ` rvisor.machine_id=${spec.machineId}`;
-  if (spec.boot.command?.length) append += ' ' + guestCommandLine(spec.boot.command);
-  if (ownKernel) return { kernel: ownKernel, initrd: ownInitrd, firmware, append };
+  const identity = [
+    ...(spec.hostname !== undefined ? [`rvisor.hostname=${spec.hostname}`] : []),
+    ...(spec.machineId !== undefined ? [`rvisor.machine_id=${spec.machineId}`] : []),
+  ];
+  const command = spec.boot.command ?? [];
+  const append = [baseAppend, ...identity, ...(command.length ? [guestCommandLine(command)] : [])].join(' ');
+  const runWords = identity;
+  if (ownKernel) return { kernel: ownKernel, initrd: ownInitrd, firmware, append, baseAppend, runWords };
   const image = await imageFiles(spec.boot.image ?? 'debian', o);
-  return { kernel: image.kernel, initrd: ownInitrd ?? image.initrd, firmware, append };
+  return { kernel: image.kernel, initrd: ownInitrd ?? image.initrd, firmware, append, baseAppend, runWords, image: image.info };
 }
 
-async function imageFiles(name: string, o: BootFileOptions): Promise<{ kernel: Uint8Array; initrd: Uint8Array }> {
+async function imageFiles(name: string, o: BootFileOptions): Promise<{ kernel: Uint8Array; initrd: Uint8Array; info: ImageInfo }> {
   try {
     return await openImage(name);
   } catch (e) {
