@@ -76,7 +76,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   const vm = new Vm({
     spec: o.spec,
     boot,
-    ...(plan && { restoreFrom: plan.load }),
+    ...(plan && { restoreFrom: plan.load, emptyDrives: true }),
     vmgenid,
     services: {
       openDevices: nodeDevices({ names: OPTION_NAMES, warn: (m) => stderr(`rvisor: warning: ${m}`) }),

@@ -34,11 +34,13 @@ export interface PluggedVirtio {
   transports: { name: string; transport: VirtioMmio }[];
   console?: VirtioConsole;
   nics: VirtioNet[];
+  disks: VirtioBlk[];
 }
 
 export function plugVirtio(cfg: VirtioConfig, slotCount: number, dma: DmaMemory, irq: (slot: number) => IrqLine): PluggedVirtio {
   const devices: { name: string; device: VirtioDevice }[] = [];
-  (cfg.disks ?? []).forEach((d, i) => devices.push({ name: `virtio-blk${i}`, device: new VirtioBlk(d) }));
+  const disks = (cfg.disks ?? []).map((d) => new VirtioBlk(d));
+  disks.forEach((device, i) => devices.push({ name: `virtio-blk${i}`, device }));
   const nics: VirtioNet[] = [];
   (cfg.nics ?? []).forEach((n, i) => {
     const nic = new VirtioNet(n.mac);
@@ -61,5 +63,5 @@ export function plugVirtio(cfg: VirtioConfig, slotCount: number, dma: DmaMemory,
     slots[slot] = transport;
     return { name, transport };
   });
-  return { slots, transports, console, nics };
+  return { slots, transports, console, nics, disks };
 }

@@ -9,6 +9,7 @@
 
 import type { Hart } from '../cpu/hart.js';
 import { SnapshotError } from '../devices/snapshot.js';
+import { emptyDrive } from '../devices/virtio/blk.js';
 import type { Stall } from '../machine/stall.js';
 import { type MachineSnapshot, restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { planVirtBoot, VirtMachine } from '../machine/virt.js';
@@ -45,6 +46,9 @@ export interface VmOptions {
   /** The board has a VM generation ID device (devices/vmgenid.ts): a VM whose guest is
    *  saved as a boot snapshot, or started from one. */
   vmgenid?: boolean;
+  /** Every machine is built with empty drives, given their disks by insertDisks(): a
+   *  boot snapshot's guest probes its drives at boot, before the run's disks are known. */
+  emptyDrives?: boolean;
 }
 
 /** How a VM's run ended. */
@@ -177,7 +181,9 @@ export class Vm implements VmControl {
       const devices = withDiskLogs(await this.o.services.openDevices(this.spec));
       let machine: VirtMachine;
       try {
-        machine = this.build(devices);
+        // A machine that boots (or starts from the boot snapshot) goes through the snapshot
+        // point, where the disks are inserted; one restored from a savevm has them already.
+        machine = this.build(devices, this.o.emptyDrives === true && (!load || load === this.o.restoreFrom));
         // A machine restored from a snapshot did not boot here: it is not a silent reset.
         if (load) applyLoad(load, machine);
       } catch (e) {
@@ -218,7 +224,7 @@ export class Vm implements VmControl {
     }
   }
 
-  private build(devices: VmDevices): VirtMachine {
+  private build(devices: VmDevices, emptyDrives: boolean): VirtMachine {
     const { spec, boot, services } = this.o;
     const rngSeed = new Uint8Array(32);
     services.entropy(rngSeed);
@@ -241,7 +247,7 @@ export class Vm implements VmControl {
       rngSeed,
       wallClockMs: services.wallClockMs,
       virtio: {
-        disks: devices.disks.map((d) => d.backend),
+        disks: devices.disks.map((d) => (emptyDrives ? emptyDrive(d.backend) : d.backend)),
         nics: devices.nics,
         shares: devices.shares,
         rng: (buf) => services.entropy(buf),
@@ -488,6 +494,14 @@ export class Vm implements VmControl {
     if (!m) throw new VmError('the VM is not running');
     if (this.threads) throw new VmError('saving a VM with hart threads is not supported yet (use --threads single)');
     return saveVirt(m);
+  }
+
+  /** Gives the empty drives (emptyDrives) the VM's disks: the guest sees each one's
+   *  capacity change. */
+  insertDisks(): void {
+    const m = this.machine, devices = this.devices;
+    if (!m || !devices) throw new VmError('the VM is not running');
+    devices.disks.forEach((d, i) => m.virtio.disks[i].insert(d.backend));
   }
 
   /** Tells the guest it is a new fork of what was saved (its VM generation ID changes:

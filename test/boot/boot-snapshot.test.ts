@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,5 +95,31 @@ test('restored runs reach the host through the NAT and read a shared folder', as
     assert.ok(readdirSync(share).includes('back.txt'));
   } finally {
     server.close();
+  }
+});
+
+test('a restored run gets its own disks: their size and contents, not those of the run that made the snapshot', async () => {
+  const disk = (name: string, mib: number) => {
+    const file = join(dir, name);
+    writeFileSync(file, Buffer.alloc(0));
+    const r = spawnSync('mkfs.ext4', ['-q', '-F', file, `${mib}M`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return file;
+  };
+  const a = disk('a.img', 16), b = disk('b.img', 24);
+  const program = 'cat /sys/block/vda/size; mount /dev/vda /mnt && { cat /mnt/note 2>/dev/null || echo none; echo "$0" > /mnt/note; umount /mnt; }';
+  const run = (file: string, tag: string) => once(['--disk', `file=${file},format=raw`], program.replace('"$0"', tag));
+  const first = await run(a, 'from-a1');
+  assert.match(first.stderr, /made boot snapshot/);
+  assert.deepEqual(first.lines, [String(16 * 2048), 'none']);
+  const second = await run(a, 'from-a2');
+  assert.equal(second.stderr, '', 'restored');
+  assert.deepEqual(second.lines, [String(16 * 2048), 'from-a1']);
+  const other = await run(b, 'from-b');
+  assert.equal(other.stderr, '');
+  assert.deepEqual(other.lines, [String(24 * 2048), 'none'], 'the other disk, with its own size');
+  for (const file of [a, b]) {
+    const fsck = spawnSync('e2fsck', ['-fn', file], { encoding: 'utf8' });
+    assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
   }
 });

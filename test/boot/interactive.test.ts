@@ -65,7 +65,12 @@ test('an interactive shell on the console; Ctrl-A C opens the monitor; Ctrl-A X 
   at = await waitFor(MONITOR, at);
   child.stdin.write('info status\r');
   at = await waitFor(/^VM status: paused\r*$/m, at);
+  // Each command's own prompt is awaited after its echo: a prompt seen earlier is the
+  // previous command's, and a toggle sent before the monitor answered would let its
+  // next prompt land in the guest's output.
+  at = await waitFor(MONITOR, at);
   child.stdin.write('cont\r');
+  at = await waitFor(/^cont\r*$/m, at);
   at = await waitFor(MONITOR, at);
   child.stdin.write('\x01c');
   child.stdin.write('echo $((6*7))\r');

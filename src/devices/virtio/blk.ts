@@ -42,6 +42,13 @@ const ID_BYTES = 20;
 const SEGMENT = 16; // struct virtio_blk_discard_write_zeroes
 const UNMAP = 1;
 
+/** A drive with no medium (size 0): what a boot snapshot's guest saw at boot, until the
+ *  run's disk is inserted. */
+export function emptyDrive(like: Pick<BlockBackend, 'readOnly' | 'serial'>): BlockBackend {
+  const none = () => { throw new Error('the drive is empty'); };
+  return { size: 0, readOnly: like.readOnly, serial: like.serial, read: none, write: none, flush: () => {}, discard: none, writeZeroes: none, close: () => {} };
+}
+
 export class VirtioBlk implements VirtioDevice {
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly queueCount = 1;
@@ -49,15 +56,14 @@ export class VirtioBlk implements VirtioDevice {
   readonly features: bigint;
   private readonly config = new Uint8Array(0x3c);
   private readonly bounce = new Uint8Array(CHUNK);
-  private readonly sectors: number;
+  private sectors = 0;
+  private transport: VirtioTransport | undefined;
 
-  constructor(private readonly backend: BlockBackend) {
-    this.sectors = Math.floor(backend.size / SECTOR);
+  constructor(private backend: BlockBackend) {
     this.features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES |
       (backend.readOnly ? VIRTIO_BLK_F_RO : 0n);
+    this.setCapacity();
     const dv = new DataView(this.config.buffer);
-    dv.setUint32(0x00, this.sectors % 0x1_0000_0000, true); // capacity
-    dv.setUint32(0x04, Math.floor(this.sectors / 0x1_0000_0000), true);
     dv.setUint32(0x0c, QUEUE_SIZE - 2, true); // seg_max: room for header and status
     dv.setUint32(0x14, SECTOR, true); // blk_size
     dv.setUint32(0x24, MAX_DISCARD_SECTORS, true);
@@ -66,6 +72,24 @@ export class VirtioBlk implements VirtioDevice {
     dv.setUint32(0x30, MAX_DISCARD_SECTORS, true); // max_write_zeroes_sectors
     dv.setUint32(0x34, MAX_DISCARD_SEG, true); // max_write_zeroes_seg
     this.config[0x38] = 1; // write_zeroes_may_unmap
+  }
+
+  private setCapacity(): void {
+    this.sectors = Math.floor(this.backend.size / SECTOR);
+    const dv = new DataView(this.config.buffer);
+    dv.setUint32(0x00, this.sectors % 0x1_0000_0000, true); // capacity
+    dv.setUint32(0x04, Math.floor(this.sectors / 0x1_0000_0000), true);
+  }
+
+  /** A new medium in the drive (an empty drive given its disk after a boot snapshot's
+   *  restore, as QEMU's block_resize or change do): the capacity follows and the driver
+   *  is told by a configuration-change interrupt. Write access cannot change: the
+   *  driver negotiated VIRTIO_BLK_F_RO with the first medium. */
+  insert(backend: BlockBackend): void {
+    if (backend.readOnly !== this.backend.readOnly) throw new RangeError(`the drive was offered ${this.backend.readOnly ? 'read-only' : 'writable'}: it cannot take a ${backend.readOnly ? 'read-only' : 'writable'} disk`);
+    this.backend = backend;
+    this.setCapacity();
+    this.transport?.configChanged();
   }
 
   /** No state beyond the transport's: requests complete within the notify. The size is
@@ -89,8 +113,9 @@ export class VirtioBlk implements VirtioDevice {
     // Nothing writable without VIRTIO_BLK_F_CONFIG_WCE.
   }
 
-  attach(_transport: VirtioTransport): void {
-    // Requests complete during the notify; nothing arrives asynchronously.
+  attach(transport: VirtioTransport): void {
+    // Requests complete during the notify; the transport is for a medium change.
+    this.transport = transport;
   }
 
   reset(): void {

@@ -29,6 +29,8 @@ export interface BootSnapshotKey {
   append: string;
   nics: { mac: string }[];
   shares: { tag: string; readOnly: boolean }[];
+  /** The drives the guest probed, empty at the snapshot point (read-only is negotiated then). */
+  disks: { readOnly: boolean }[];
 }
 
 export interface BootSnapshotInfo {
@@ -86,6 +88,8 @@ export class BootSnapshots {
     try {
       return readSnapshot(file);
     } catch (e) {
+      // Another run may have pruned it meanwhile.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       if (!(e instanceof SnapshotError)) throw e;
       why(`boot snapshot ${key.slice(0, 12)} is unusable (${e.message}): booting to make it again`);
       this.remove(key);
@@ -102,23 +106,21 @@ export class BootSnapshots {
     // rename wins, and either is whole.
     writeFileSync(`${meta}.${process.pid}`, JSON.stringify({ created: new Date().toISOString(), ...k }, null, 2) + '\n');
     renameSync(`${meta}.${process.pid}`, meta);
-    this.prune(k.build);
+    this.prune();
   }
 
-  /** Snapshots another rvisor build made can never be used by this one; of the rest, the
-   *  newest MAX_KEPT stay (each is the RAM the guest had touched: tens of MiB). */
-  private prune(build: string): void {
+  /** Each snapshot is the RAM its guest had touched (tens of MiB): the newest MAX_KEPT
+   *  stay. (Those of another rvisor build can never be used by this one, but another
+   *  installation sharing the cache may be using them.) */
+  private prune(): void {
     const all = readdirSync(this.dir).filter((n) => n.endsWith('.json')).map((n) => {
+      let created = '';
       try {
-        const m = JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as { build?: string; created?: string };
-        return { key: n.slice(0, -'.json'.length), build: m.build, created: m.created ?? '' };
-      } catch {
-        return { key: n.slice(0, -'.json'.length), build: undefined, created: '' };
-      }
-    });
-    const current = all.filter((s) => s.build === build).sort((a, b) => b.created.localeCompare(a.created));
-    for (const s of all) if (s.build !== build) this.remove(s.key);
-    for (const s of current.slice(MAX_KEPT)) this.remove(s.key);
+        created = (JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as { created?: string }).created ?? '';
+      } catch { /* the oldest, then */ }
+      return { key: n.slice(0, -'.json'.length), created };
+    }).sort((a, b) => b.created.localeCompare(a.created));
+    for (const s of all.slice(MAX_KEPT)) this.remove(s.key);
   }
 
   remove(key: string): void {

@@ -90,6 +90,16 @@ ${modules}    ; do
     arg rvisor.now
     [ -n "$v" ] && date -u -s "@$v" >/dev/null
     [ $# -eq 0 ] && [ -n "$command_line" ] && eval "set -- $command_line"
+    # The drives were empty at the point; the VMM has given them the run's disks: wait
+    # until the kernel has seen each one's new capacity, then for its partitions.
+    arg rvisor.disks
+    if [ -n "$v" ]; then
+      for d in /sys/block/vd*; do
+        n=0
+        while read -r size < "$d/size" && [ "$size" = 0 ] && [ $n -lt 200 ]; do sleep 0.01; n=$((n + 1)); done
+        blockdev --rereadpt "/dev/\${d##*/}" 2>/dev/null
+      done
+    fi
   fi
 fi
 

@@ -12,10 +12,12 @@
 // command, the identity, the host's time).
 //
 // Which VMs: those booting an image of this rvisor with the image's own initramfs and
-// rvisor's SBI, on one thread, without disks. Disks are left out because the guest
-// probes them at boot (their size and partitions would be the snapshot's, not this run's
-// disk's); NICs and shares are in (their MACs and tags are in the key; the network is
-// configured and shares are mounted after the snapshot point).
+// rvisor's SBI, on one thread. Devices: NICs and shares are there from the boot (their
+// MACs and tags are in the key; the network is configured and shares are mounted after
+// the snapshot point). Disks are probed at boot, so every machine of such a VM is built
+// with empty drives (as many, with the same write access: in the key), and the run's
+// disks are inserted at the point, a capacity change the guest's driver is told of by a
+// configuration interrupt; /init waits for it and rereads the partitions.
 
 import { BOOT_SNAPSHOT_WORD, snapshotPointInput } from '../image/init-script.js';
 import { BootSnapshots, keyOf, rvisorBuild, type BootSnapshotKey } from '../image/boot-snapshot.js';
@@ -49,7 +51,6 @@ export function ineligible(spec: VmSpec, boot: HostBootFiles): string | undefine
   if (!boot.image) return 'it boots a kernel of its own (--kernel)';
   if (spec.boot.initrd !== undefined) return 'it has an initramfs of its own (--initrd)';
   if (spec.firmware !== undefined) return 'it boots through firmware of its own (--bios)';
-  if (spec.disks.length) return 'it has disks (the guest would see the snapshot\'s disks at boot)';
   if (vcpuThreads(spec) === 'multi') return 'its harts run on threads of their own';
   return undefined;
 }
@@ -71,6 +72,7 @@ export function planBootSnapshot(spec: VmSpec, boot: HostBootFiles, o: PlanOptio
     append: boot.baseAppend,
     nics: spec.nics.map((n) => ({ mac: n.mac ?? DEFAULT_MAC })),
     shares: spec.shares.map((s) => ({ tag: s.tag, readOnly: s.readOnly ?? false })),
+    disks: spec.disks.map((d) => ({ readOnly: d.readOnly ?? false })),
   };
   const key = keyOf(k);
   const store = new BootSnapshots(image.dir);
@@ -83,17 +85,23 @@ export function planBootSnapshot(spec: VmSpec, boot: HostBootFiles, o: PlanOptio
       store.write(key, k, vm.captureState());
       return store.list().find((s) => s.key === key)?.size ?? 0;
     },
-    line: (nowMs = Date.now()) => snapshotPointInput([...boot.runWords, `rvisor.now=${Math.floor(nowMs / 1000)}`], spec.boot.command ?? []),
+    line: (nowMs = Date.now()) => snapshotPointInput([
+      ...boot.runWords,
+      `rvisor.now=${Math.floor(nowMs / 1000)}`,
+      ...(spec.disks.length ? [`rvisor.disks=${spec.disks.length}`] : []),
+    ], spec.boot.command ?? []),
   };
 }
 
 /**
  * Carries a VM through its boot-snapshot point: `reached()` is called when /init prints
  * its marker line (the console watch sees it, inside a slice); the rest happens between
- * slices. `started()` is called once the VM's first machine runs.
+ * slices. `started()` is called once the VM's first machine runs. A guest that reboots
+ * comes back to the point (the command line still asks for it) and is given its words
+ * again; only the first boot of a run without a snapshot saves one.
  */
 export class BootSnapshotRun {
-  private done = false;
+  private saved = false;
 
   constructor(
     private readonly plan: BootSnapshotPlan,
@@ -101,29 +109,34 @@ export class BootSnapshotRun {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** The restored machine runs: it is at the snapshot point already. */
+  /** The first machine runs: a restored one is at the snapshot point already. */
   started(): void {
-    if (this.plan.load) this.go();
+    if (this.plan.load) {
+      this.saved = true;
+      this.go();
+    }
   }
 
   /** /init printed its marker: a machine that booted for it is saved first. */
   reached(): void {
-    if (this.plan.load || this.done) return;
     setImmediate(() => {
-      try {
-        const t0 = performance.now();
-        const size = this.plan.save(this.vm);
-        this.log(`made boot snapshot ${this.plan.key.slice(0, 12)} (${(size / 2 ** 20).toFixed(1)} MiB, ${Math.round(performance.now() - t0)} ms); later runs start from it`);
-      } catch (e) {
-        this.log(`could not save the boot snapshot: ${(e as Error).message}; this run goes on`);
+      if (!this.saved) {
+        this.saved = true;
+        try {
+          const t0 = performance.now();
+          const size = this.plan.save(this.vm);
+          this.log(`made boot snapshot ${this.plan.key.slice(0, 12)} (${(size / 2 ** 20).toFixed(1)} MiB, ${Math.round(performance.now() - t0)} ms); later runs start from it`);
+        } catch (e) {
+          this.log(`could not save the boot snapshot: ${(e as Error).message}; this run goes on`);
+        }
       }
       this.go();
     });
   }
 
+  /** The run's side of the point: its disks, a new generation, its words. */
   private go(): void {
-    if (this.done) return;
-    this.done = true;
+    this.vm.insertDisks();
     this.vm.newGeneration();
     this.vm.consoleInput(new TextEncoder().encode(this.plan.line()));
   }
