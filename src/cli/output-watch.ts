@@ -8,10 +8,17 @@ export interface Marker {
   text: string;
   /** Called once the whole line has passed (without its newline). */
   seen?: (line: string) => void;
+  /** Also where a line has begun already (the exit status follows a command's output,
+   *  which need not end in a newline). Otherwise only at a line's start. */
+  anywhere?: boolean;
 }
 
 export class OutputWatch {
   private held = '';
+  /** Most markers are whole lines: only a line's first characters are held back for
+   *  them, so typing at a prompt echoes at once. */
+  private lineStart = true;
+  private heldAtLineStart = true;
 
   constructor(
     private readonly markers: readonly Marker[],
@@ -21,21 +28,33 @@ export class OutputWatch {
   write(bytes: Uint8Array): void {
     const text = Buffer.from(bytes).toString('latin1');
     let pass = '';
+    const startsMarker = (ch: string) => this.markers.some((m) => m.text[0] === ch && (m.anywhere || this.lineStart));
     for (const ch of text) {
-      // Hold back a line while it could still turn out to be a marker.
-      if (this.held === '' && !this.markers.some((m) => m.text[0] === ch)) { pass += ch; continue; }
-      const candidate = this.held + ch;
-      const marker = this.markers.find((m) => candidate.startsWith(m.text) || m.text.startsWith(candidate));
-      if (marker) {
-        this.held = candidate;
-        if (ch === '\n') {
-          this.held = '';
-          if (candidate.startsWith(marker.text)) marker.seen?.(candidate.replace(/\r?\n$/, ''));
+      if (this.held !== '') {
+        // Hold back a line while it could still turn out to be a marker.
+        const candidate = this.held + ch;
+        const marker = this.markers.find((m) => (m.anywhere || this.heldAtLineStart) && (candidate.startsWith(m.text) || m.text.startsWith(candidate)));
+        if (marker) {
+          this.held = candidate;
+          if (ch === '\n') {
+            this.held = '';
+            this.lineStart = true;
+            if (candidate.startsWith(marker.text)) marker.seen?.(candidate.replace(/\r?\n$/, ''));
+          }
+          continue;
         }
+        // Not a marker after all; this character may still begin one ("barrvisor-...").
+        pass += this.held;
+        this.held = '';
+        this.lineStart = false;
+      }
+      if (startsMarker(ch)) {
+        this.heldAtLineStart = this.lineStart;
+        this.held = ch;
         continue;
       }
-      pass += candidate;
-      this.held = '';
+      pass += ch;
+      this.lineStart = ch === '\n';
     }
     if (pass) this.out(Buffer.from(pass, 'latin1'));
   }

@@ -70,7 +70,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     setImmediate(() => vm.quit());
   };
   const watch = new OutputWatch([
-    ...(command.length ? [{ text: EXIT_MARKER, seen: exited }] : []),
+    ...(command.length ? [{ text: EXIT_MARKER, seen: exited, anywhere: true }] : []),
     { text: SNAPSHOT_POINT_MARKER, seen: () => snapshotRun?.reached() },
   ], (b) => process.stdout.write(b));
   const vm = new Vm({
