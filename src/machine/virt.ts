@@ -240,8 +240,6 @@ export class VirtMachine {
       map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, genid, VMGENID_WIDTHS);
       this.persistent.push({ id: 'vmgenid', save: () => genid.save(), restore: (s) => genid.restore(s) });
     }
-    // A device interrupt may come from the host's event loop (a frame from the network)
-    // while every hart sleeps in WFI: raising it must also end the machine's idle wait.
     this.virtio = plugVirtio(cfg.virtio ?? {}, VIRT.virtio.count, new GuestDma(this.mem), (slot) => this.wakingLine(VIRT.virtio.firstIrq + slot));
     this.virtio.slots.forEach((device, i) => {
       const plugged = this.virtio.transports.find((t) => t.transport === device);

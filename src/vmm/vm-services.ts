@@ -41,9 +41,6 @@ export interface BootFiles {
 export interface PreparedLoad {
   readonly name: string;
   readonly state: MachineSnapshot;
-  /** The machine alone: no disk images to put back (a boot snapshot, saved before the
-   *  guest used any). */
-  readonly machineOnly?: boolean;
 }
 
 export interface SnapshotStore {

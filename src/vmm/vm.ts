@@ -10,6 +10,7 @@
 import type { Hart } from '../cpu/hart.js';
 import { SnapshotError } from '../devices/snapshot.js';
 import { emptyDrive } from '../devices/virtio/blk.js';
+import { VMGENID_BYTES } from '../devices/vmgenid.js';
 import type { Stall } from '../machine/stall.js';
 import { type MachineSnapshot, restoreVirt, saveVirt } from '../machine/virt-snapshot.js';
 import { planVirtBoot, VirtMachine } from '../machine/virt.js';
@@ -177,13 +178,15 @@ export class Vm implements VmControl {
       // The host ended the run between two machines.
       if (this.ending) return this.ending;
       const load = this.pendingLoad;
-      if (load && !load.machineOnly) this.store().revert(load, this.spec.disks);
+      // The boot snapshot is the machine alone: it was saved before the guest used a disk.
+      const fromBootSnapshot = load !== undefined && load === this.o.restoreFrom;
+      if (load && !fromBootSnapshot) this.store().revert(load, this.spec.disks);
       const devices = withDiskLogs(await this.o.services.openDevices(this.spec));
       let machine: VirtMachine;
       try {
         // A machine that boots (or starts from the boot snapshot) goes through the snapshot
         // point, where the disks are inserted; one restored from a savevm has them already.
-        machine = this.build(devices, this.o.emptyDrives === true && (!load || load === this.o.restoreFrom));
+        machine = this.build(devices, this.o.emptyDrives === true && (!load || fromBootSnapshot));
         // A machine restored from a snapshot did not boot here: it is not a silent reset.
         if (load) applyLoad(load, machine);
       } catch (e) {
@@ -191,7 +194,7 @@ export class Vm implements VmControl {
         throw e;
       }
       this.pendingLoad = undefined;
-      if (load && load === this.o.restoreFrom) coldStart(machine);
+      if (fromBootSnapshot) coldStart(machine);
       this.attach(machine, devices);
       this.loaded?.();
       this.loaded = undefined;
@@ -228,7 +231,7 @@ export class Vm implements VmControl {
     const { spec, boot, services } = this.o;
     const rngSeed = new Uint8Array(32);
     services.entropy(rngSeed);
-    const genid = this.o.vmgenid ? new Uint8Array(16) : undefined;
+    const genid = this.o.vmgenid ? new Uint8Array(VMGENID_BYTES) : undefined;
     if (genid) services.entropy(genid);
     const console = (bytes: Uint8Array) => {
       this.watch.write(bytes);
@@ -509,7 +512,7 @@ export class Vm implements VmControl {
   newGeneration(): void {
     const g = this.machine?.vmgenid;
     if (!g) throw new VmError('the VM has no VM generation ID device');
-    const id = new Uint8Array(16);
+    const id = new Uint8Array(VMGENID_BYTES);
     this.o.services.entropy(id);
     g.change(id);
   }

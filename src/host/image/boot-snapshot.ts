@@ -97,8 +97,8 @@ export class BootSnapshots {
     }
   }
 
-  /** Saves the machine (written whole, then renamed into place). */
-  write(key: string, k: BootSnapshotKey, state: MachineSnapshot): void {
+  /** Saves the machine (written whole, then renamed into place); returns its size. */
+  write(key: string, k: BootSnapshotKey, state: MachineSnapshot): number {
     mkdirSync(this.dir, { recursive: true });
     writeSnapshot(this.file(key), state);
     const meta = join(this.dir, `${key}.json`);
@@ -107,6 +107,17 @@ export class BootSnapshots {
     writeFileSync(`${meta}.${process.pid}`, JSON.stringify({ created: new Date().toISOString(), ...k }, null, 2) + '\n');
     renameSync(`${meta}.${process.pid}`, meta);
     this.prune();
+    return statSync(this.file(key)).size;
+  }
+
+  /** What KEY.json says (empty when it is missing or unreadable: such a snapshot is still
+   *  listed, and its key alone decides whether it is used). */
+  private meta(key: string): Partial<BootSnapshotKey & { created: string }> {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, `${key}.json`), 'utf8')) as Partial<BootSnapshotKey & { created: string }>;
+    } catch {
+      return {};
+    }
   }
 
   /** Each snapshot is the RAM its guest had touched (tens of MiB): the newest MAX_KEPT
@@ -114,11 +125,9 @@ export class BootSnapshots {
    *  installation sharing the cache may be using them.) */
   private prune(): void {
     const all = readdirSync(this.dir).filter((n) => n.endsWith('.json')).map((n) => {
-      let created = '';
-      try {
-        created = (JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as { created?: string }).created ?? '';
-      } catch { /* the oldest, then */ }
-      return { key: n.slice(0, -'.json'.length), created };
+      const key = n.slice(0, -'.json'.length);
+      // Unreadable metadata sorts as the oldest.
+      return { key, created: this.meta(key).created ?? '' };
     }).sort((a, b) => b.created.localeCompare(a.created));
     for (const s of all.slice(MAX_KEPT)) this.remove(s.key);
   }
@@ -133,10 +142,7 @@ export class BootSnapshots {
     return readdirSync(this.dir).filter((n) => n.endsWith('.rvsnap')).sort().map((n) => {
       const key = n.slice(0, -'.rvsnap'.length);
       const file = join(this.dir, n);
-      let meta: Partial<BootSnapshotKey & { created: string }> = {};
-      try {
-        meta = JSON.parse(readFileSync(join(this.dir, `${key}.json`), 'utf8')) as typeof meta;
-      } catch { /* listed all the same; its key still decides whether it is used */ }
+      const meta = this.meta(key);
       return { key, file, size: statSync(file).size, created: meta.created ?? '', memory: meta.memory ?? 0, harts: meta.harts ?? 0 };
     });
   }

@@ -26,11 +26,13 @@
 //   boot snapshot  With rvisor.bootsnap=1 on the command line, /init stops once its
 //             modules are loaded, before anything that differs from run to run: it turns
 //             the console's echo off, prints the line "rvisor-boot-snapshot-point" and
-//             reads one line from the console. The VMM saves the machine there (a boot
-//             snapshot, host/image/boot-snapshot.ts), or has restored one, and types the
-//             line: more command-line words, read as if they were on /proc/cmdline and
-//             taking precedence (rvisor.cmd=, rvisor.hostname=, rvisor.ip=, root=, ...),
-//             plus rvisor.now=SECONDS, the host's time, which the guest's clock is set to.
+//             reads two lines from the console. The VMM saves the machine there (a boot
+//             snapshot, host/image/boot-snapshot.ts), or has restored one, and types them
+//             (snapshotPointInput): first more command-line words, read as if they were on
+//             /proc/cmdline and taking precedence (rvisor.hostname=, rvisor.ip=, root=,
+//             rvisor.disks=N, rvisor.now=SECONDS: the host's time, which the guest's clock
+//             is set to, ...), then the command as shell words (empty when there is none
+//             or it went as rvisor.cmd= among the words).
 //             Whatever the run adds after that point (hostname, network, disks, shares,
 //             the command) happens after the line. The kernel reseeds its random number
 //             generator from the VM generation ID the VMM changes on every start.

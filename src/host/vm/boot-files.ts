@@ -71,10 +71,9 @@ export async function readBootFiles(spec: VmSpec, o: BootFileOptions = {}): Prom
   ];
   const command = spec.boot.command ?? [];
   const append = [baseAppend, ...identity, ...(command.length ? [guestCommandLine(command)] : [])].join(' ');
-  const runWords = identity;
-  if (ownKernel) return { kernel: ownKernel, initrd: ownInitrd, firmware, append, baseAppend, runWords };
+  if (ownKernel) return { kernel: ownKernel, initrd: ownInitrd, firmware, append, baseAppend, runWords: identity };
   const image = await imageFiles(spec.boot.image ?? 'debian', o);
-  return { kernel: image.kernel, initrd: ownInitrd ?? image.initrd, firmware, append, baseAppend, runWords, image: image.info };
+  return { kernel: image.kernel, initrd: ownInitrd ?? image.initrd, firmware, append, baseAppend, runWords: identity, image: image.info };
 }
 
 async function imageFiles(name: string, o: BootFileOptions): Promise<{ kernel: Uint8Array; initrd: Uint8Array; info: ImageInfo }> {

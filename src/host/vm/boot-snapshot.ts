@@ -35,7 +35,7 @@ export interface BootSnapshotPlan {
   readonly load: PreparedLoad | undefined;
   /** The command line the machine boots with when it makes the snapshot. */
   readonly append: string;
-  /** Saves the snapshot (from a machine that booted for it). */
+  /** Saves the snapshot (from a machine that booted for it); returns its size in bytes. */
   save(vm: Vm): number;
   /** What this run types at /init's snapshot point. */
   line(nowMs?: number): string;
@@ -79,12 +79,9 @@ export function planBootSnapshot(spec: VmSpec, boot: HostBootFiles, o: PlanOptio
   const state = store.read(key, o.warn);
   return {
     key,
-    load: state && { name: `boot snapshot ${key.slice(0, 12)}`, state, machineOnly: true },
+    load: state && { name: `boot snapshot ${key.slice(0, 12)}`, state },
     append: `${boot.baseAppend} ${BOOT_SNAPSHOT_WORD}`,
-    save: (vm) => {
-      store.write(key, k, vm.captureState());
-      return store.list().find((s) => s.key === key)?.size ?? 0;
-    },
+    save: (vm) => store.write(key, k, vm.captureState()),
     line: (nowMs = Date.now()) => snapshotPointInput([
       ...boot.runWords,
       `rvisor.now=${Math.floor(nowMs / 1000)}`,
