@@ -20,6 +20,7 @@ import { instantBench } from './instant.js';
 import { smpBench } from './smp.js';
 import { snapshotBench } from './snapshot.js';
 import { switchBench } from './switch.js';
+import { systemBench } from './system.js';
 import { PROGRAMS, source } from './programs.js';
 
 const QEMU = '/usr/bin/qemu-riscv64';
@@ -72,6 +73,10 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--instant-only')) {
     await instantBench();
+    return;
+  }
+  if (process.argv.includes('--system-only')) {
+    await systemBench();
     return;
   }
   if (process.argv.includes('--migration-only')) {
@@ -138,6 +143,7 @@ async function main(): Promise<void> {
     await switchBench();
     await snapshotBench();
     await daemonBench();
+    await systemBench();
   }
 }
 

@@ -35,6 +35,8 @@ const USAGE = `usage: rvisor run [IMAGE] [options] [-- CMD ARGS...]
 
 rvisor run                     boot the default image (debian) to a shell on this terminal
 rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
+rvisor run debian-system       boot a Debian system disk (systemd) to a login on
+                               this terminal (root, no password); poweroff ends it
   --kernel PATH    a Linux Image/ELF/raw kernel instead of the image's
   --initrd PATH    an initramfs instead of the image's
   --append TEXT    the kernel command line
@@ -90,6 +92,9 @@ rvisor run debian -- CMD ARGS  boot, run CMD in the guest, exit with its status
                    boot for real: by default an image's VM starts from the
                    image's boot snapshot for these options (made by the first
                    run, kept beside the image: rvisor image ls)
+  --root-disk FILE (debian-system) run on FILE, a qcow2 overlay of the image's
+                   disk made on first use and kept: the next run boots what this
+                   one left; without it, each run's changes are thrown away
 
 On the console: Ctrl-A X quits, Ctrl-A C opens the monitor, Ctrl-A H lists the keys.
 
@@ -117,6 +122,7 @@ async function run(args: string[]): Promise<number> {
       incoming: { type: 'string' },
       gdb: { type: 'string' },
       'no-boot-snapshot': { type: 'boolean' },
+      'root-disk': { type: 'string' },
       s: { type: 'boolean', short: 's' },
       S: { type: 'boolean', short: 'S' },
       help: { type: 'boolean', short: 'h' },
@@ -144,6 +150,7 @@ async function run(args: string[]): Promise<number> {
     gdb: values.gdb ?? (values.s ? 'tcp::1234' : undefined),
     startPaused: values.S ?? false,
     bootSnapshot: !values['no-boot-snapshot'],
+    rootDisk: values['root-disk'],
   });
 }
 
@@ -229,4 +236,9 @@ async function main(argv: string[]): Promise<number> {
 // (WebAssembly.compile), rather than lazily on the first call to each block, which put
 // that compilation on the emulation thread. Set before any module is compiled.
 setFlagsFromString('--no-wasm-lazy-compilation');
+// A reader that went away (`rvisor image ls | head`) ends the listing, as it would for ls.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+});
 process.exitCode = await main(process.argv.slice(2));

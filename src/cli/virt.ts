@@ -5,7 +5,8 @@
 import { randomFillSync } from 'node:crypto';
 import { EXIT_MARKER } from '../host/index.js';
 import { SNAPSHOT_POINT_MARKER } from '../host/image/init-script.js';
-import { readBootFiles } from '../host/vm/boot-files.js';
+import { type HostBootFiles, readBootFiles } from '../host/vm/boot-files.js';
+import { attachRootDisk } from '../host/vm/root-disk.js';
 import { BootSnapshotRun, ineligible, planBootSnapshot } from '../host/vm/boot-snapshot.js';
 import { nodeDevices } from '../host/vm/devices.js';
 import { FileSnapshotStore } from '../host/vm/snapshot-store.js';
@@ -35,6 +36,8 @@ export interface VirtRunOptions {
   incoming?: string;
   /** Start from the image's boot snapshot (or make it) when the VM can (boot-snapshot.ts). */
   bootSnapshot?: boolean;
+  /** A system image's root disk overlay to keep (made on first use); absent: thrown away. */
+  rootDisk?: string;
 }
 
 /** Messages name the command line's options. */
@@ -44,21 +47,31 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
   // The VM runs on this thread (its harts too, unless they have threads of their own).
   reclaimTranslatedCode();
   const stderr = (line: string) => process.stderr.write(`${line}\n`);
-  const files = await readBootFiles(o.spec, {
+  const read = await readBootFiles(o.spec, {
     names: OPTION_NAMES,
     pulling: (image) => stderr(`rvisor: image ${image} not found locally: pulling it`),
     progress: (line) => stderr(`  ${line}`),
   });
+  const root = await attachRootDisk(o.spec, read, o.rootDisk);
+  try {
+    return await runOn(o, root.spec, root.files);
+  } finally {
+    await root.cleanup();
+  }
+}
+
+async function runOn(o: VirtRunOptions, spec: VmSpec, files: HostBootFiles): Promise<number> {
+  const stderr = (line: string) => process.stderr.write(`${line}\n`);
   // The VM generation ID device is part of every VM that could start from a boot snapshot
   // (unless --no-boot-snapshot): the device set follows from the options alone, so a
   // migration's destination or a --loadvm gets the board its source had. The snapshot
   // itself is for a VM that simply runs: not one that waits (-S, --incoming), starts from
   // a snapshot of its own (--loadvm) or is debugged from its first instruction.
-  const vmgenid = o.bootSnapshot === true && !ineligible(o.spec, files);
+  const vmgenid = o.bootSnapshot === true && !ineligible(spec, files);
   const snapshotable = vmgenid && !o.startPaused && o.incoming === undefined && o.loadvm === undefined && o.gdb === undefined;
-  const plan = snapshotable ? planBootSnapshot(o.spec, files, { warn: (m) => stderr(`rvisor: ${m}`) }) : undefined;
+  const plan = snapshotable ? planBootSnapshot(spec, files, { warn: (m) => stderr(`rvisor: ${m}`) }) : undefined;
   const boot = plan ? { ...files, append: plan.append } : files;
-  const command = o.spec.boot.command ?? [];
+  const command = spec.boot.command ?? [];
   let snapshotRun: BootSnapshotRun | undefined;
   // /init's exit-status line comes after its last sync: the command is over, and the VM
   // ends there with that status rather than waiting for the guest to power off.
@@ -74,7 +87,7 @@ export async function runVirt(o: VirtRunOptions): Promise<number> {
     { text: SNAPSHOT_POINT_MARKER, seen: () => snapshotRun?.reached() },
   ], (b) => process.stdout.write(b));
   const vm = new Vm({
-    spec: o.spec,
+    spec: spec,
     boot,
     ...(plan && { restoreFrom: plan.load, emptyDrives: true }),
     vmgenid,

@@ -213,7 +213,7 @@ async function gc(args: string[]): Promise<number> {
 
 /** One image as `rvisor image ls` and `rvisor images` show it. */
 export const imageLine = (name: string, kernelVersion: string, size: number, created: string) =>
-  `${name.padEnd(12)} ${kernelVersion.padEnd(24)} ${(size / 2 ** 20).toFixed(1).padStart(7)} MiB  ${created}\n`;
+  `${name.padEnd(14)} ${kernelVersion.padEnd(22)} ${(size / 2 ** 20).toFixed(1).padStart(7)} MiB  ${created}\n`;
 
 async function images(args: string[]): Promise<number> {
   const { positionals, client } = parse(args, {});

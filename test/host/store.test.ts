@@ -7,7 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ImageMissing } from '../../src/host/image/errors.js';
-import { cacheRoot, IMAGE_LAYOUT, listImages, openImage, removeImage, saveImage } from '../../src/host/image/store.js';
+import { cacheRoot, checkRootDisk, IMAGE_LAYOUT, listImages, openImage, removeImage, saveImage } from '../../src/host/image/store.js';
 
 const MANIFEST = {
   format: 1 as const,
@@ -106,4 +106,23 @@ test('an image made for an older /init counts as missing, so it is pulled again'
   await saveImage({ ...MANIFEST, layout: IMAGE_LAYOUT - 1 }, { kernel: new Uint8Array(8), initrd: new Uint8Array(8) }, cache);
   await assert.rejects(openImage('debian', cache), (e: Error) => e instanceof ImageMissing && /older rvisor/.test(e.message));
   assert.deepEqual(await listImages(cache), []);
+});
+
+test("a system image's root disk is moved in with its checksum; a changed byte, a truncation or a missing disk is caught", async () => {
+  const cache = mkdtempSync(join(scratch, 'cache-'));
+  const disk = join(scratch, 'disk-in.qcow2');
+  writeFileSync(disk, new Uint8Array(4096).fill(5));
+  const info = await saveImage({ ...MANIFEST, name: 'debian-system' }, { kernel: new Uint8Array(10), initrd: new Uint8Array(10) }, cache, disk);
+  assert.equal(info.rootDisk, join(cache, 'images/debian-system/disk.qcow2'));
+  assert.equal(info.manifest.files['disk.qcow2'].sha256, createHash('sha256').update(new Uint8Array(4096).fill(5)).digest('hex'));
+  assert.equal(await checkRootDisk(info), info.rootDisk);
+  // The same size, one byte changed (which changes the mtime too).
+  const bytes = readFileSync(info.rootDisk!);
+  bytes[100] ^= 1;
+  writeFileSync(info.rootDisk!, bytes);
+  await assert.rejects(checkRootDisk(info), /image debian-system is corrupt \(disk\.qcow2 does not match its checksum\): re-run rvisor image pull debian-system/);
+  writeFileSync(info.rootDisk!, bytes.subarray(1));
+  await assert.rejects(checkRootDisk(info), /does not match its checksum/);
+  rmSync(info.rootDisk!);
+  await assert.rejects(checkRootDisk(info), /disk\.qcow2 is missing/);
 });

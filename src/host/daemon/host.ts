@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import type { VmEvent } from '../../vmm/control.js';
 import { cpuCap, parseVmSpec, SpecError, type VmSpec } from '../../vmm/spec.js';
 import { timestamp } from '../../vmm/qmp/server.js';
+import { ImageError } from '../image/errors.js';
 import { listImages } from '../image/store.js';
+import { withRootDiskSpec } from '../vm/root-disk.js';
+import { VmError } from '../../vmm/vm-services.js';
 import { isNbdUri, parseNbdUri } from '../../storage/nbd/uri.js';
 import { cloneSpec } from './clone.js';
 import type { Inventory } from './inventory.js';
@@ -141,15 +144,27 @@ export class Host implements HostBackend {
       throw e;
     }
     if (spec.name === undefined) throw new HostError(400, 'bad_spec', 'a VM needs a name', ['spec: missing field \'name\'']);
-    if (this.inv.byName(spec.name)) throw new HostError(409, 'name_taken', `a VM named ${spec.name} exists already`);
+    const name = spec.name;
+    if (this.inv.byName(name)) throw new HostError(409, 'name_taken', `a VM named ${name} exists already`);
     await this.checkFiles(spec);
     this.o.networks.check(spec.nics);
+    const image = spec.boot.image !== undefined ? (await listImages()).find((i) => i.name === spec.boot.image) : undefined;
+    if (image?.rootDisk) {
+      mkdirSync(this.vmDir(id), { recursive: true, mode: 0o700 });
+      try {
+        spec = await withRootDiskSpec(spec, image, join(this.vmDir(id), 'root.qcow2'));
+      } catch (e) {
+        rmSync(this.vmDir(id), { recursive: true, force: true });
+        if (e instanceof VmError || e instanceof ImageError) throw new HostError(422, 'missing_file', e.message);
+        throw e;
+      }
+    }
     spec.nics = spec.nics.map((n) => ({ ...n, mac: n.mac ?? randomMac() }));
-    spec.hostname ??= hostnameOf(spec.name);
+    spec.hostname ??= hostnameOf(name);
     spec.machineId ??= randomBytes(16).toString('hex');
     const now = new Date().toISOString();
     const record = this.inv.add({
-      id, name: spec.name, spec, owner: req.owner ?? userInfo().username, labels: { ...spec.labels, ...req.labels },
+      id, name, spec, owner: req.owner ?? userInfo().username, labels: { ...spec.labels, ...req.labels },
       created: now, lastActive: now,
       ...(req.ttlSeconds !== undefined && { ttlSeconds: req.ttlSeconds }),
       ...(req.removeOnExpiry !== undefined && { removeOnExpiry: req.removeOnExpiry }),

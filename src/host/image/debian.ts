@@ -104,7 +104,7 @@ export async function pullDebian(opts: PullOptions = {}): Promise<ImageInfo> {
 
 // A scratch directory for the packages (some 130 MB unpacked), named after our pid so a
 // later pull can sweep up after one that was killed.
-async function workDir(tmp: string): Promise<string> {
+export async function workDir(tmp: string): Promise<string> {
   await mkdir(tmp, { recursive: true });
   for (const name of await readdir(tmp)) {
     const pid = Number(/^pull-(\d+)-/.exec(name)?.[1]);

@@ -1,22 +1,23 @@
 // The host programs a pull leans on: dpkg-deb to unpack packages, xz and zstd to
-// decompress modules (Node's zlib has neither), and SHA-256 for the manifest.
+// decompress modules and data.tar members (Node's zlib has neither), mke2fs for a system
+// image's filesystem, and SHA-256 for the manifest.
 
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ImageError } from './errors.js';
 
 /** Unpack a .deb's files into `dir`, as `dpkg -i` would lay them out. */
 export async function unpackDeb(deb: string, dir: string): Promise<void> {
-  await run('dpkg-deb', ['-x', deb, dir], 'the dpkg package');
+  await runTool('dpkg-deb', ['-x', deb, dir], 'the dpkg package');
 }
 
 /** A kernel module's bytes, decompressed if its name says it is compressed. */
 export async function readModule(path: string): Promise<Uint8Array> {
   if (path.endsWith('.ko')) return readFile(path);
-  if (path.endsWith('.ko.xz')) return run('xz', ['-dc', '--', path], 'xz-utils');
-  if (path.endsWith('.ko.zst')) return run('zstd', ['-dcq', '--', path], 'zstd');
-  if (path.endsWith('.ko.gz')) return run('gzip', ['-dc', '--', path], 'gzip');
+  if (path.endsWith('.ko.xz')) return runTool('xz', ['-dc', '--', path], 'xz-utils');
+  if (path.endsWith('.ko.zst')) return runTool('zstd', ['-dcq', '--', path], 'zstd');
+  if (path.endsWith('.ko.gz')) return runTool('gzip', ['-dc', '--', path], 'gzip');
   throw new ImageError(`unknown module compression: ${path}`);
 }
 
@@ -24,15 +25,22 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function run(tool: string, args: string[], pkg: string): Promise<Buffer> {
+/** Run a host tool with `input` on its stdin; its stdout, or an ImageError naming the package to install. */
+export function runTool(tool: string, args: string[], pkg: string, input?: Uint8Array): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    execFile(tool, args, { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        return reject(new ImageError(`${tool} not found: install ${pkg} on the host`));
-      }
-      const why = stderr.toString().trim().split('\n').at(-1) || err.message;
-      reject(new ImageError(`${tool} ${args.join(' ')} failed: ${why}`));
+    const child = spawn(tool, args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new ImageError(`${tool} not found: install ${pkg} on the host`) : e));
+    child.on('close', (status) => {
+      if (status === 0) resolve(Buffer.concat(chunks));
+      else reject(new ImageError(`${tool} ${args.join(' ')} failed: ${stderr.trim().split('\n').at(-1) || `status ${status}`}`));
     });
+    if (child.stdin) {
+      child.stdin.on('error', () => { /* the close handler reports it */ });
+      child.stdin.end(input);
+    }
   });
 }

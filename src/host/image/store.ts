@@ -1,8 +1,13 @@
-// The image cache: <cache>/images/<name>/{kernel,initrd,manifest.json}. The manifest
-// records where every byte came from and each file's SHA-256; every open re-checks them,
-// so a truncated download or a stray edit is caught before a guest boots from it.
+// The image cache: <cache>/images/<name>/{kernel,initrd,manifest.json}, and for a system
+// image its root disk (disk.qcow2). The manifest records where every byte came from and
+// each file's SHA-256; every open re-checks the kernel and initrd, so a truncated download
+// or a stray edit is caught before a guest boots from it. The disk (hundreds of MiB, only
+// ever opened read-only, as the backing file of a VM's own overlay) is re-hashed when its
+// size or modification time differs from what the manifest recorded.
 
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ImageError, ImageMissing } from './errors.js';
@@ -11,7 +16,12 @@ import { sha256 } from './host-tools.js';
 export interface FileRecord {
   size: number;
   sha256: string;
+  /** The file's modification time when it was saved (the disk's quick check). */
+  mtimeMs?: number;
 }
+
+/** A system image's root disk, by name in the image directory. */
+export const ROOT_DISK = 'disk.qcow2';
 
 export interface Manifest {
   format: 1;
@@ -28,7 +38,7 @@ export interface Manifest {
   modules: string[];
   /** Which /init contract the initramfs follows (absent: 1, before networking and disks). */
   layout?: number;
-  /** The image's files (kernel, initrd), by name in the image directory. */
+  /** The image's files (kernel, initrd, and a system image's disk.qcow2), by name in the image directory. */
   files: Record<string, FileRecord>;
 }
 
@@ -40,6 +50,8 @@ export interface ImageInfo {
   dir: string;
   kernelPath: string;
   initrdPath: string;
+  /** A system image's root disk (qcow2): a VM runs on an overlay of its own over it. */
+  rootDisk?: string;
   /** Total bytes of the image's files. */
   size: number;
   manifest: Manifest;
@@ -68,16 +80,19 @@ function info(dir: string, manifest: Manifest): ImageInfo {
     dir,
     kernelPath: join(dir, 'kernel'),
     initrdPath: join(dir, 'initrd'),
+    ...(manifest.files[ROOT_DISK] && { rootDisk: join(dir, ROOT_DISK) }),
     size: Object.values(manifest.files).reduce((n, f) => n + f.size, 0),
     manifest,
   };
 }
 
-/** Install an image, replacing any previous one of that name only once the new one is complete. */
+/** Install an image, replacing any previous one of that name only once the new one is
+ *  complete. `disk` is a file moved in as the root disk (on the cache's filesystem). */
 export async function saveImage(
   manifest: Omit<Manifest, 'files'>,
   files: { kernel: Uint8Array; initrd: Uint8Array },
   cacheDir?: string,
+  disk?: string,
 ): Promise<ImageInfo> {
   const name = checkName(manifest.name);
   const root = imagesDir(cacheDir);
@@ -89,6 +104,12 @@ export async function saveImage(
   for (const [file, data] of Object.entries(files)) {
     await writeFile(join(tmp, file), data);
     records[file] = { size: data.length, sha256: sha256(data) };
+  }
+  if (disk !== undefined) {
+    const path = join(tmp, ROOT_DISK);
+    await rename(disk, path);
+    const st = await stat(path);
+    records[ROOT_DISK] = { size: st.size, sha256: await hashFile(path), mtimeMs: st.mtimeMs };
   }
   const full: Manifest = { ...manifest, files: records };
   await writeFile(join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
@@ -146,6 +167,25 @@ export async function openImage(name: string, cacheDir?: string): Promise<{ kern
     data[file] = bytes;
   }
   return { kernel: data.kernel, initrd: data.initrd, info: image };
+}
+
+/** A system image's root disk checked against the manifest: its path. */
+export async function checkRootDisk(image: ImageInfo): Promise<string> {
+  const record = image.manifest.files[ROOT_DISK];
+  if (!record || !image.rootDisk) throw new ImageError(`image ${image.name} has no root disk`);
+  const st = await stat(image.rootDisk).catch(() => undefined);
+  if (!st) throw corrupt(image.name, `${ROOT_DISK} is missing`);
+  if (st.size !== record.size) throw corrupt(image.name, `${ROOT_DISK} does not match its checksum`);
+  if (st.mtimeMs !== record.mtimeMs && (await hashFile(image.rootDisk)) !== record.sha256) {
+    throw corrupt(image.name, `${ROOT_DISK} does not match its checksum`);
+  }
+  return image.rootDisk;
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The images in the cache (manifests only: no checksums are computed). */
