@@ -16,6 +16,10 @@ const LIMIT_MS = 15 * 60_000;
 
 interface Times { login: number; running: number; state: string }
 
+const ESC = String.fromCharCode(27), BEL = String.fromCharCode(7);
+/** Terminal controls (OSC 3008 marks, agetty's queries, CSI) and CRs, dropped before matching. */
+const CONTROLS = new RegExp(`${ESC}\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)|${ESC}P[^${ESC}]*${ESC}\\\\|${ESC}\\[[0-9;?:!]*[ -/]*[@-~]|${ESC}[78]|\r`, 'g');
+
 /** Boots with `cmd args`, logs in as root at the prompt, asks systemd; the two times. */
 function boot(cmd: string, args: string[]): Promise<Times> {
   return new Promise((resolve, reject) => {
@@ -28,16 +32,18 @@ function boot(cmd: string, args: string[]): Promise<Times> {
       child.kill('SIGKILL');
       reject(new Error(`${cmd}: no answer in ${LIMIT_MS / 60_000} min:\n${out.slice(-1500)}`));
     }, LIMIT_MS);
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (!login && /login: $/m.test(out)) {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString().replace(CONTROLS, '');
+      // ttyS0's prompt (rvisor's virtio console has a getty too, on hvc0; typing goes to ttyS0).
+      if (!login && / ttyS0\n\n?\S+ login: $/m.test(out)) {
         login = (performance.now() - start) / 1000;
         child.stdin.write('root\n');
       } else if (login && !asked && /# $/m.test(out)) {
         asked = true;
         child.stdin.write('systemctl is-system-running --wait | sed "s/^/state=/"\n');
       }
-      const m = /^state=(\w+)/m.exec(out);
+      // After bash's OSC 3008 mark, not at a line's start; the echoed command has 'state=/'.
+      const m = /state=(\w+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ login, running: (performance.now() - start) / 1000, state: m[1] });

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -34,6 +34,10 @@ before(async () => {
   assert.equal(r.status, 0, `image pull debian-system failed:\n${r.stderr.slice(-4000)}`);
 }, { timeout: PULL_TIMEOUT_MS });
 
+const ESC = String.fromCharCode(27), BEL = String.fromCharCode(7);
+/** OSC ... (BEL or ST), DCS ... ST, CSI sequences, and ESC 7 / ESC 8. */
+const CONTROLS = new RegExp(`${ESC}\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)|${ESC}P[^${ESC}]*${ESC}\\\\|${ESC}\\[[0-9;?:!]*[ -/]*[@-~]|${ESC}[78]`, 'g');
+
 /** A terminal session with rvisor: what it printed, typing, waiting for text. */
 function terminal(args: string[]) {
   const command = [process.execPath, CLI, ...args].map((a) => JSON.stringify(a)).join(' ');
@@ -42,15 +46,18 @@ function terminal(args: string[]) {
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // Matched against the text without terminal controls: systemd and bash mark prompts and
+  // commands with OSC 3008 sequences, agetty queries the terminal (DCS, CSI); and no CRs.
+  const text = () => out.replace(CONTROLS, '').replace(/\r/g, '');
   let at = 0;
   return {
     type: (text: string) => child.stdin.write(text),
     /** Waits for `re` after what the last wait matched. */
     waitFor: (re: RegExp, ms = STEP_MS) =>
       new Promise<RegExpExecArray>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; the terminal showed:\n${out.slice(-3000)}`)), ms);
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; the terminal showed:\n${text().slice(-3000)}`)), ms);
         const check = () => {
-          const m = re.exec(out.slice(at));
+          const m = re.exec(text().slice(at));
           if (!m) return;
           clearTimeout(timer);
           child.stdout.off('data', check);
@@ -78,13 +85,15 @@ function terminal(args: string[]) {
 test('systemd boots to a serial login; root logs in, the system is running, and poweroff ends rvisor with status 0', { timeout: 2 * BOOT_MS + 4 * STEP_MS }, async (t) => {
   const term = terminal(['run', 'debian-system']);
   t.after(() => term.kill());
-  await term.waitFor(/login: $/m, BOOT_MS);
+  // The serial console's prompt: the virtio console (hvc0) has a getty of its own, whose
+  // prompt shows on the same terminal, but what is typed goes to ttyS0.
+  await term.waitFor(/ ttyS0\n\n?\S+ login: $/m, BOOT_MS);
   term.type('root\r');
   await term.waitFor(/# $/m);
   // --wait: until the boot's jobs are done; it prints running or degraded (with the
   // failed units listed after it, which the assertion shows).
   term.type('systemctl is-system-running --wait; systemctl --failed --no-legend --plain; cat /proc/1/comm; echo done-$((6*7))\r');
-  const m = await term.waitFor(/^(\w+)\r*\n((?:.*\r*\n)*?)systemd\r*\ndone-42/m, BOOT_MS);
+  const m = await term.waitFor(/^(\w+)\n((?:.*\n)*?)systemd\ndone-42/m, BOOT_MS);
   assert.equal(m[1], 'running', `systemctl is-system-running said ${m[1]}; failed units:\n${m[2]}`);
   term.type('poweroff\r');
   assert.equal(await term.exited(), 0, term.output().slice(-2000));
@@ -159,4 +168,16 @@ test("the daemon gives a debian-system VM its own root overlay, which a template
   ]);
   const spec = (await daemon.ok<{ spec: { boot: { append?: string } } }>('GET', '/v1/vms/sys-clone')).spec;
   assert.match(spec.boot.append ?? '', /(^|\s)root=\/dev\/vda(\s|$)/);
+});
+
+test('a system disk that fails its checksum is refused with one line, before anything boots', { timeout: 60_000 }, async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'rvisor-sys-cache-'));
+  t.after(() => rmSync(cache, { recursive: true, force: true }));
+  const copy = join(cache, 'images', 'debian-system');
+  mkdirSync(copy, { recursive: true });
+  for (const f of ['kernel', 'initrd', 'manifest.json']) copyFileSync(join(IMAGE_DIR, f), join(copy, f));
+  writeFileSync(join(copy, 'disk.qcow2'), 'not the disk that was built');
+  const r = await rvisor(['run', 'debian-system', '--', 'true'], { env: { ...process.env, RVISOR_CACHE: cache } });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^rvisor: image debian-system is corrupt \(disk\.qcow2 does not match its checksum\): re-run rvisor image pull debian-system\n$/);
 });
