@@ -28,7 +28,7 @@ const PROGRAM = 'echo out; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n";
 async function once(extra: string[] = [], program = PROGRAM) {
   const started = Date.now() / 1000;
   const r = await rvisor(['run', 'debian', '--append', APPEND, ...extra, '--', 'sh', '-c', program]);
-  return { ...r, started, lines: r.stdout.split(/\r?\n/).filter(Boolean) };
+  return { ...r, started, ended: Date.now() / 1000, lines: r.stdout.split(/\r?\n/).filter(Boolean) };
 }
 
 test('a restored run gives the output and status of a real boot; no two runs share random numbers; all see the time', async () => {
@@ -42,7 +42,8 @@ test('a restored run gives the output and status of a real boot; no two runs sha
     assert.equal(r.lines[0], 'out', r.stdout);
     assert.match(r.lines[1], /^[0-9a-f]{32}$/, r.stdout);
     const guestTime = Number(r.lines[2]);
-    assert.ok(Math.abs(guestTime - r.started) < 30, `the guest's clock says ${guestTime}, the host's ${r.started}`);
+    // Read while the run lasted (a loaded host makes a real boot slow: not the clock's fault).
+    assert.ok(guestTime >= Math.floor(r.started) - 2 && guestTime <= r.ended + 2, `the guest's clock says ${guestTime}, the run lasted from ${r.started} to ${r.ended}`);
   }
   for (const r of restored) assert.doesNotMatch(r.stderr, /boot snapshot|booting/, 'it restored, without remaking');
   const randoms = [made, ...restored, real].map((r) => r.lines[1]);
