@@ -87,7 +87,7 @@ async function runOn(o: VirtRunOptions, spec: VmSpec, files: HostBootFiles): Pro
     { text: SNAPSHOT_POINT_MARKER, seen: () => snapshotRun?.reached() },
   ], (b) => process.stdout.write(b));
   const vm = new Vm({
-    spec: spec,
+    spec,
     boot,
     ...(plan && { restoreFrom: plan.load, emptyDrives: true }),
     vmgenid,

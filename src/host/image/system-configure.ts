@@ -47,6 +47,7 @@ export async function configureSystem(o: ConfigureOptions): Promise<void> {
   let status: number | undefined;
   let pending = '';
   const tail: string[] = [];
+  const decoder = new TextDecoder();
   const vm: Vm = new Vm({
     spec,
     boot: { kernel: o.kernel, initrd: o.initrd, append },
@@ -56,7 +57,7 @@ export async function configureSystem(o: ConfigureOptions): Promise<void> {
       entropy: (buf) => randomFillSync(buf),
       console: (bytes) => {
         appendFileSync(o.log, bytes);
-        pending += new TextDecoder().decode(bytes);
+        pending += decoder.decode(bytes, { stream: true });
         const lines = pending.split(/\r?\n/);
         pending = lines.pop() ?? '';
         for (const line of lines) {

@@ -1,6 +1,6 @@
 // The packages of `debian-system` and how they reach the guest. apt (in the private tree,
 // apt.ts) resolves the set against an empty dpkg status, as mmdebstrap does, and downloads
-// it; every .deb is then rewritten with its data.tar uncompressed (plainDeb), because the
+// it; every .deb is then rewritten with its data.tar uncompressed (writePlainDeb), because the
 // guest's dpkg would otherwise spend most of the build decompressing xz in emulation.
 // The tar inside is the very bytes Debian shipped; the manifest records the SHA-256 of
 // each original .deb, which apt checked against the signed index.

@@ -41,10 +41,9 @@ export async function attachRootDisk(spec: VmSpec, files: HostBootFiles, keep?: 
     overlay(file, backing);
     cleanup = () => rm(dir, { recursive: true, force: true });
   }
-  const root = withRoot;
   return {
     spec: { ...spec, disks: [{ file, format: 'qcow2' }, ...spec.disks] },
-    files: { ...files, append: root(files.append), baseAppend: root(files.baseAppend) },
+    files: { ...files, append: withRoot(files.append), baseAppend: withRoot(files.baseAppend) },
     cleanup,
   };
 }
